@@ -1,0 +1,1 @@
+"""Pure PyTorch + numpy core: no Qt import anywhere below this package."""

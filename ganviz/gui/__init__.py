@@ -1,0 +1,1 @@
+"""Qt window, worker thread and plots."""

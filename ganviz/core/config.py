@@ -1,0 +1,121 @@
+"""The run configuration: one frozen dataclass, validated on construction, saved as JSON."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+
+OBJECTIVES = ("nonsaturating", "minimax", "least_squares", "hinge", "wgan_gp")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
+MODELS = ("auto", "mlp", "dcgan")
+
+# Settings the trainer can change between two updates without rebuilding anything.
+LIVE_FIELDS = ("lr_d", "lr_g", "beta1", "beta2", "momentum", "d_steps", "label_smoothing",
+               "gp_weight", "r1_gamma", "lr_final", "decay_steps")
+
+
+class ConfigError(ValueError):
+    """A setting a person has to change; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Config:
+    dataset: str = "ring"
+    # objective
+    objective: str = "nonsaturating"
+    label_smoothing: float = 0.0   # one-sided: real target becomes 1 - label_smoothing
+    gp_weight: float = 10.0        # WGAN-GP gradient penalty weight
+    r1_gamma: float = 0.0          # R1 penalty on D's gradient at real data (0 = off)
+    # optimisation
+    optimizer: str = "adam"
+    lr_d: float = 2e-4
+    lr_g: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    momentum: float = 0.0          # SGD and RMSprop
+    batch_size: int = 256
+    d_steps: int = 1               # k: discriminator updates per generator update
+    lr_final: float = 1.0          # learning rates decay linearly to this fraction of their
+    decay_steps: int = 0           # ... set value over decay_steps iterations (0 = no decay)
+    # models
+    model: str = "auto"            # auto: MLP for 2D data, DCGAN for images
+    noise_dim: int = 64
+    hidden: int = 128              # MLP width
+    depth: int = 2                 # MLP hidden layers
+    activation: str = "relu"
+    channels: int = 32             # DCGAN base channel count
+    # data
+    ring_modes: int = 8
+    ring_radius: float = 1.0
+    ring_sigma: float = 0.01
+    image_size: int = 0            # folder images: 0 = 32
+    grey: bool = True              # folder images: grey or colour
+    # run
+    seed: int = 0
+    device: str = "auto"
+    probe_size: int = 256          # fixed real/noise batch D(x), D(G(z)) are measured on
+    grid_size: int = 64            # fixed-noise samples shown (images: 64 = 8x8 grid)
+
+    def __post_init__(self):
+        problems = list(_problems(self))
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        return cls(**d)
+
+    def needs_reset(self, other: "Config") -> list[str]:
+        """Names of settings that differ from `other` and need a new model to apply."""
+        return [f.name for f in fields(self)
+                if getattr(self, f.name) != getattr(other, f.name) and f.name not in LIVE_FIELDS]
+
+
+def _problems(c: Config):
+    def choice(name, options):
+        if getattr(c, name) not in options:
+            yield f"{name} must be one of {', '.join(options)} (got {getattr(c, name)!r})"
+
+    yield from choice("objective", OBJECTIVES)
+    yield from choice("optimizer", OPTIMIZERS)
+    yield from choice("activation", ACTIVATIONS)
+    yield from choice("model", MODELS)
+    positive = ("lr_d", "lr_g", "batch_size", "d_steps", "noise_dim", "hidden", "depth",
+                "channels", "ring_modes", "ring_radius", "ring_sigma", "probe_size", "grid_size")
+    for name in positive:
+        v = getattr(c, name)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0:
+            yield f"{name} must be a positive number (got {v!r})"
+    for name in ("beta1", "beta2", "momentum"):
+        v = getattr(c, name)
+        if not 0.0 <= v < 1.0:
+            yield f"{name} must be in [0, 1) (got {v!r})"
+    if not 0.0 <= c.label_smoothing < 0.5:
+        yield f"label_smoothing must be in [0, 0.5) (got {c.label_smoothing!r})"
+    for name in ("gp_weight", "r1_gamma", "decay_steps"):
+        if getattr(c, name) < 0:
+            yield f"{name} must not be negative (got {getattr(c, name)!r})"
+    if not 0.0 <= c.lr_final <= 1.0:
+        yield f"lr_final must be in [0, 1] (got {c.lr_final!r})"
+    if c.batch_size > 65536:
+        yield f"batch_size must be at most 65536 (got {c.batch_size})"
+    if c.image_size not in (0, 8, 16, 28, 32, 64):
+        yield f"image_size must be 8, 16, 28, 32 or 64 (got {c.image_size})"
+    if not isinstance(c.seed, int) or c.seed < 0:
+        yield f"seed must be a non-negative integer (got {c.seed!r})"
+    if not isinstance(c.dataset, str) or not c.dataset:
+        yield "dataset must be a name (ring, grid, ...) or KIND:PATH"

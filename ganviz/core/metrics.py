@@ -1,0 +1,119 @@
+"""Offline scores for generated samples: mode coverage on 2D mixtures, class coverage on digits.
+
+Both follow the published protocols in /work/shared/ANCHORS.md (sections 2 and 3) so the
+numbers ganviz shows can be set beside the papers' tables. Neither needs a download: FID's
+Inception weights are out of reach, so digits are judged by a small classifier fitted here.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+N_DIGIT_CLASSES = 10
+KL_EPSILON = 1e-12  # keeps log(p / q) finite where the reference histogram has an empty bin
+
+
+def mode_quality(samples: np.ndarray, modes: np.ndarray, sigma: float) -> dict:
+    """Score generated 2D points against a known Gaussian mixture (VEEGAN / GDPP / PacGAN protocol).
+
+    samples: (N, 2) generated points (the protocol draws N = 2500); modes: (M, 2) centres;
+    sigma: the std of each component. A sample is high quality if it lies within 3*sigma of
+    its nearest mode; perfect samples reach 1 - exp(-4.5) = 98.9 %. Non-finite samples (a
+    diverged generator) count as low quality.
+
+    Returns {"modes_covered": modes nearest to at least one high-quality sample,
+             "n_modes": M,
+             "high_quality": percent (0..100) of samples that are high quality,
+             "reverse_kl": KL(p_gen || uniform over modes)}, where p_gen is the histogram of
+    the high-quality samples' nearest modes (0 log 0 = 0). Convention when NO sample is
+    high quality: reverse_kl = log(M), the value of total collapse onto one mode; it is the
+    same value a single high-quality sample gives, so the score does not jump there.
+    """
+    samples, modes = _as_numpy(samples), np.asarray(modes, dtype=np.float64)
+    if samples.ndim != 2 or samples.shape[1] != 2:
+        raise ValueError(f"samples must have shape (N, 2), got {samples.shape}")
+    if modes.ndim != 2 or modes.shape[1] != 2 or len(modes) == 0:
+        raise ValueError(f"modes must have shape (M, 2) with M >= 1, got {modes.shape}")
+    n_modes = len(modes)
+    if len(samples) == 0:
+        return {"modes_covered": 0, "n_modes": n_modes, "high_quality": 0.0,
+                "reverse_kl": float(np.log(n_modes))}
+    distances = np.linalg.norm(samples[:, None, :] - modes[None, :, :], axis=2)  # (N, M)
+    distances = np.nan_to_num(distances, nan=np.inf)  # NaN samples: far from every mode
+    nearest = distances.argmin(axis=1)
+    high_quality = distances[np.arange(len(samples)), nearest] <= 3 * sigma
+    counts = np.bincount(nearest[high_quality], minlength=n_modes)
+    if counts.sum() == 0:
+        reverse_kl = float(np.log(n_modes))
+    else:
+        p_gen = counts / counts.sum()
+        p = p_gen[p_gen > 0]
+        reverse_kl = float(np.sum(p * np.log(p * n_modes)))  # log(p / (1/M))
+    return {"modes_covered": int((counts > 0).sum()), "n_modes": n_modes,
+            "high_quality": float(100.0 * high_quality.mean()), "reverse_kl": reverse_kl}
+
+
+class DigitScorer:
+    """A classifier trained on scikit-learn's real 8x8 digits labels generated digit images.
+
+    Report beside a generator's score the same score on real digits (`real_score`): that is
+    the ceiling, since the classifier is not perfect and a sample of 1000 is not exact.
+    """
+
+    def __init__(self, seed: int = 0):
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+        from sklearn.svm import SVC
+
+        digits = load_digits()
+        self._real_images = digits.images.astype(np.float32) / 8.0 - 1.0  # as data.py scales them
+        self._real_labels = digits.target
+        # The real class frequencies: what a generator that matched the data would produce.
+        self.real_histogram = np.bincount(digits.target, minlength=N_DIGIT_CLASSES) / len(digits.target)
+        train_x, test_x, train_y, test_y = train_test_split(
+            digits.data, digits.target, test_size=0.25, random_state=seed, stratify=digits.target)
+        # gamma=0.001 on the 0..16 pixel scale: the scikit-learn digits example's setting.
+        self._classifier = SVC(gamma=0.001).fit(train_x, train_y)
+        self.accuracy = float(self._classifier.score(test_x, test_y))  # held out: honest
+
+    def predict(self, images) -> np.ndarray:
+        """Class (0..9) of each image; images (N, 1, 8, 8) or (N, 8, 8) in [-1, 1]."""
+        x = _as_numpy(images)
+        if x.ndim not in (3, 4) or x.shape[-2:] != (8, 8) or (x.ndim == 4 and x.shape[1] != 1):
+            raise ValueError(f"DigitScorer labels grey 8x8 images (N, 1, 8, 8); got {x.shape}")
+        # A diverged generator can emit NaN: treat it as background rather than crash the GUI.
+        x = np.clip(np.nan_to_num(x.reshape(len(x), 64), nan=-1.0), -1.0, 1.0)
+        return self._classifier.predict((x + 1.0) * 8.0)  # back to the 0..16 scale it learnt
+
+    def score(self, images) -> dict:
+        """{"classes_covered": classes (of 10) predicted at least once,
+            "kl": KL(p_gen || p_real) of class histograms (finite: see KL_EPSILON),
+            "histogram": np.ndarray(10) of the fraction of images in each class}"""
+        predictions = self.predict(images)
+        if len(predictions) == 0:
+            raise ValueError("DigitScorer.score needs at least one image")
+        histogram = np.bincount(predictions, minlength=N_DIGIT_CLASSES) / len(predictions)
+        p = histogram[histogram > 0]
+        q = self.real_histogram[histogram > 0] + KL_EPSILON
+        return {"classes_covered": int((histogram > 0).sum()),
+                "kl": float(np.sum(p * np.log(p / q))), "histogram": histogram}
+
+    def real_score(self, n: int = 1000, seed: int = 0) -> dict:
+        """The same score on n real digits (drawn without replacement while there are enough)."""
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(len(self._real_images), size=n, replace=n > len(self._real_images))
+        return self.score(self._real_images[pick][:, None])
+
+
+@functools.lru_cache(maxsize=1)
+def digit_scorer() -> DigitScorer:
+    """The process-wide scorer, fitted once on first use (about a tenth of a second)."""
+    return DigitScorer()
+
+
+def _as_numpy(x) -> np.ndarray:
+    """A float64 numpy copy of a numpy array or a (possibly GPU, possibly grad) torch tensor."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)

@@ -1,0 +1,364 @@
+"""The GAN trainer: one discriminator update and one generator update are separate calls.
+
+The body follows the PyTorch DCGAN example (real batch, fake batch, D update, G update
+through a frozen D), split so a caller can run exactly one update and see its effect.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from .config import Config
+from .data import Dataset, load_dataset
+from .history import History, Record
+from .models import build_models
+from .objectives import get_objective, gradient_penalty, r1_penalty
+
+NAN = float("nan")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(f"unknown device {name!r}: {e}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but no CUDA GPU is available")
+    return device
+
+
+def dataset_for(config: Config) -> Dataset:
+    return load_dataset(config.dataset, seed=config.seed, ring_modes=config.ring_modes,
+                        ring_radius=config.ring_radius, ring_sigma=config.ring_sigma,
+                        image_size=config.image_size or None, grey=config.grey)
+
+
+class BatchSampler:
+    """Shuffled passes over the data (epochs); the data lives on the training device."""
+
+    def __init__(self, data: torch.Tensor, seed: int):
+        self.data = data
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm = None
+        self.pos = 0
+        self.epochs_done = -1
+
+    def next(self, batch_size: int) -> torch.Tensor:
+        n = len(self.data)
+        if batch_size >= n:  # tiny user data: sample with replacement
+            idx = torch.randint(n, (batch_size,), generator=self.gen)
+            self.epochs_done = max(self.epochs_done, 0) + batch_size / n
+            return self.data[idx.to(self.data.device)]
+        if self.perm is None or self.pos + batch_size > n:
+            self.perm = torch.randperm(n, generator=self.gen).to(self.data.device)
+            self.pos = 0
+            self.epochs_done += 1
+        idx = self.perm[self.pos: self.pos + batch_size]
+        self.pos += batch_size
+        return self.data[idx]
+
+    @property
+    def epoch(self) -> float:
+        return max(self.epochs_done, 0) + self.pos / len(self.data)
+
+    def state_dict(self):
+        return {"gen": self.gen.get_state(), "perm": None if self.perm is None else self.perm.cpu(),
+                "pos": self.pos, "epochs_done": self.epochs_done}
+
+    def load_state_dict(self, s):
+        self.gen.set_state(s["gen"])
+        self.perm = None if s["perm"] is None else s["perm"].to(self.data.device)
+        self.pos, self.epochs_done = s["pos"], s["epochs_done"]
+
+
+class Trainer:
+    """Owns the two networks, their optimizers, the data and the run's counters.
+
+    step_discriminator() / step_generator() each change exactly one network; step() runs
+    the next phase of the current iteration; step_iteration() runs k D updates then one G.
+    With fetch=False the record stays on the device until fetch_records(), so a batch of
+    updates costs one host-device transfer.
+    """
+
+    def __init__(self, config: Config, dataset: Dataset | None = None, device=None):
+        self.config = config
+        self.device = resolve_device(device or config.device)
+        self.dataset = dataset if dataset is not None else dataset_for(config)
+        self.objective = get_objective(config.objective)
+        self.data = self.dataset.data.to(self.device)
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            g, d = build_models(config, self.dataset.sample_shape)
+        self.generator, self.discriminator = g.to(self.device), d.to(self.device)
+        self.opt_g = self._make_optimizer(self.generator, config.lr_g)
+        self.opt_d = self._make_optimizer(self.discriminator, config.lr_d)
+
+        self.sampler = BatchSampler(self.data, config.seed)
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
+        # Drawn once per run: the probe batch every update is measured on, and the
+        # fixed noise behind the sample grid, so the grid shows the same latent points.
+        fixed = torch.Generator().manual_seed(config.seed + 2)
+        probe_idx = torch.randint(len(self.data), (config.probe_size,), generator=fixed)
+        self.probe_real = self.data[probe_idx.to(self.device)]
+        self.probe_noise = torch.randn(config.probe_size, config.noise_dim, generator=fixed).to(self.device)
+        self.fixed_noise = torch.randn(config.grid_size, config.noise_dim, generator=fixed).to(self.device)
+
+        self.iteration = 0      # completed iterations (generator updates)
+        self.updates = 0        # all updates
+        self.d_done = 0         # D updates done in the current iteration
+        self.history = History()
+        self._pending = []      # (metadata, device tensor of values) awaiting fetch_records
+        self._probe_cache = None
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def next_phase(self) -> str:
+        return "D" if self.d_done < self.config.d_steps else "G"
+
+    def step(self, fetch: bool = True):
+        """Exactly one update: the next phase of the current iteration."""
+        if self.next_phase == "D":
+            return self.step_discriminator(fetch)
+        return self.step_generator(fetch)
+
+    def step_iteration(self, fetch: bool = True):
+        """Finish the current iteration: the remaining D updates, then one G update."""
+        while self.next_phase == "D":
+            self.step_discriminator(fetch=False)
+        self.step_generator(fetch=False)
+        return self.fetch_records() if fetch else None
+
+    def train(self, iterations: int) -> list[Record]:
+        """Run whole iterations; the records are fetched once at the end."""
+        for _ in range(iterations):
+            self.step_iteration(fetch=False)
+        return self.fetch_records()
+
+    def step_discriminator(self, fetch: bool = True):
+        """One D update on a fresh real batch and fresh fakes; G is untouched, buffers included."""
+        t0 = time.perf_counter()
+        cfg, g, d = self.config, self.generator, self.discriminator
+        self._schedule_lr()
+        before = self._probe()
+        real = self.sampler.next(cfg.batch_size)
+        noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
+        with torch.no_grad(), _frozen_buffers(g):
+            fake = g(noise)
+        if cfg.r1_gamma > 0:
+            real = real.detach().requires_grad_(True)
+        real_out, fake_out = d(real), d(fake)
+        loss_real, loss_fake = self.objective.d_losses(real_out, fake_out, cfg.label_smoothing)
+        loss = loss_real + loss_fake
+        if cfg.objective == "wgan_gp":
+            loss = loss + cfg.gp_weight * gradient_penalty(d, real.detach(), fake, self.noise_gen)
+        if cfg.r1_gamma > 0:
+            loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = _grad_norm(d)
+        self.opt_d.step()
+        self.d_done += 1
+        self.updates += 1
+        return self._finish("D", before, [loss, loss_real, loss_fake, _NAN_T(self.device)],
+                            grad_norm, self.opt_d, t0, fetch)
+
+    def step_generator(self, fetch: bool = True):
+        """One G update; its gradient flows through D, whose parameters, optimizer state
+        and buffers stay exactly as they were."""
+        t0 = time.perf_counter()
+        cfg, g, d = self.config, self.generator, self.discriminator
+        self._schedule_lr()
+        before = self._probe()
+        noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
+        d.requires_grad_(False)
+        try:
+            with _frozen_buffers(d):
+                loss = self.objective.g_loss(d(g(noise)))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+        finally:
+            d.requires_grad_(True)
+        grad_norm = _grad_norm(g)
+        self.opt_g.step()
+        self.d_done = 0
+        self.iteration += 1
+        self.updates += 1
+        nan = _NAN_T(self.device)
+        return self._finish("G", before, [nan, nan, nan, loss], grad_norm, self.opt_g, t0, fetch)
+
+    def fetch_records(self) -> list[Record]:
+        """All records not yet fetched, with one device-to-host transfer; they also go
+        into the history."""
+        if not self._pending:
+            return []
+        values = torch.stack([v for _, v in self._pending]).cpu().double().tolist()
+        records = [Record(*meta[:5], *row, *meta[5:]) for (meta, _), row in zip(self._pending, values)]
+        self._pending.clear()
+        self.history.append(records)
+        return records
+
+    def samples(self, fresh: bool = False, n: int | None = None) -> np.ndarray:
+        """G's output on the fixed noise (or on fresh noise) as a CPU numpy copy."""
+        g = self.generator
+        noise = self.fixed_noise if n is None else self.fixed_noise[:n]
+        if fresh:
+            noise = torch.randn(len(noise) if n is None else n, self.config.noise_dim, device=self.device)
+        with torch.no_grad():
+            was = g.training
+            g.eval()
+            out = g(noise)
+            g.train(was)
+        return out.cpu().numpy().copy()
+
+    def generate(self, n: int, batch: int = 4096) -> np.ndarray:
+        """n samples from fresh noise (for metrics and `ganviz sample`)."""
+        g = self.generator
+        gen = torch.Generator(device=self.device).manual_seed(self.config.seed + 3)
+        out = []
+        with torch.no_grad():
+            was = g.training
+            g.eval()
+            for i in range(0, n, batch):
+                z = torch.randn(min(batch, n - i), self.config.noise_dim, device=self.device, generator=gen)
+                out.append(g(z).cpu())
+            g.train(was)
+        return torch.cat(out).numpy()
+
+    def update_config(self, **changes) -> list[str]:
+        """Apply settings that can change live (learning rates, betas, k, ...) at the next
+        update, keeping optimizer state. Returns the names of changed settings that need
+        a new model (see Config.needs_reset); those are not applied."""
+        new = self.config.replace(**changes)
+        pending = new.needs_reset(self.config)
+        live = {k: v for k, v in changes.items() if k not in pending}
+        self.config = self.config.replace(**live)
+        self._apply_optimizer_settings()
+        return pending
+
+    # ------------------------------------------------------------------ internals
+    def _make_optimizer(self, net, lr):
+        cfg = self.config
+        params = net.parameters()
+        if cfg.optimizer == "adam":
+            return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum)
+        return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum)
+
+    def _lr_scale(self) -> float:
+        cfg = self.config
+        if cfg.decay_steps <= 0:
+            return 1.0
+        t = min(self.iteration / cfg.decay_steps, 1.0)
+        return 1.0 - (1.0 - cfg.lr_final) * t
+
+    def _schedule_lr(self):
+        if self.config.decay_steps > 0:
+            self._apply_optimizer_settings()
+
+    def _apply_optimizer_settings(self):
+        cfg, scale = self.config, self._lr_scale()
+        for opt, lr in ((self.opt_d, cfg.lr_d), (self.opt_g, cfg.lr_g)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+                if "betas" in group:
+                    group["betas"] = (cfg.beta1, cfg.beta2)
+                if "momentum" in group:
+                    group["momentum"] = cfg.momentum
+
+    def _probe(self) -> torch.Tensor:
+        """[D(x), D(G(z)), acc real, acc fake] on the probe batch, in eval mode. The value
+        after one update is the value before the next, so it is measured once per update."""
+        if self._probe_cache is None:
+            self._probe_cache = self._measure_probe()
+        return self._probe_cache
+
+    @torch.no_grad()
+    def _measure_probe(self) -> torch.Tensor:
+        g, d, obj = self.generator, self.discriminator, self.objective
+        g.eval(), d.eval()
+        real_score = obj.score(d(self.probe_real))
+        fake_score = obj.score(d(g(self.probe_noise)))
+        g.train(), d.train()
+        t = obj.threshold
+        return torch.stack([real_score.mean(), fake_score.mean(),
+                            (real_score > t).float().mean(), (fake_score <= t).float().mean()])
+
+    def _finish(self, phase, before, losses, grad_norm, opt, t0, fetch):
+        self._probe_cache = None
+        after = self._probe()
+        values = torch.stack([*(l.detach() for l in losses), before[0], after[0], before[1], after[1],
+                              after[2], after[3], grad_norm])
+        x = self.iteration if phase == "G" else self.iteration + self.d_done / (self.config.d_steps + 1)
+        iteration = self.iteration if phase == "G" else self.iteration + 1
+        meta = (self.updates, iteration, float(x), phase, self.sampler.epoch,
+                opt.param_groups[0]["lr"], time.perf_counter() - t0)
+        self._pending.append((meta, values))
+        if fetch:
+            return self.fetch_records()[-1]
+        return None
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        self.fetch_records()
+        return {
+            "config": self.config.to_dict(),
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "noise_gen": self.noise_gen.get_state(),
+            "counters": {"iteration": self.iteration, "updates": self.updates, "d_done": self.d_done},
+            "history": torch.from_numpy(self.history.array()),
+            "points": self.dataset.data if self.dataset.kind == "points" else None,
+        }
+
+    def load_state_dict(self, s: dict):
+        self.generator.load_state_dict(s["generator"])
+        self.discriminator.load_state_dict(s["discriminator"])
+        self.opt_g.load_state_dict(s["opt_g"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        self.sampler.load_state_dict(s["sampler"])
+        self.noise_gen.set_state(s["noise_gen"])
+        c = s["counters"]
+        self.iteration, self.updates, self.d_done = c["iteration"], c["updates"], c["d_done"]
+        self.history = History.from_array_state(s["history"].numpy())
+        self._pending.clear()
+        self._probe_cache = None
+
+
+def _grad_norm(net) -> torch.Tensor:
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def _NAN_T(device):
+    return torch.tensor(NAN, device=device)
+
+
+class _frozen_buffers:
+    """Restore a network's buffers (BatchNorm running statistics) on exit, so a forward
+    pass in training mode leaves the frozen network exactly as it was."""
+
+    def __init__(self, net):
+        self.buffers = [b for b in net.buffers()]
+
+    def __enter__(self):
+        self.saved = [b.clone() for b in self.buffers]
+
+    def __exit__(self, *exc):
+        with torch.no_grad():
+            for b, s in zip(self.buffers, self.saved):
+                b.copy_(s)
+        return False

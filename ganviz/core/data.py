@@ -75,7 +75,7 @@ def load_dataset(spec: str, *, seed: int = 0, n_points: int = 50_000,
     kind, sep, path = spec.partition(":")
     if sep and kind in USER_KINDS:
         if not path.strip():
-            raise DataError(f"{spec}: give a path after '{kind}:', e.g. {kind}:/data/my_file")
+            raise DataError(f"'{spec}' needs a path after '{kind}:', e.g. {kind}:/data/my_file")
         path = Path(path.strip()).expanduser()
         if kind == "csv":
             return Dataset(spec, "points", _to_tensor(_read_csv(path)))
@@ -210,7 +210,8 @@ def _read_idx(path: Path) -> np.ndarray:
                         "an images file (e.g. train-images-idx3-ubyte) is needed")
     if magic != IDX_IMAGES_MAGIC:
         raise DataError(f"{path}: not an IDX images file (magic 0x{magic:08x}, "
-                        f"expected 0x{IDX_IMAGES_MAGIC:08x}; labels files have 0x{IDX_LABELS_MAGIC:08x})")
+                        f"expected 0x{IDX_IMAGES_MAGIC:08x}; "
+                        f"labels files have 0x{IDX_LABELS_MAGIC:08x})")
     if len(raw) < 16:
         raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, expected 16)")
     n, h, w = struct.unpack(">III", raw[4:16])
@@ -269,7 +270,8 @@ def _read_npy(path: Path) -> np.ndarray:
         raise DataError(f"{path}: empty array (shape {array.shape})")
     if not np.isfinite(array).all():
         raise DataError(f"{path}: contains non-finite values (NaN or inf)")
-    shape_help = "expected (N, 2) points, or images (N, H, W), (N, C, H, W) or (N, H, W, C), C = 1 or 3"
+    shape_help = ("expected (N, 2) points, or images (N, H, W), (N, C, H, W) or (N, H, W, C) "
+                  "with C = 1 or 3")
     if array.ndim == 2:
         if array.shape[1] != 2:
             raise DataError(f"{path}: shape {array.shape}: {shape_help}")

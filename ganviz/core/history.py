@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import astuple, dataclass, fields
 
 import numpy as np
@@ -54,9 +53,10 @@ class History:
     def __len__(self):
         return self._n
 
-    def append(self, records):
+    def append(self, records) -> np.ndarray:
+        """Add records; returns their rows (a copy) for whoever draws them."""
         if not records:
-            return
+            return np.empty((0, len(COLUMNS)))
         rows = np.array([_row(r) for r in records], dtype=np.float64)
         need = self._n + len(rows)
         if need > len(self._data):
@@ -65,6 +65,7 @@ class History:
             self._data = grown
         self._data[self._n: need] = rows
         self._n = need
+        return rows
 
     def column(self, name: str) -> np.ndarray:
         """A copy of one column, safe to hand to another thread."""
@@ -96,9 +97,6 @@ class History:
                     out[COLUMNS.index(c)] = str(int(row[COLUMNS.index(c)]))
                 w.writerow(out)
 
-    def to_array_state(self) -> np.ndarray:
-        return self.array()
-
     @classmethod
     def from_array_state(cls, array: np.ndarray) -> "History":
         h = cls(max(4096, len(array)))
@@ -112,7 +110,3 @@ def _row(r: Record):
     t[COLUMNS.index("phase")] = 0.0 if r.phase == "D" else 1.0
     return t
 
-
-def csv_path_ok(path) -> bool:
-    d = os.path.dirname(os.path.abspath(path))
-    return os.path.isdir(d) and os.access(d, os.W_OK)

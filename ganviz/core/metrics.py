@@ -70,7 +70,8 @@ class DigitScorer:
         self._real_images = digits.images.astype(np.float32) / 8.0 - 1.0  # as data.py scales them
         self._real_labels = digits.target
         # The real class frequencies: what a generator that matched the data would produce.
-        self.real_histogram = np.bincount(digits.target, minlength=N_DIGIT_CLASSES) / len(digits.target)
+        counts = np.bincount(digits.target, minlength=N_DIGIT_CLASSES)
+        self.real_histogram = counts / counts.sum()
         train_x, test_x, train_y, test_y = train_test_split(
             digits.data, digits.target, test_size=0.25, random_state=seed, stratify=digits.target)
         # gamma=0.001 on the 0..16 pixel scale: the scikit-learn digits example's setting.

@@ -33,6 +33,10 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise ValueError(f"unknown device {name!r}: {e}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' asked for, but no CUDA GPU is available")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} asked for, but there are {torch.cuda.device_count()} CUDA GPU(s)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' asked for, but Apple's Metal (MPS) is not available")
     return device
 
 
@@ -182,10 +186,10 @@ class Trainer:
         noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
         d.requires_grad_(False)
         try:
-            with _frozen_buffers(d):
+            with _frozen_buffers(d):  # restored after backward, which still reads them
                 loss = self.objective.g_loss(d(g(noise)))
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
+                self.opt_g.zero_grad(set_to_none=True)
+                loss.backward()
         finally:
             d.requires_grad_(True)
         grad_norm = _grad_norm(g)

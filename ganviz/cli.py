@@ -1,0 +1,219 @@
+"""The `ganviz` command: the window by default, or headless train / sample / eval.
+
+Qt is imported only by the gui and screenshot commands, so the headless commands run on a
+machine without a screen or without PySide6 at all. A mistake a person can fix (a bad
+option, a missing file, a corrupt checkpoint) ends with one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from . import __version__
+from .core.config import OBJECTIVES, OPTIMIZERS
+
+DATA_HELP = ("a built-in dataset (ring, grid, spiral, moons, circle, digits) or your own data as "
+             "KIND:PATH with KIND csv (x,y columns), npy (points or images), idx (MNIST format) "
+             "or folder (PNG/JPEG images)")
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """A problem the person running ganviz can fix; printed as one line."""
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or argparse's own usage error (code 2)
+        return e.code if isinstance(e.code, int) else 0
+    if args.command is None:
+        args.command, args.dataset, args.checkpoint = "gui", None, None
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("\nganviz: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    # DataError, CheckpointError and ConfigError are ValueErrors whose messages are written
+    # for people; so are resolve_device's. GANVIZ_DEBUG=1 shows the traceback instead.
+    except (UserError, ValueError, OSError) as e:
+        if os.environ.get("GANVIZ_DEBUG"):
+            raise
+        print(f"ganviz: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ganviz", description="Watch a GAN train: live scores, losses and samples. "
+        "Without a command, opens the window.")
+    parser.add_argument("--version", action="version", version=f"ganviz {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the window (the default)",
+                         description="Open the window, optionally with data or a saved run.")
+    gui.add_argument("--dataset", metavar="DATA", help=DATA_HELP)
+    gui.add_argument("--checkpoint", metavar="PATH", help="open a saved run (checkpoint.pt)")
+
+    train = sub.add_parser(
+        "train", help="train without a window; write metrics, checkpoint and samples",
+        description="Train without a window. Writes DIR/config.json, DIR/metrics.csv (one row "
+        "per update), DIR/checkpoint.pt (at the end and every --checkpoint-every iterations) "
+        "and DIR/samples.png. An iteration is d-steps discriminator updates and one generator "
+        "update. Ctrl+C saves the checkpoint and exits with code 130.")
+    train.add_argument("--dataset", metavar="DATA", help=DATA_HELP)
+    train.add_argument("--steps", type=_count, default=5000, metavar="N",
+                       help="iterations to train (default 5000); with --resume, iterations to "
+                       "add to the saved run")
+    presets = _presets()
+    if presets:
+        train.add_argument("--preset", choices=sorted(presets), metavar="NAME",
+                           help="start from a named setting: " + "; ".join(
+                               f"{k}: {getattr(v, 'description', '')}" for k, v in sorted(presets.items())))
+    train.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
+    train.add_argument("--objective", choices=OBJECTIVES, help="GAN loss (default nonsaturating)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer of both networks (default adam)")
+    train.add_argument("--lr-d", type=float, metavar="LR", help="discriminator learning rate (default 2e-4)")
+    train.add_argument("--lr-g", type=float, metavar="LR", help="generator learning rate (default 2e-4)")
+    train.add_argument("--beta1", type=float, metavar="B", help="Adam beta1 (default 0.5)")
+    train.add_argument("--beta2", type=float, metavar="B", help="Adam beta2 (default 0.999)")
+    train.add_argument("--batch-size", type=int, metavar="N", help="batch size (default 256)")
+    train.add_argument("--noise-dim", type=int, metavar="N", help="length of the noise vector z (default 64)")
+    train.add_argument("--d-steps", type=int, metavar="K", help="discriminator updates per generator update (default 1)")
+    train.add_argument("--label-smoothing", type=float, metavar="S",
+                       help="one-sided: D's target for real data is 1 - S (default 0)")
+    train.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda or mps")
+    train.add_argument("--threads", type=int, metavar="N",
+                       help="CPU threads for torch (default: torch's choice; 1 is often faster "
+                       "for the small 2D networks, or on a shared machine)")
+    train.add_argument("--out", metavar="DIR", help="output folder (default runs/DATA-TIMESTAMP)")
+    train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR/checkpoint.pt, "
+                       "writing back to DIR; settings given here must be ones that can change live "
+                       "(learning rates, betas, d-steps, label smoothing)")
+    train.add_argument("--checkpoint-every", type=_count, default=1000, metavar="N",
+                       help="also save the checkpoint and metrics every N iterations (default 1000; 0: only at the end)")
+
+    sample = sub.add_parser("sample", help="write generated samples to a .npy file",
+                            description="Write N generated samples as float32 .npy: N x 2 for "
+                            "points, N x C x H x W in [-1, 1] for images.")
+    sample.add_argument("--checkpoint", required=True, metavar="PATH")
+    sample.add_argument("--n", type=_count, default=1000, metavar="N", help="how many (default 1000)")
+    sample.add_argument("--out", required=True, metavar="FILE.npy")
+    sample.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda or mps")
+
+    ev = sub.add_parser("eval", help="print quality scores of a saved run",
+                        description="Mode coverage for ring and grid (2500 samples), class "
+                        "coverage for digits (1000 samples); other data has no score.")
+    ev.add_argument("--checkpoint", required=True, metavar="PATH")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda or mps")
+
+    shot = sub.add_parser("screenshot", help="train briefly in the window offscreen and save a PNG")
+    shot.add_argument("--dataset", metavar="DATA", default="ring", help=DATA_HELP + " (default ring)")
+    shot.add_argument("--steps", type=_count, default=300, metavar="N", help="iterations first (default 300)")
+    shot.add_argument("--out", required=True, metavar="PATH.png")
+    shot.add_argument("--size", type=_size, default=(1400, 900), metavar="WxH",
+                      help="window size in pixels (default 1400x900)")
+    return parser
+
+
+# ---------------------------------------------------------------------------- commands
+def _gui(args) -> int:
+    try:
+        from .gui.app import run_app
+    except ImportError as e:
+        raise UserError(f"cannot open the window ({e}); the headless commands "
+                        "train, sample and eval still work") from None
+    return run_app(args)
+
+
+def _screenshot(args) -> int:
+    from .gui.screenshot import main as shot
+    return shot(args)
+
+
+def _train(args) -> int:
+    from .cli_train import train_command
+    return train_command(args, _presets())
+
+
+def _sample(args) -> int:
+    from .core.atomic import atomic_write
+    from .core.checkpoint import load_checkpoint
+
+    _check_folder_for(args.out)
+    trainer = load_checkpoint(args.checkpoint, device=args.device)
+    samples = trainer.generate(args.n).astype(np.float32)
+    with atomic_write(args.out, "wb") as f:
+        np.save(f, samples)
+    print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {args.out}")
+    return 0
+
+
+def _eval(args) -> int:
+    from .core.checkpoint import load_checkpoint
+    from .core.evaluate import evaluate, format_metrics
+
+    trainer = load_checkpoint(args.checkpoint, device=args.device)
+    metrics = evaluate(trainer)
+    if args.json:
+        out = {"dataset": trainer.config.dataset, "iteration": trainer.iteration, **metrics}
+        print(json.dumps(out, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+    else:
+        line = format_metrics(metrics) or (f"no quality score for {trainer.config.dataset} "
+                                           "(ganviz scores ring, grid and digits)")
+        print(f"iteration {trainer.iteration}: {line}")
+    return 0
+
+
+COMMANDS = {"gui": _gui, "train": _train, "sample": _sample, "eval": _eval,
+            "screenshot": _screenshot}
+
+
+# ---------------------------------------------------------------------------- helpers
+def _presets() -> dict:
+    """ganviz.core.presets.PRESETS (name -> Preset) where that module exists."""
+    try:
+        from .core.presets import PRESETS
+    except ImportError:
+        return {}
+    return dict(PRESETS)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    w, sep, h = text.lower().partition("x")
+    if not (sep and w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1400x900")
+    return int(w), int(h)
+
+
+def _check_folder_for(path) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"cannot write {path}: folder {folder} is not writable")
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        text = f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    else:
+        text = str(e) or type(e).__name__
+    return " ".join(text.split())

@@ -1,0 +1,232 @@
+"""`ganviz train`: the headless training loop with a progress line, periodic checkpoints,
+and a run folder (config.json, metrics.csv, checkpoint.pt, samples.png)."""
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import torch
+
+from .cli import EXIT_INTERRUPTED, UserError
+from .core.checkpoint import load_checkpoint, save_checkpoint
+from .core.config import Config
+from .core.evaluate import evaluate, format_metrics
+from .core.render import grid_png, scatter_png
+from .core.trainer import Trainer
+
+# Options whose argparse names are Config fields; None means "not given".
+CONFIG_OPTIONS = ("seed", "objective", "optimizer", "lr_d", "lr_g", "beta1", "beta2",
+                  "batch_size", "noise_dim", "d_steps", "label_smoothing")
+CHUNK_SECONDS = 0.25   # train() this long between looks at the clock, progress and Ctrl+C
+MAX_CHUNK = 200
+SCATTER_POINTS = 2000
+
+
+def train_command(args, presets: dict) -> int:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserError(f"--threads must be at least 1 (got {args.threads})")
+        torch.set_num_threads(args.threads)
+    changes = {}
+    if getattr(args, "preset", None):
+        changes.update(presets[args.preset].config_changes)
+    changes.update({k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None})
+    if args.resume:
+        trainer, out = _resume(args, changes)
+    else:
+        trainer, out = _start(args, changes)
+    _write_config(trainer, out)
+    progress = Progress(args.steps)
+    with StopOnCtrlC() as stop:
+        try:
+            done, seconds = train_loop(trainer, out, args.steps, args.checkpoint_every, progress, stop)
+        except KeyboardInterrupt:  # a second Ctrl+C: leave at once; the last save stands
+            progress.close()
+            print("ganviz: interrupted again: stopped without saving", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        progress.close()
+        save_outputs(trainer, out, final=True)
+    rate = f" ({done / seconds:.1f} it/s)" if done and seconds > 0 else ""
+    line = format_metrics(evaluate(trainer))
+    print(f"trained {done} iterations in {seconds:.1f} s{rate}; iteration {trainer.iteration} "
+          f"of the run" + (f"; {line}" if line else ""))
+    if stop.requested:
+        print(f"interrupted: checkpoint saved to {os.path.join(out, 'checkpoint.pt')}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"saved to {out}")
+    return 0
+
+
+def _start(args, changes):
+    if args.dataset:
+        changes["dataset"] = args.dataset
+    if "dataset" not in changes:
+        raise UserError("train needs --dataset DATA (or --resume DIR)")
+    if args.device:
+        changes["device"] = args.device
+    config = Config.from_dict(changes)
+    out = args.out or _default_out(config.dataset)
+    if os.path.exists(os.path.join(out, "checkpoint.pt")):
+        raise UserError(f"{out} already holds a run; continue it with --resume {out} "
+                        "or choose another --out")
+    trainer = Trainer(config)  # loads the data first: a bad dataset leaves no empty folder
+    _make_folder(out)
+    return trainer, out
+
+
+def _resume(args, changes):
+    if args.out:
+        raise UserError("--resume DIR writes back to DIR; leave out --out")
+    trainer = load_checkpoint(os.path.join(args.resume, "checkpoint.pt"), device=args.device)
+    if args.dataset and args.dataset != trainer.config.dataset:
+        raise UserError(f"{args.resume} was trained on {trainer.config.dataset}, not {args.dataset}")
+    needs_model = trainer.config.replace(**changes).needs_reset(trainer.config)
+    if needs_model:
+        raise UserError(f"cannot change {', '.join(needs_model)} when resuming (it needs new "
+                        "networks); start a new run instead")
+    trainer.update_config(**changes)
+    return trainer, args.resume
+
+
+def train_loop(trainer, out, steps, checkpoint_every, progress, stop) -> tuple[int, float]:
+    """Train `steps` iterations in chunks sized to about CHUNK_SECONDS each, so records are
+    fetched in batches yet the progress line and Ctrl+C stay responsive. Returns
+    (iterations done, seconds spent training)."""
+    done, chunk, spent = 0, 1, 0.0
+    last_d = last_g = None
+    while done < steps and not stop.requested:
+        n = min(chunk, steps - done)
+        if checkpoint_every:
+            n = min(n, checkpoint_every - done % checkpoint_every)
+        t0 = time.perf_counter()
+        records = trainer.train(n)
+        took = time.perf_counter() - t0
+        spent += took
+        done += n
+        chunk = max(1, min(MAX_CHUNK, int(CHUNK_SECONDS * n / max(took, 1e-9))))
+        last_d = next((r for r in reversed(records) if r.phase == "D"), last_d)
+        last_g = next((r for r in reversed(records) if r.phase == "G"), last_g)
+        progress.update(done, done / spent if spent else 0.0, last_d, last_g)
+        if checkpoint_every and done % checkpoint_every == 0 and done < steps:
+            save_outputs(trainer, out, final=False)
+    progress.update(done, done / spent if spent else 0.0, last_d, last_g, force=True)
+    return done, spent
+
+
+def save_outputs(trainer, out, final: bool) -> None:
+    """checkpoint.pt and metrics.csv (always consistent with each other), and at the end
+    samples.png. Every file is written atomically."""
+    save_checkpoint(trainer, os.path.join(out, "checkpoint.pt"))
+    trainer.history.write_csv(os.path.join(out, "metrics.csv"))
+    if final:
+        write_samples_png(trainer, os.path.join(out, "samples.png"))
+
+
+def write_samples_png(trainer, path) -> None:
+    dataset = trainer.dataset
+    if dataset.is_image:
+        grid_png(trainer.samples(), path)
+        return
+    rng = np.random.default_rng(0)
+    real = dataset.data.numpy()
+    real = real[rng.choice(len(real), size=min(SCATTER_POINTS, len(real)), replace=False)]
+    scatter_png(real, trainer.generate(SCATTER_POINTS), path, modes=dataset.modes)
+
+
+def _write_config(trainer, out) -> None:
+    from .core.atomic import atomic_write
+
+    with atomic_write(os.path.join(out, "config.json"), "w") as f:
+        f.write(trainer.config.to_json() + "\n")
+
+
+def _default_out(dataset: str) -> str:
+    kind, sep, path = dataset.partition(":")
+    name = f"{kind}-{os.path.splitext(os.path.basename(path.rstrip('/')))[0]}" if sep else dataset
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    base = os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out, i = base, 1
+    while os.path.exists(out):
+        i += 1
+        out = f"{base}-{i}"
+    return out
+
+
+def _make_folder(out) -> None:
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create output folder {out}: {e.strerror or e}") from None
+    if not os.access(out, os.W_OK):
+        raise UserError(f"output folder {out} is not writable")
+
+
+class Progress:
+    """One self-overwriting line on stderr, redrawn at most a few times a second."""
+
+    def __init__(self, total: int, stream=None, interval: float = 0.25):
+        self.total, self.stream, self.interval = total, stream or sys.stderr, interval
+        self.last_draw, self.last_done, self.width, self.drawn = 0.0, None, 0, False
+
+    def update(self, done, rate, rec_d, rec_g, force=False):
+        now = time.monotonic()
+        if (not force and now - self.last_draw < self.interval) or done == self.last_done:
+            return
+        self.last_draw, self.last_done = now, done
+        digits = len(str(self.total))
+        parts = [f"{done:>{digits}}/{self.total} {100 * done / max(self.total, 1):3.0f}%",
+                 f"{rate:7.1f} it/s"]
+        if rec_d is not None and rec_g is not None:
+            parts.append(f"loss_d {rec_d.loss_d:.3f} loss_g {rec_g.loss_g:.3f}")
+            parts.append(f"D(x) {rec_g.d_real_after:.3f} D(G(z)) {rec_g.d_fake_after:.3f}")
+        if rate > 0 and done < self.total:
+            parts.append(f"ETA {_clock((self.total - done) / rate)}")
+        line = " | ".join(parts)
+        self.stream.write("\r" + line.ljust(self.width))
+        self.stream.flush()
+        self.width, self.drawn = len(line), True
+
+    def close(self):
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+class StopOnCtrlC:
+    """The first Ctrl+C asks the loop to stop after the current chunk (it then saves); the
+    second raises KeyboardInterrupt as usual. Only the main thread can own signals."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("\nganviz: stopping; saving the checkpoint (Ctrl+C again to quit at once)",
+              file=sys.stderr)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

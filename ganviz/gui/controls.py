@@ -1,0 +1,207 @@
+"""The hyperparameter panel. Widgets with ranges make invalid values impossible to enter;
+settings that can change live are sent at once, the others wait for Reset (and say so)."""
+from __future__ import annotations
+
+import torch
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
+
+from ganviz.core.config import LIVE_FIELDS, OBJECTIVES, OPTIMIZERS, Config
+from ganviz.core.data import BUILTIN_DATASETS
+from ganviz.core.objectives import OBJECTIVES as OBJECTIVE_INFO
+
+USER_DATA = {  # combo text -> (spec kind, picker: "file" or "folder", file filter)
+    "CSV file of 2D points…": ("csv", "file", "CSV files (*.csv *.txt);;All files (*)"),
+    "MNIST-format IDX file…": ("idx", "file", "IDX files (*idx* *.gz *ubyte*);;All files (*)"),
+    "Folder of images…": ("folder", "folder", ""),
+    "NumPy .npy file…": ("npy", "file", "NumPy arrays (*.npy);;All files (*)"),
+}
+
+
+def _spin(lo, hi, value, step=1):
+    w = QSpinBox()
+    w.setRange(lo, hi)
+    w.setSingleStep(step)
+    w.setValue(value)
+    return w
+
+
+def _dspin(lo, hi, value, decimals, step):
+    w = QDoubleSpinBox()
+    w.setDecimals(decimals)
+    w.setRange(lo, hi)
+    w.setSingleStep(step)
+    w.setValue(value)
+    return w
+
+
+class ControlPanel(QWidget):
+    liveChanged = Signal(dict)       # settings to apply at the next update
+    pendingChanged = Signal(list)    # names of settings that will apply on Reset
+
+    def __init__(self, config: Config, parent=None):
+        super().__init__(parent)
+        self.setObjectName("controlPanel")
+        self.base = config          # the running config; fields without a widget come from here
+        form = QFormLayout(self)
+
+        self.datasetCombo = QComboBox(objectName="datasetCombo")
+        self.datasetCombo.addItems(list(BUILTIN_DATASETS) + list(USER_DATA))
+        self.datasetCombo.setToolTip("Built-in data is generated or shipped with scikit-learn; the "
+                                     "last entries open a picker for your own file or folder.")
+        self.datasetPath = QLineEdit(objectName="datasetPathEdit")
+        self.datasetPath.setPlaceholderText("path to your data")
+        browse = QPushButton("…", objectName="browseButton")
+        browse.setFixedWidth(28)
+        browse.clicked.connect(self._pick_path)
+        row = QHBoxLayout()
+        row.addWidget(self.datasetPath)
+        row.addWidget(browse)
+        self._path_row = QWidget()
+        self._path_row.setLayout(row)
+        row.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Dataset", self.datasetCombo)
+        form.addRow("", self._path_row)
+
+        self.objectiveCombo = QComboBox(objectName="objectiveCombo")
+        for name in OBJECTIVES:
+            o = OBJECTIVE_INFO[name]
+            self.objectiveCombo.addItem(o.label, name)
+            self.objectiveCombo.setItemData(self.objectiveCombo.count() - 1,
+                                            f"{o.formula_d}\n{o.formula_g}", 3)  # ToolTipRole
+        form.addRow("Objective", self.objectiveCombo)
+        self.optimizerCombo = QComboBox(objectName="optimizerCombo")
+        self.optimizerCombo.addItems(OPTIMIZERS)
+        form.addRow("Optimizer", self.optimizerCombo)
+        self.lrDSpin = _dspin(1e-6, 1.0, config.lr_d, 6, 1e-5)
+        self.lrGSpin = _dspin(1e-6, 1.0, config.lr_g, 6, 1e-5)
+        self.beta1Spin = _dspin(0.0, 0.999, config.beta1, 3, 0.05)
+        self.beta2Spin = _dspin(0.0, 0.9999, config.beta2, 4, 0.001)
+        self.batchSizeSpin = _spin(1, 65536, config.batch_size, 32)
+        self.noiseDimSpin = _spin(1, 4096, config.noise_dim)
+        self.dStepsSpin = _spin(1, 20, config.d_steps)
+        self.labelSmoothingSpin = _dspin(0.0, 0.49, config.label_smoothing, 2, 0.05)
+        self.seedSpin = _spin(0, 2**31 - 1, config.seed)
+        self.deviceCombo = QComboBox(objectName="deviceCombo")
+        self.deviceCombo.addItems(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+                                  + (["mps"] if _mps() else []))
+        rows = [("Learning rate D", self.lrDSpin, "lrDSpin", "Step size of the discriminator's optimizer (live)."),
+                ("Learning rate G", self.lrGSpin, "lrGSpin", "Step size of the generator's optimizer (live)."),
+                ("Adam beta1", self.beta1Spin, "beta1Spin", "Adam's momentum; 0.5 is the DCGAN choice (live)."),
+                ("Adam beta2", self.beta2Spin, "beta2Spin", "Adam's second-moment decay (live)."),
+                ("Batch size", self.batchSizeSpin, "batchSizeSpin", "Samples per update (on Reset)."),
+                ("Noise dimension", self.noiseDimSpin, "noiseDimSpin", "Size of z (on Reset)."),
+                ("D updates per G", self.dStepsSpin, "dStepsSpin", "k: discriminator updates before each generator update (live)."),
+                ("Label smoothing", self.labelSmoothingSpin, "labelSmoothingSpin", "One-sided: real target becomes 1 - s (live)."),
+                ("Seed", self.seedSpin, "seedSpin", "Same seed and settings give the same run (on Reset)."),
+                ("Device", self.deviceCombo, "deviceCombo", "auto picks CUDA, then Apple MPS, then CPU (on Reset).")]
+        for label, w, name, tip in rows:
+            w.setObjectName(name)
+            w.setToolTip(tip)
+            form.addRow(label, w)
+        self.pendingLabel = QLabel(objectName="pendingLabel")
+        self.pendingLabel.setWordWrap(True)
+        self.pendingLabel.setStyleSheet("color: #a05000;")
+        form.addRow(self.pendingLabel)
+
+        self.set_config(config)
+        for w in (self.lrDSpin, self.lrGSpin, self.beta1Spin, self.beta2Spin, self.labelSmoothingSpin):
+            w.valueChanged.connect(self._changed)
+        for w in (self.batchSizeSpin, self.noiseDimSpin, self.dStepsSpin, self.seedSpin):
+            w.valueChanged.connect(self._changed)
+        for w in (self.objectiveCombo, self.optimizerCombo, self.deviceCombo):
+            w.currentIndexChanged.connect(self._changed)
+        self.datasetCombo.currentIndexChanged.connect(self._dataset_changed)
+        self.datasetPath.editingFinished.connect(self._changed)
+
+    # ----------------------------------------------------------------- reading and writing
+    def dataset_spec(self) -> str:
+        text = self.datasetCombo.currentText()
+        if text in USER_DATA:
+            return f"{USER_DATA[text][0]}:{self.datasetPath.text().strip()}"
+        return text
+
+    def values(self) -> dict:
+        return {"dataset": self.dataset_spec(),
+                "objective": self.objectiveCombo.currentData(),
+                "optimizer": self.optimizerCombo.currentText(),
+                "lr_d": self.lrDSpin.value(), "lr_g": self.lrGSpin.value(),
+                "beta1": self.beta1Spin.value(), "beta2": self.beta2Spin.value(),
+                "batch_size": self.batchSizeSpin.value(), "noise_dim": self.noiseDimSpin.value(),
+                "d_steps": self.dStepsSpin.value(), "label_smoothing": self.labelSmoothingSpin.value(),
+                "seed": self.seedSpin.value(), "device": self.deviceCombo.currentText()}
+
+    def config(self) -> Config:
+        """The config the widgets describe (raises ConfigError with the reason if invalid)."""
+        return self.base.replace(**self.values())
+
+    def set_config(self, c: Config):
+        """Show a config (after Reset or loading a checkpoint) without sending changes."""
+        self.base = c
+        widgets = [self.datasetCombo, self.objectiveCombo, self.optimizerCombo, self.lrDSpin, self.lrGSpin,
+                   self.beta1Spin, self.beta2Spin, self.batchSizeSpin, self.noiseDimSpin, self.dStepsSpin,
+                   self.labelSmoothingSpin, self.seedSpin, self.deviceCombo, self.datasetPath]
+        for w in widgets:
+            w.blockSignals(True)
+        kind, _, path = c.dataset.partition(":")
+        user = next((text for text, spec in USER_DATA.items() if spec[0] == kind and path), None)
+        if user:
+            self.datasetCombo.setCurrentText(user)
+            self.datasetPath.setText(path)
+        elif c.dataset in BUILTIN_DATASETS:
+            self.datasetCombo.setCurrentText(c.dataset)
+        self.objectiveCombo.setCurrentIndex(self.objectiveCombo.findData(c.objective))
+        self.optimizerCombo.setCurrentText(c.optimizer)
+        self.lrDSpin.setValue(c.lr_d)
+        self.lrGSpin.setValue(c.lr_g)
+        self.beta1Spin.setValue(c.beta1)
+        self.beta2Spin.setValue(c.beta2)
+        self.batchSizeSpin.setValue(c.batch_size)
+        self.noiseDimSpin.setValue(c.noise_dim)
+        self.dStepsSpin.setValue(c.d_steps)
+        self.labelSmoothingSpin.setValue(c.label_smoothing)
+        self.seedSpin.setValue(c.seed)
+        if self.deviceCombo.findText(c.device) >= 0:
+            self.deviceCombo.setCurrentText(c.device)
+        for w in widgets:
+            w.blockSignals(False)
+        self._path_row.setVisible(bool(user))
+        self.pendingLabel.clear()
+
+    # ----------------------------------------------------------------- reacting
+    def _dataset_changed(self):
+        text = self.datasetCombo.currentText()
+        self._path_row.setVisible(text in USER_DATA)
+        if text in USER_DATA and not self.datasetPath.text():
+            self._pick_path()
+        self._changed()
+
+    def _pick_path(self):
+        text = self.datasetCombo.currentText()
+        if text not in USER_DATA:
+            return
+        _, picker, filt = USER_DATA[text]
+        if picker == "folder":
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder of images")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, f"Choose a {text.rstrip('…')}", "", filt)
+        if path:
+            self.datasetPath.setText(path)
+            self._changed()
+
+    def _changed(self):
+        values = self.values()
+        live = {k: v for k, v in values.items() if k in LIVE_FIELDS and getattr(self.base, k) != v}
+        pending = [k for k, v in values.items() if k not in LIVE_FIELDS and getattr(self.base, k) != v]
+        if live:
+            self.base = self.base.replace(**live)
+            self.liveChanged.emit(live)
+        self.pendingLabel.setText(
+            f"Needs Reset (a new model) to apply: {', '.join(pending)}." if pending else "")
+        self.pendingChanged.emit(pending)
+
+
+def _mps() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())

@@ -1,0 +1,380 @@
+"""The main window: toolbar (Train/Pause, Step, Step iteration, Reset, Save, Open, Export),
+the control panel, the pipeline diagram with the step readout, four live views and a status bar.
+The window never touches the trainer while it trains: it sends commands to the worker and
+draws the records the worker sends back."""
+from __future__ import annotations
+
+import os
+import time
+
+from PySide6.QtCore import Qt, QThread, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout, QLabel, QMainWindow,
+                               QMessageBox, QScrollArea, QSlider, QToolBar, QToolButton, QMenu,
+                               QVBoxLayout, QWidget)
+
+from ganviz.core.config import Config, ConfigError
+from ganviz.core.evaluate import format_metrics
+from ganviz.core.history import COLUMNS, History
+from ganviz.core.objectives import get_objective
+
+from .controls import ControlPanel
+from .pipeline import PipelineDiagram
+from .plots import AccuracyPlot, LossPlot, ScorePlot
+from .readout import explain_step
+from .sample_view import SampleView
+from .worker import TrainingWorker
+
+FRAME_MS = 33   # plots redraw at most ~30 times a second, and only when new data came
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, config: Config | None = None, checkpoint: str | None = None):
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("ganviz: watch a GAN train")
+        self.resize(1400, 900)
+        self.config = config or Config()
+        self.history = History()       # the window's copy of the full history (for export)
+        self.objective = get_objective(self.config.objective)
+        self.running = False
+        self.next_phase = "D"
+        self.elapsed = 0.0
+        self._run_started_at = None
+        self.errorDialog = self.nanDialog = None
+        self.last_batch_time = 0.0
+
+        self._build_views()
+        self._build_toolbar()
+        self._build_controls()
+        self._build_status()
+
+        self.thread = QThread(self)
+        self.worker = TrainingWorker()
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.batchReady.connect(self._on_batch)
+        self.worker.stepDone.connect(self._on_step)
+        self.worker.runStarted.connect(self._on_run_started)
+        self.worker.runningChanged.connect(self._on_running)
+        self.worker.nonFinite.connect(self._on_non_finite)
+        self.worker.failed.connect(self._show_error)
+        self.worker.saved.connect(lambda p: self.statusBar().showMessage(f"Saved {p}", 5000))
+        self.thread.start()
+
+        self.frameTimer = QTimer(self, interval=FRAME_MS)
+        self.frameTimer.timeout.connect(self._redraw)
+        self.frameTimer.start()
+        if checkpoint:
+            self.worker.load(checkpoint)
+        else:
+            self.worker.reset(self.config)
+
+    # ------------------------------------------------------------------ layout
+    def _build_views(self):
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        self.pipeline = PipelineDiagram()
+        self.phaseLabel = QLabel(objectName="phaseLabel")
+        self.phaseLabel.setStyleSheet("font-weight: bold; font-size: 13px;")
+        self.stepReadout = QLabel("Press Step to run one update and see what it did.", objectName="stepReadout")
+        self.stepReadout.setStyleSheet("font-family: monospace; font-size: 13px;")
+        self.stepExplanation = QLabel(objectName="stepExplanation")
+        self.stepExplanation.setWordWrap(True)
+        self.stepExplanation.setStyleSheet("color: #444;")
+        top = QGridLayout()
+        top.addWidget(self.pipeline, 0, 0, 3, 1)
+        top.addWidget(self.phaseLabel, 0, 1)
+        top.addWidget(self.stepReadout, 1, 1)
+        top.addWidget(self.stepExplanation, 2, 1)
+        top.setColumnStretch(0, 2)
+        top.setColumnStretch(1, 3)
+        layout.addLayout(top)
+
+        self.scorePlot = ScorePlot()
+        self.lossPlot = LossPlot()
+        self.accuracyPlot = AccuracyPlot()
+        self.sampleView = SampleView()
+        for w, name, tip in (
+                (self.scorePlot, "scorePlot",
+                 "D(x): mean probability D gives real probe samples; D(G(z)): mean probability it gives "
+                 "fakes from the probe noise. D's update pushes D(x) up and D(G(z)) down; G's update "
+                 "pushes D(G(z)) up. At equilibrium both sit at 0.5."),
+                (self.lossPlot, "lossPlot",
+                 "loss_D = -log D(x) - log(1 - D(G(z))): how badly D separates real from fake. "
+                 "loss_G = -log D(G(z)) (non-saturating): how badly G fools D. Dashed: the values "
+                 "when D cannot tell them apart."),
+                (self.accuracyPlot, "accuracyPlot",
+                 "Fraction of probe samples D classifies correctly (score above / below its threshold). "
+                 "50 % means D is guessing."),
+                (self.sampleView, "sampleView",
+                 "G's output on a fixed noise batch, so you watch the same latent points evolve. 2D data: "
+                 "real points in green, generated in orange.")):
+            w.setObjectName(name)
+            w.setToolTip(tip)
+        grid = QGridLayout()
+        grid.addWidget(self.scorePlot, 0, 0)
+        grid.addWidget(self.lossPlot, 0, 1)
+        grid.addWidget(self.accuracyPlot, 1, 0)
+        grid.addWidget(self.sampleView, 1, 1)
+        layout.addLayout(grid, 1)
+        self.setCentralWidget(central)
+        self.plots = (self.scorePlot, self.lossPlot, self.accuracyPlot)
+
+    def _build_toolbar(self):
+        bar = QToolBar("Training", objectName="trainingToolbar")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+
+        def action(text, name, slot, shortcut=None, tip=""):
+            a = QAction(text, self)
+            a.setObjectName(name.replace("Button", "Action"))
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            a.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
+            a.triggered.connect(slot)
+            bar.addAction(a)
+            bar.widgetForAction(a).setObjectName(name)
+            return a
+
+        self.trainAction = action("Train", "trainPauseButton", self.toggle_training, "Space",
+                                  "Train continuously / pause within one update")
+        self.stepAction = action("Step D", "stepButton", self.step, "S",
+                                 "Run exactly one update: the next phase of the iteration")
+        self.stepIterationAction = action("Step iteration", "stepIterationButton", self.step_iteration, "I",
+                                          "Finish the current iteration: the remaining D updates, then one G update")
+        self.resetAction = action("Reset", "resetButton", self.reset, "Ctrl+R",
+                                  "Start a new run with the settings in the panel")
+        bar.addSeparator()
+        self.saveAction = action("Save", "saveButton", self.save_checkpoint, "Ctrl+S", "Save a checkpoint")
+        self.openAction = action("Open", "openButton", self.open_checkpoint, "Ctrl+O",
+                                 "Open a checkpoint or a run folder written by `ganviz train`")
+        export = QToolButton(objectName="exportButton", text="Export", popupMode=QToolButton.InstantPopup)
+        menu = QMenu(export)
+        menu.addAction("Full history as CSV…", self.export_csv).setObjectName("exportCsvAction")
+        menu.addAction("Plots and samples as PNG…", self.export_pngs).setObjectName("exportPngAction")
+        export.setMenu(menu)
+        bar.addWidget(export)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Smoothing "))
+        self.smoothingSlider = QSlider(Qt.Horizontal, objectName="smoothingSlider")
+        self.smoothingSlider.setRange(0, 99)
+        self.smoothingSlider.setFixedWidth(120)
+        self.smoothingSlider.setToolTip("Debiased exponential moving average, as in TensorBoard; "
+                                        "the raw curve stays faint behind")
+        self.smoothingSlider.valueChanged.connect(self._set_smoothing)
+        bar.addWidget(self.smoothingSlider)
+        self.logAxisCheck = QCheckBox("Log loss axis", objectName="logAxisCheck")
+        self.logAxisCheck.toggled.connect(self.lossPlot.set_log_y)
+        self.lossPartsCheck = QCheckBox("loss_D parts", objectName="lossPartsCheck")
+        self.lossPartsCheck.setToolTip("Show loss_D's real and fake parts")
+        self.lossPartsCheck.toggled.connect(self.lossPlot.show_parts)
+        self.freshNoiseCheck = QCheckBox("Fresh noise", objectName="freshNoiseCheck")
+        self.freshNoiseCheck.setToolTip("Samples from new random noise instead of the fixed batch")
+        self.freshNoiseCheck.toggled.connect(lambda on: self.worker.set_fresh_noise(on))
+        for w in (self.logAxisCheck, self.lossPartsCheck, self.freshNoiseCheck):
+            bar.addWidget(w)
+
+    def _build_controls(self):
+        self.controls = ControlPanel(self.config)
+        self.controls.liveChanged.connect(lambda changes: self.worker.update_config(**changes))
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        dock = QDockWidget("Settings", self, objectName="settingsDock")
+        dock.setFeatures(QDockWidget.NoDockWidgetFeatures)
+        dock.setWidget(scroll)
+        dock.setMinimumWidth(280)
+        self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+
+    def _build_status(self):
+        self.status = {}
+        for name in ("iteration", "epoch", "rate", "device", "elapsed", "quality"):
+            label = QLabel(objectName=f"{name}Label")
+            label.setMinimumWidth(90)
+            self.statusBar().addPermanentWidget(label)
+            self.status[name] = label
+        self.status["quality"].setToolTip("Quality of the samples: modes covered (ring, grid) or digit "
+                                          "classes covered, by a classifier trained on real digits")
+
+    # ------------------------------------------------------------------ commands
+    def toggle_training(self):
+        if self.running:
+            self.worker.pause()
+        else:
+            self.worker.play()
+
+    def step(self):
+        self.worker.pause()
+        self.worker.step()
+
+    def step_iteration(self):
+        self.worker.pause()
+        self.worker.step_iteration()
+
+    def reset(self):
+        try:
+            config = self.controls.config()
+        except ConfigError as e:
+            self._show_error(f"Cannot start a run with these settings: {e}")
+            return
+        self.worker.reset(config)
+
+    def save_checkpoint(self, path=None):
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", "checkpoint.pt", "Checkpoints (*.pt)")
+        if path:
+            self.worker.save(path)
+
+    def open_checkpoint(self, path=None):
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint or run folder", "",
+                                                  "Checkpoints (*.pt);;All files (*)")
+        if path:
+            if os.path.isdir(path):
+                path = os.path.join(path, "checkpoint.pt")
+            self.worker.load(path)
+
+    def export_csv(self, path=None):
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export history", "metrics.csv", "CSV (*.csv)")
+        if path:
+            try:
+                self.history.write_csv(path)
+                self.statusBar().showMessage(f"Wrote {len(self.history)} rows to {path}", 5000)
+            except OSError as e:
+                self._show_error(f"Cannot write {path}: {e.strerror or e}")
+
+    def export_pngs(self, folder=None):
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self, "Export plots into folder")
+        if not folder:
+            return
+        names = {"scores.png": self.scorePlot, "losses.png": self.lossPlot,
+                 "accuracy.png": self.accuracyPlot, "samples.png": self.sampleView}
+        for name, widget in names.items():
+            if not widget.grab().save(os.path.join(folder, name)):
+                self._show_error(f"Cannot write {os.path.join(folder, name)}")
+                return
+        self.statusBar().showMessage(f"Wrote {', '.join(names)} to {folder}", 5000)
+
+    # ------------------------------------------------------------------ from the worker
+    def _on_run_started(self, info):
+        self.config = info["config"]
+        self.objective = info["objective"]
+        self.controls.set_config(self.config)
+        self.history = History.from_array_state(info["history"])
+        for plot in self.plots:
+            plot.clear_data()
+        rows = self.history.array()
+        if len(rows):
+            self._append_rows(rows)
+        self.scorePlot.set_probability(self.objective.probability)
+        self.lossPlot.set_objective(self.objective)
+        self.lossPlot.setToolTip(f"{self.objective.formula_d}\n{self.objective.formula_g}\n"
+                                 "Dashed lines: the losses where D cannot tell real from fake.")
+        self.sampleView.set_kind(info["dataset"].kind)
+        self.status["device"].setText(f"device {info['device']}")
+        self.next_phase = info["next_phase"]
+        self.elapsed = 0.0
+        self.stepReadout.setText("Press Step to run one update and see what it did.")
+        self.stepExplanation.clear()
+        self._update_phase_labels()
+        skipped = info["dataset"].skipped
+        self.statusBar().showMessage(f"New run: {info['dataset'].name}, {len(info['dataset'])} samples"
+                                     + (f" ({skipped} unreadable images skipped)" if skipped else ""), 8000)
+
+    def _on_batch(self, payload):
+        try:
+            if payload["records"]:
+                self._append_rows(self.history.append(payload["records"]))
+            if "samples" in payload:
+                self.sampleView.show_samples(payload["samples"], payload.get("real"))
+            if payload.get("metrics") is not None:
+                self.status["quality"].setText(format_metrics(payload["metrics"]))
+            self.next_phase = payload["next_phase"]
+            self.status["iteration"].setText(f"iteration {payload['iteration']}")
+            self.status["epoch"].setText(f"epoch {payload['epoch']:.2f}")
+            self.status["rate"].setText(f"{payload['ups']:.0f} updates/s")
+            self._update_phase_labels()
+            self.last_batch_time = time.perf_counter()
+        finally:
+            self.worker.ack()
+
+    def _append_rows(self, rows):
+        phases = rows[:, COLUMNS.index("phase")]
+        for plot in self.plots:
+            plot.append(rows, phases)
+
+    def _on_step(self, record):
+        readout, explanation = explain_step(record, self.objective)
+        self.stepReadout.setText(readout)
+        self.stepExplanation.setText(explanation)
+        self.pipeline.set_phase(record.phase, f"Last step: {record.phase} update")
+
+    def _on_running(self, running):
+        self.running = running
+        self.trainAction.setText("Pause" if running else "Train")
+        if running:
+            self._run_started_at = time.perf_counter()
+        elif self._run_started_at is not None:
+            self.elapsed += time.perf_counter() - self._run_started_at
+            self._run_started_at = None
+        self._update_phase_labels()
+
+    def _on_non_finite(self, record):
+        which = "loss_D" if record.phase == "D" else "loss_G"
+        box = QMessageBox(QMessageBox.Warning, "Training diverged",
+                          f"{which} (or a score) became NaN or infinite in the {record.phase} update of "
+                          f"iteration {record.iteration}. Training is paused.\n\n"
+                          "Go back to the last good state (kept in memory every few seconds)?",
+                          QMessageBox.Yes | QMessageBox.No, self)
+        box.setObjectName("nanDialog")
+        box.button(QMessageBox.Yes).setText("Go back")
+        box.button(QMessageBox.No).setText("Stay paused")
+        go_back = box.button(QMessageBox.Yes)
+        box.buttonClicked.connect(lambda b: self.worker.restore_snapshot() if b is go_back else None)
+        self.nanDialog = box
+        box.open()
+
+    def _show_error(self, message):
+        self.statusBar().showMessage(message.splitlines()[0], 10000)
+        box = QMessageBox(QMessageBox.Critical, "ganviz", message, QMessageBox.Ok, self)
+        box.setObjectName("errorDialog")
+        self.errorDialog = box
+        box.open()
+
+    # ------------------------------------------------------------------ display
+    def _update_phase_labels(self):
+        self.stepAction.setText(f"Step {self.next_phase}")
+        if self.running:
+            self.phaseLabel.setText("Training: D and G take turns")
+            self.pipeline.set_phase("both", "Training: each update changes one network")
+        else:
+            frozen = "G" if self.next_phase == "D" else "D"
+            self.phaseLabel.setText(f"Paused. Next: {self.next_phase} update ({frozen} frozen)")
+            if not self.pipeline.caption.startswith("Last step"):
+                self.pipeline.set_phase(self.next_phase, f"Next: {self.next_phase} update")
+
+    def _redraw(self):
+        for plot in self.plots:
+            plot.redraw()
+        seconds = self.elapsed + (time.perf_counter() - self._run_started_at if self._run_started_at else 0)
+        self.status["elapsed"].setText(f"{int(seconds) // 60}:{int(seconds) % 60:02d} trained")
+
+    def _set_smoothing(self, value):
+        for plot in self.plots:
+            plot.set_smoothing(value / 100.0)
+
+    def closeEvent(self, event):
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self):
+        """Stop the worker and join its thread; never terminate()."""
+        self.frameTimer.stop()
+        if self.thread.isRunning():
+            self.worker.stop()
+            self.thread.quit()
+            self.thread.wait()
+

@@ -1,0 +1,221 @@
+"""The trainer does what the Step buttons promise: a D update changes only D, a G update
+changes only G (its gradient flowing through a frozen D), phases follow k, records are
+honest, and a run is reproducible bit for bit."""
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ganviz.core.config import OBJECTIVES, Config
+from ganviz.core.data import load_dataset
+from ganviz.core.history import COLUMNS
+from ganviz.core.objectives import get_objective
+from ganviz.core.trainer import Trainer
+
+TINY = {
+    "ring": dict(batch_size=32, hidden=16, noise_dim=8, probe_size=32, grid_size=16, device="cpu"),
+    "digits": dict(batch_size=16, channels=8, noise_dim=8, probe_size=16, grid_size=16, device="cpu"),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Tiny networks on a shared 2-core machine: more threads only add contention.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def datasets():
+    return {"ring": load_dataset("ring"), "digits": load_dataset("digits")}
+
+
+@pytest.fixture
+def make(datasets):
+    def make(name="ring", **changes):
+        config = Config(dataset=name, **{**TINY[name], **changes})
+        return Trainer(config, dataset=datasets[name])
+    return make
+
+
+def snapshot(net, opt):
+    """Parameters, buffers (BatchNorm statistics) and optimizer state, deep-copied."""
+    return copy.deepcopy({"net": net.state_dict(), "opt": opt.state_dict()})
+
+
+def assert_same(a, b, path="state"):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            assert_same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{path}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), f"{path} changed"
+    else:
+        assert a == b, path
+
+
+def params_changed(net, before) -> bool:
+    return any(not torch.equal(p, before[name]) for name, p in net.state_dict().items()
+               if name in dict(net.named_parameters()))
+
+
+HIST_NO_DURATION = [i for i, c in enumerate(COLUMNS) if c != "duration"]
+
+
+def history(trainer):
+    return trainer.history.array()[:, HIST_NO_DURATION]
+
+
+# ------------------------------------------------------------------ one update, one network
+@pytest.mark.parametrize("name", ["ring", "digits"])
+def test_d_update_leaves_g_untouched(make, name):
+    t = make(name)
+    t.step_iteration()  # both optimizers now hold Adam state worth protecting
+    g_before = snapshot(t.generator, t.opt_g)
+    d_before = snapshot(t.discriminator, t.opt_d)
+    record = t.step_discriminator()
+    assert record.phase == "D"
+    assert_same(snapshot(t.generator, t.opt_g), g_before)  # params, BN buffers, Adam state
+    assert params_changed(t.discriminator, d_before["net"])
+
+
+@pytest.mark.parametrize("name", ["ring", "digits"])
+def test_g_update_leaves_d_untouched_but_gradients_flow_through_it(make, name):
+    t = make(name)
+    t.step_iteration()
+    t.step_discriminator()
+    d_before = snapshot(t.discriminator, t.opt_d)
+    g_before = snapshot(t.generator, t.opt_g)
+    for p in t.discriminator.parameters():
+        p.grad = None
+    record = t.step_generator()
+    assert record.phase == "G"
+    assert_same(snapshot(t.discriminator, t.opt_d), d_before)
+    assert params_changed(t.generator, g_before["net"])
+    assert all(p.grad is None for p in t.discriminator.parameters())
+    assert sum(p.grad.abs().sum().item() for p in t.generator.parameters()) > 0
+    assert record.grad_norm > 0
+    assert all(p.requires_grad for p in t.discriminator.parameters())  # unfrozen afterwards
+
+
+# ------------------------------------------------------------------ phases
+@pytest.mark.parametrize("k, phases", [(1, "DGDGD"), (3, "DDDGDDDG")])
+def test_step_follows_k_and_next_phase(make, k, phases):
+    t = make(d_steps=k)
+    seen = ""
+    for expected in phases:
+        assert t.next_phase == expected
+        seen += t.step().phase
+    assert seen == phases
+
+
+def test_step_iteration_returns_k_plus_one_records(make):
+    t = make(d_steps=3)
+    records = t.step_iteration()
+    assert [r.phase for r in records] == ["D", "D", "D", "G"]
+    assert [r.update for r in records] == [1, 2, 3, 4] and t.iteration == 1
+    t.step()  # one D of the next iteration: step_iteration finishes that iteration
+    assert [r.phase for r in t.step_iteration()] == ["D", "D", "G"]
+
+
+# ------------------------------------------------------------------ records
+@pytest.mark.parametrize("name", ["ring", "digits"])
+def test_records_are_finite_and_probes_continue(make, name):
+    t = make(name, d_steps=2)
+    records = t.train(4)
+    assert len(records) == 12 and len(t.history) == 12
+    for r in records:
+        assert r.is_finite and math.isfinite(r.grad_norm) and r.lr == pytest.approx(2e-4)
+        assert (math.isnan(r.loss_g) and math.isfinite(r.loss_d)) if r.phase == "D" else \
+               (math.isnan(r.loss_d) and math.isfinite(r.loss_g))
+    for a, b in zip(records, records[1:]):  # what one update left is what the next found
+        assert a.d_real_after == b.d_real_before and a.d_fake_after == b.d_fake_before
+    g = [r for r in records if r.phase == "G"]
+    assert all(r.d_real_before == r.d_real_after for r in g)  # G cannot move D(x)
+
+
+def test_same_seed_gives_identical_records(make):
+    a, b = make(seed=3), make(seed=3)
+    a.train(5), b.train(5)
+    assert np.array_equal(history(a), history(b), equal_nan=True)
+    c = make(seed=4)
+    c.train(5)
+    assert not np.array_equal(history(a), history(c), equal_nan=True)
+
+
+def test_fetch_false_batches_records(make):
+    t = make()
+    assert all(t.step(fetch=False) is None for _ in range(5))
+    assert len(t.history) == 0
+    records = t.fetch_records()
+    assert [r.update for r in records] == [1, 2, 3, 4, 5] and len(t.history) == 5
+    assert t.fetch_records() == []
+
+
+# ------------------------------------------------------------------ objectives
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_every_objective_trains_with_finite_losses(make, objective):
+    t = make(objective=objective)
+    assert all(r.is_finite for r in t.train(3))
+
+
+@pytest.mark.parametrize("changes", [dict(label_smoothing=0.1), dict(r1_gamma=1.0),
+                                     dict(objective="wgan_gp", d_steps=2)])
+def test_regularisers_train_with_finite_losses(make, changes):
+    assert all(r.is_finite for r in make(**changes).train(3))
+
+
+def test_wgan_gp_trains_the_dcgan_without_batchnorm(make):
+    t = make("digits", objective="wgan_gp")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in t.discriminator.modules())
+    assert all(r.is_finite for r in t.train(2))
+
+
+# The raw D output at which D cannot tell real from fake: sigmoid 0.5, or LSGAN's 0.5.
+UNDECIDED = {"nonsaturating": 0.0, "minimax": 0.0, "least_squares": 0.5, "hinge": 0.0, "wgan_gp": 0.0}
+
+
+@pytest.mark.parametrize("name", OBJECTIVES)
+def test_equilibrium_values_match_the_losses(name):
+    obj = get_objective(name)
+    out = torch.full((4,), UNDECIDED[name])
+    real, fake = obj.d_losses(out, out)
+    assert (real + fake).item() == pytest.approx(obj.equilibrium_d)
+    if obj.equilibrium_g is not None:
+        assert obj.g_loss(out).item() == pytest.approx(obj.equilibrium_g)
+
+
+def test_nonsaturating_equilibrium_is_2ln2_and_ln2():
+    obj = get_objective("nonsaturating")
+    assert obj.equilibrium_d == pytest.approx(2 * math.log(2))
+    assert obj.equilibrium_g == pytest.approx(math.log(2))
+
+
+# ------------------------------------------------------------------ live settings
+def test_update_config_changes_lr_at_next_update_keeping_adam_state(make):
+    t = make()
+    t.train(2)
+    state = t.opt_d.state_dict()["state"]
+    before = {i: {k: v.clone() for k, v in s.items()} for i, s in state.items()}
+    assert t.update_config(lr_d=1e-3) == []
+    assert t.config.lr_d == 1e-3
+    assert all(g["lr"] == 1e-3 for g in t.opt_d.param_groups)
+    assert all(g["lr"] == 2e-4 for g in t.opt_g.param_groups)
+    after = t.opt_d.state_dict()["state"]
+    assert_same({i: dict(s) for i, s in after.items()}, before)  # exp_avg etc. kept
+    assert t.step().lr == 1e-3
+
+
+def test_update_config_reports_settings_needing_a_reset(make):
+    t = make()
+    assert t.update_config(noise_dim=4, lr_g=1e-3) == ["noise_dim"]
+    assert t.config.noise_dim == 8 and t.config.lr_g == 1e-3  # the live one still applies
+    assert all(r.is_finite for r in t.train(1))

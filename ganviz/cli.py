@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         "update. Ctrl+C saves the checkpoint and exits with code 130.")
     train.add_argument("--dataset", metavar="DATA", help=DATA_HELP)
     train.add_argument("--steps", type=_count, default=5000, metavar="N",
-                       help="iterations to train (default 5000); with --resume, iterations to "
-                       "add to the saved run")
+                       help="iterations to train (default 5000); with --resume, additional "
+                       "iterations on top of the saved run")
     presets = _presets()
     if presets:
         train.add_argument("--preset", choices=sorted(presets), metavar="NAME",
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     shot.add_argument("--dataset", metavar="DATA", default="ring", help=DATA_HELP + " (default ring)")
     shot.add_argument("--steps", type=_count, default=300, metavar="N", help="iterations first (default 300)")
     shot.add_argument("--out", required=True, metavar="PATH.png")
-    shot.add_argument("--size", type=_size, default=(1400, 900), metavar="WxH",
+    shot.add_argument("--size", type=_size, default="1400x900", metavar="WxH",
                       help="window size in pixels (default 1400x900)")
     return parser
 
@@ -196,11 +196,12 @@ def _count(text: str) -> int:
     return value
 
 
-def _size(text: str) -> tuple[int, int]:
+def _size(text: str) -> str:
+    """Checked here, handed on as the string "WxH" (e.g. "1400x900")."""
     w, sep, h = text.lower().partition("x")
     if not (sep and w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
         raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1400x900")
-    return int(w), int(h)
+    return f"{int(w)}x{int(h)}"
 
 
 def _check_folder_for(path) -> None:

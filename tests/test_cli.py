@@ -126,6 +126,19 @@ def test_train_digits_writes_an_image_grid(tmp_path, capsys):
     assert code == 0 and x.shape == (5, 1, 8, 8) and x.min() >= -1 and x.max() <= 1
 
 
+def test_preset_sets_config_and_options_override_it(tmp_path, capsys, monkeypatch):
+    from types import SimpleNamespace
+
+    preset = SimpleNamespace(config_changes={"lr_d": 1e-3, "d_steps": 2}, description="test")
+    monkeypatch.setattr(cli, "_presets", lambda: {"quick": preset})
+    out = tmp_path / "run"
+    code, _, _ = run(capsys, "train", "--dataset", "ring", "--preset", "quick", "--d-steps", 3,
+                     "--steps", 2, "--out", out, *SMALL)
+    config = json.loads((out / "config.json").read_text())
+    assert code == 0 and config["lr_d"] == 1e-3 and config["d_steps"] == 3
+    assert len(csv_rows(out / "metrics.csv")) == 2 * 4
+
+
 # ------------------------------------------------------------------ sample, eval
 def test_sample_writes_points(ring_run, tmp_path, capsys):
     code, stdout, _ = run(capsys, "sample", "--checkpoint", ring_run / "checkpoint.pt",
@@ -192,16 +205,24 @@ def test_argparse_errors_exit_2(capsys):
     assert cli.main(["frobnicate"]) == 2
 
 
+def test_no_command_opens_the_window_or_says_why_not(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ganviz.gui.app", None)  # as if Qt were not installed
+    code, _, err = run(capsys)
+    assert_one_line_error(code, err, "cannot open the window")
+
+
 def test_screenshot_arguments():
     args = cli.build_parser().parse_args(["screenshot", "--out", "shot.png"])
-    assert (args.dataset, args.steps, args.out, args.size) == ("ring", 300, "shot.png", (1400, 900))
+    assert (args.dataset, args.steps, args.out, args.size) == ("ring", 300, "shot.png", "1400x900")
 
 
 # ------------------------------------------------------------------ real processes
 def test_module_and_script_help(tmp_path):
-    for argv in (["-m", "ganviz", "--help"], [str(ROOT / "main.py"), "train", "--help"]):
-        result = subprocess_run(*argv, cwd=tmp_path)
-        assert result.returncode == 0 and "train" in result.stdout and "--steps" in result.stdout
+    result = subprocess_run("-m", "ganviz", "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert all(c in result.stdout for c in ("gui", "train", "sample", "eval", "screenshot"))
+    result = subprocess_run(str(ROOT / "main.py"), "train", "--help", cwd=tmp_path)
+    assert result.returncode == 0 and "--resume" in result.stdout and "additional" in result.stdout
 
 
 def test_error_in_a_real_process_is_one_line(tmp_path):

@@ -55,7 +55,7 @@ class Config:
     seed: int = 0
     device: str = "auto"
     probe_size: int = 256          # fixed real/noise batch D(x), D(G(z)) are measured on
-    grid_size: int = 64            # fixed-noise samples shown (images: 64 = 8x8 grid)
+    grid_size: int = 0             # fixed-noise samples shown; 0: 64 images (8x8) or 512 points
 
     def __post_init__(self):
         problems = list(_problems(self))
@@ -95,7 +95,7 @@ def _problems(c: Config):
     yield from choice("activation", ACTIVATIONS)
     yield from choice("model", MODELS)
     positive = ("lr_d", "lr_g", "batch_size", "d_steps", "noise_dim", "hidden", "depth",
-                "channels", "ring_modes", "ring_radius", "ring_sigma", "probe_size", "grid_size")
+                "channels", "ring_modes", "ring_radius", "ring_sigma", "probe_size")
     for name in positive:
         v = getattr(c, name)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0:
@@ -106,7 +106,7 @@ def _problems(c: Config):
             yield f"{name} must be in [0, 1) (got {v!r})"
     if not 0.0 <= c.label_smoothing < 0.5:
         yield f"label_smoothing must be in [0, 0.5) (got {c.label_smoothing!r})"
-    for name in ("gp_weight", "r1_gamma", "decay_steps"):
+    for name in ("gp_weight", "r1_gamma", "decay_steps", "grid_size"):
         if getattr(c, name) < 0:
             yield f"{name} must not be negative (got {getattr(c, name)!r})"
     if not 0.0 <= c.lr_final <= 1.0:

@@ -115,7 +115,8 @@ class Trainer:
         probe_idx = torch.randint(len(self.data), (config.probe_size,), generator=fixed)
         self.probe_real = self.data[probe_idx.to(self.device)]
         self.probe_noise = torch.randn(config.probe_size, config.noise_dim, generator=fixed).to(self.device)
-        self.fixed_noise = torch.randn(config.grid_size, config.noise_dim, generator=fixed).to(self.device)
+        n_fixed = config.grid_size or (64 if self.dataset.kind == "images" else 512)
+        self.fixed_noise = torch.randn(n_fixed, config.noise_dim, generator=fixed).to(self.device)
 
         self.iteration = 0      # completed iterations (generator updates)
         self.updates = 0        # all updates

@@ -9,18 +9,21 @@ import time
 
 from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout, QLabel, QMainWindow,
-                               QMessageBox, QScrollArea, QSlider, QToolBar, QToolButton, QMenu,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMainWindow,
+                               QMenu, QMessageBox, QScrollArea, QSlider, QStackedWidget, QToolBar,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from ganviz.core.config import Config, ConfigError
+from ganviz.core.data import points_dataset
 from ganviz.core.evaluate import format_metrics
 from ganviz.core.history import COLUMNS, History
 from ganviz.core.objectives import get_objective
 
 from .controls import ControlPanel
+from .field_view import FieldView
 from .pipeline import PipelineDiagram
 from .plots import AccuracyPlot, LossPlot, ScorePlot
+from .quality_panel import QualityPanel
 from .readout import explain_step
 from .sample_view import SampleView
 from .worker import TrainingWorker
@@ -60,6 +63,8 @@ class MainWindow(QMainWindow):
         self.worker.nonFinite.connect(self._on_non_finite)
         self.worker.failed.connect(self._show_error)
         self.worker.saved.connect(lambda p: self.statusBar().showMessage(f"Saved {p}", 5000))
+        self.fieldView.boundsChanged.connect(self._set_field_bounds)
+        self.fieldView.drawingSubmitted.connect(lambda pts: self.use_points(pts, "drawn"))
         self.thread.start()
 
         self.frameTimer = QTimer(self, interval=FRAME_MS)
@@ -108,15 +113,24 @@ class MainWindow(QMainWindow):
                  "Fraction of probe samples D classifies correctly (score above / below its threshold). "
                  "50 % means D is guessing."),
                 (self.sampleView, "sampleView",
-                 "G's output on a fixed noise batch, so you watch the same latent points evolve. 2D data: "
-                 "real points in green, generated in orange.")):
+                 "G's output on a fixed noise batch, so you watch the same latent points evolve "
+                 "(Fresh noise: new noise every frame).")):
             w.setObjectName(name)
             w.setToolTip(tip)
-        grid = QGridLayout()
-        grid.addWidget(self.scorePlot, 0, 0)
-        grid.addWidget(self.lossPlot, 0, 1)
-        grid.addWidget(self.accuracyPlot, 1, 0)
-        grid.addWidget(self.sampleView, 1, 1)
+        self.fieldView = FieldView()
+        self.qualityPanel = QualityPanel()
+        self.dataViews = QStackedWidget(objectName="dataViews")   # images: samples; 2D: the field
+        self.dataViews.addWidget(self.sampleView)
+        self.dataViews.addWidget(self.fieldView)
+        plots = QVBoxLayout()
+        for plot in (self.scorePlot, self.lossPlot, self.accuracyPlot):
+            plots.addWidget(plot, 1)
+        data = QVBoxLayout()
+        data.addWidget(self.dataViews, 3)
+        data.addWidget(self.qualityPanel, 1)
+        grid = QHBoxLayout()
+        grid.addLayout(plots, 1)
+        grid.addLayout(data, 1)
         layout.addLayout(grid, 1)
         self.setCentralWidget(central)
         self.plots = (self.scorePlot, self.lossPlot, self.accuracyPlot)
@@ -220,6 +234,19 @@ class MainWindow(QMainWindow):
             return
         self.worker.reset(config)
 
+    def use_points(self, points, name: str):
+        """Train on these 2D points from now on (drawn with the mouse), in a new run."""
+        try:
+            dataset = points_dataset(points, name=name)
+            config = self.controls.config().replace(dataset=name)
+        except (ValueError, ConfigError) as e:
+            self._show_error(f"Cannot use these points: {e}")
+            return
+        self.worker.reset(config, dataset)
+
+    def _set_field_bounds(self, bounds):
+        self.worker.field_bounds = bounds
+
     def save_checkpoint(self, path=None):
         if not path:
             path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", "checkpoint.pt", "Checkpoints (*.pt)")
@@ -251,7 +278,7 @@ class MainWindow(QMainWindow):
         if not folder:
             return
         names = {"scores.png": self.scorePlot, "losses.png": self.lossPlot,
-                 "accuracy.png": self.accuracyPlot, "samples.png": self.sampleView}
+                 "accuracy.png": self.accuracyPlot, "samples.png": self.dataViews.currentWidget()}
         for name, widget in names.items():
             if not widget.grab().save(os.path.join(folder, name)):
                 self._show_error(f"Cannot write {os.path.join(folder, name)}")
@@ -273,7 +300,14 @@ class MainWindow(QMainWindow):
         self.lossPlot.set_objective(self.objective)
         self.lossPlot.setToolTip(f"{self.objective.formula_d}\n{self.objective.formula_g}\n"
                                  "Dashed lines: the losses where D cannot tell real from fake.")
-        self.sampleView.set_kind(info["dataset"].kind)
+        points = info["dataset"].kind == "points"
+        self.sampleView.reset()
+        self.dataViews.setCurrentWidget(self.fieldView if points else self.sampleView)
+        self.fieldView.reset()
+        if info["real"] is not None:
+            self.fieldView.show_real(info["real"])
+        self.qualityPanel.clear()
+        self.worker.field_bounds = self.fieldView.bounds() if points else None
         self.status["device"].setText(f"device {info['device']}")
         self.next_phase = info["next_phase"]
         self.elapsed = 0.0
@@ -289,9 +323,14 @@ class MainWindow(QMainWindow):
             if payload["records"]:
                 self._append_rows(self.history.append(payload["records"]))
             if "samples" in payload:
-                self.sampleView.show_samples(payload["samples"], payload.get("real"))
+                self.sampleView.show_samples(payload["samples"])
+            if "field" in payload:
+                self.fieldView.show_field(payload["field"])
             if payload.get("metrics") is not None:
                 self.status["quality"].setText(format_metrics(payload["metrics"]))
+                self.qualityPanel.show_metrics(payload["metrics"], payload["iteration"])
+            if "histogram" in payload:
+                self.qualityPanel.show_histogram(*payload["histogram"])
             self.next_phase = payload["next_phase"]
             self.status["iteration"].setText(f"iteration {payload['iteration']}")
             self.status["epoch"].setText(f"epoch {payload['epoch']:.2f}")
@@ -307,7 +346,8 @@ class MainWindow(QMainWindow):
             plot.append(rows, phases)
 
     def _on_step(self, record):
-        readout, explanation = explain_step(record, self.objective)
+        readout, explanation = explain_step(record, self.objective,
+                                            field=self.dataViews.currentWidget() is self.fieldView)
         self.stepReadout.setText(readout)
         self.stepExplanation.setText(explanation)
         self.pipeline.set_phase(record.phase, f"Last step: {record.phase} update")

@@ -6,7 +6,7 @@ def _arrow(a, b):
     return f"{a:.3f} → {b:.3f}"
 
 
-def explain_step(record, objective) -> tuple[str, str]:
+def explain_step(record, objective, field: bool = False) -> tuple[str, str]:
     """(readout, plain explanation) for a single D or G update."""
     score = "D" if objective.probability else "critic"
     dx = record.d_real_after - record.d_real_before
@@ -29,4 +29,7 @@ def explain_step(record, objective) -> tuple[str, str]:
         else:
             why = ("The generator took one step against the frozen discriminator, but on this probe batch "
                    "D(G(z)) fell: the step overshot or the batch disagreed. D itself did not change.")
+    if field:
+        why += (" On the field: the heatmap changed, the points stayed put." if record.phase == "D" else
+                " On the field: the points moved along their arrows, the heatmap stayed put.")
     return readout, why

@@ -1,13 +1,11 @@
-"""The generated samples: images as ONE tiled image with fixed levels; 2D data as real and
-fake points. Shows G's output on the fixed noise, so the same latent points evolve."""
+"""The generated images: ONE tiled image of G's output on the fixed noise, with fixed levels,
+so the same latent points evolve in place. (2D data is shown by the field view.)"""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import pyqtgraph as pg
-
-from .plots import G_COLOUR, REAL_COLOUR
 
 
 def tile_images(images: np.ndarray, pad: int = 1) -> np.ndarray:
@@ -29,43 +27,22 @@ class SampleView(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self.plot = self.addPlot(title="Generated samples (fixed noise)")
         self.plot.setAspectLocked(True)
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.plot.addLegend(offset=(-8, 8), labelTextColor="#222")
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.getViewBox().invertY(True)
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.real = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(REAL_COLOUR + (90,)))
-        self.fake = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(G_COLOUR + (200,)))
-        for item in (self.image, self.real, self.fake):
-            self.plot.addItem(item)
-        self.legend.addItem(self.real, "real data")
-        self.legend.addItem(self.fake, "generated G(z)")
-        self.kind = None
+        self.plot.addItem(self.image)
         self.last_tiled = None
         self._ranged = False
 
-    def set_kind(self, kind: str):
-        """'points' or 'images': a new run starts."""
-        self.kind = kind
-        images = kind == "images"
-        self.image.setVisible(images)
-        self.real.setVisible(not images)
-        self.fake.setVisible(not images)
-        self.legend.setVisible(not images)
-        self.plot.showAxis("left", not images)
-        self.plot.showAxis("bottom", not images)
-        self.plot.getViewBox().invertY(images)
-        self.real.clear()
-        self.fake.clear()
+    def reset(self):
+        self.image.clear()
         self._ranged = False
 
-    def show_samples(self, samples: np.ndarray, real: np.ndarray | None = None):
-        if self.kind == "images":
-            self.last_tiled = tile_images(samples)
-            # Fixed levels: the grey value of a pixel means the same thing in every frame.
-            self.image.setImage(self.last_tiled.copy(), levels=(-1.0, 1.0), autoLevels=False)
-        else:
-            if real is not None:
-                self.real.setData(real[:, 0], real[:, 1])
-            self.fake.setData(samples[:, 0], samples[:, 1])
-        if not self._ranged:  # frame the data once; after that the user's zoom is kept
+    def show_samples(self, samples: np.ndarray):
+        self.last_tiled = tile_images(samples)
+        # Fixed levels: the grey value of a pixel means the same thing in every frame.
+        self.image.setImage(self.last_tiled.copy(), levels=(-1.0, 1.0), autoLevels=False)
+        if not self._ranged:  # frame the grid once; after that the user's zoom is kept
             self.plot.autoRange()
             self._ranged = True

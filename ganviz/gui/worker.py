@@ -14,14 +14,16 @@ import time
 import traceback
 
 import numpy as np
+
 from PySide6.QtCore import QObject, Signal, Slot
 
 from ganviz.core.checkpoint import load_checkpoint, save_checkpoint
 from ganviz.core.evaluate import evaluate
+from ganviz.core.field import compute_field, d_output_histogram
 from ganviz.core.trainer import Trainer
 
-EMIT_INTERVAL = 1 / 30      # seconds between batches sent to the window
-SAMPLE_INTERVAL = 1 / 10    # seconds between sample grids while training
+EMIT_INTERVAL = 1 / 22      # seconds between batches sent to the window
+SAMPLE_INTERVAL = 1 / 25    # samples and the 2D field go with every batch: ~20 frames/s
 METRIC_INTERVAL = 2.0       # seconds between quality metrics while training
 SNAPSHOT_INTERVAL = 10.0    # seconds between in-memory "last good state" snapshots
 
@@ -45,6 +47,7 @@ class TrainingWorker(QObject):
         self._acked.set()
         self._outbox: list = []
         self._fresh_noise = False
+        self.field_bounds = None    # the 2D view's visible plane, set by the window
         self._snapshot = None
         self._snapshot_time = 0.0
         self._last_samples = self._last_metrics = 0.0
@@ -178,7 +181,12 @@ class TrainingWorker(QObject):
         self._outbox.clear()
         self._rate.clear()
         self._take_snapshot(force=True)
+        data = trainer.dataset.data
+        real = None
+        if trainer.dataset.kind == "points":  # a fixed subset of the real data, shown once
+            real = data[np.random.default_rng(0).permutation(len(data))[:1000]].numpy().copy()
         self.runStarted.emit({
+            "real": real,
             "config": trainer.config, "device": str(trainer.device), "dataset": trainer.dataset,
             "objective": trainer.objective, "history": trainer.history.array(),
             "next_phase": trainer.next_phase,
@@ -208,12 +216,14 @@ class TrainingWorker(QObject):
         payload = {"records": self._outbox, "next_phase": t.next_phase, "iteration": t.iteration,
                    "updates": t.updates, "epoch": t.sampler.epoch, "ups": self._updates_per_second(now)}
         if force_samples or now - self._last_samples >= SAMPLE_INTERVAL:
-            payload["samples"] = t.samples(fresh=self._fresh_noise)
-            if t.dataset.kind == "points":
-                payload["real"] = t.probe_real.cpu().numpy().copy()
+            if t.dataset.kind == "images":
+                payload["samples"] = t.samples(fresh=self._fresh_noise)
+            elif self.field_bounds is not None:
+                payload["field"] = compute_field(t, self.field_bounds, fresh=self._fresh_noise)
             self._last_samples = now
         if metrics or now - self._last_metrics >= METRIC_INTERVAL:
             payload["metrics"] = evaluate(t)
+            payload["histogram"] = d_output_histogram(t)
             self._last_metrics = time.perf_counter()
         self._outbox = []
         self._acked.clear()
@@ -233,6 +243,3 @@ class TrainingWorker(QObject):
             self._snapshot = copy.deepcopy(self.trainer.state_dict())
             self._snapshot_time = now
 
-
-def history_rows(records) -> np.ndarray:
-    return np.array([[r.x] for r in records])

@@ -1,0 +1,79 @@
+"""Sample quality, live: modes covered, % high quality and reverse KL with their history
+(mixtures with known modes), and a histogram of D's scores on real versus fake samples."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .plots import G_COLOUR, REAL_COLOUR
+
+
+class QualityPanel(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("qualityPanel")
+        self.setMaximumHeight(230)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        left = QVBoxLayout()
+        self.modesLabel = QLabel("modes –", objectName="modesLabel")
+        self.modesLabel.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.detailLabel = QLabel("", objectName="qualityDetailLabel")
+        self.detailLabel.setWordWrap(True)
+        self.setToolTip("Modes covered: mixture components nearest to at least one high-quality sample. "
+                        "High quality: within 3 standard deviations of a mode (2500 samples; the VEEGAN / "
+                        "GDPP / PacGAN protocol). Reverse KL: KL(generated mode histogram || uniform).")
+        left.addWidget(self.modesLabel)
+        left.addWidget(self.detailLabel)
+        self.historyPlot = pg.PlotWidget(background="w", objectName="qualityHistoryPlot")
+        self.historyPlot.setTitle("modes covered / high quality %", color="#222", size="9pt")
+        self.historyPlot.setLabel("bottom", "iteration")
+        self.modesCurve = self.historyPlot.plot(pen=pg.mkPen(REAL_COLOUR, width=2), symbol="o", symbolSize=4)
+        self.hqCurve = self.historyPlot.plot(pen=pg.mkPen(G_COLOUR, width=1))
+        self.historyPlot.setMinimumHeight(100)
+        left.addWidget(self.historyPlot, 1)
+        layout.addLayout(left, 1)
+
+        self.histPlot = pg.PlotWidget(background="w", objectName="dHistogramPlot")
+        self.histPlot.setTitle("D's scores: real (green) vs fake (orange)", color="#222", size="9pt")
+        self.histPlot.setToolTip("Histogram of D's output on the probe batch. Separated: D tells them apart; "
+                                 "overlapping around 0.5: D is fooled.")
+        self.realBars = pg.BarGraphItem(x=[], height=[], width=0.04, brush=pg.mkBrush(REAL_COLOUR + (150,)))
+        self.fakeBars = pg.BarGraphItem(x=[], height=[], width=0.04, brush=pg.mkBrush(G_COLOUR + (150,)))
+        self.histPlot.addItem(self.realBars)
+        self.histPlot.addItem(self.fakeBars)
+        layout.addWidget(self.histPlot, 1)
+        self.history = []   # (iteration, modes covered, high quality %)
+
+    def clear(self):
+        self.history.clear()
+        self.modesCurve.setData([], [])
+        self.hqCurve.setData([], [])
+        self.modesLabel.setText("modes –")
+        self.detailLabel.clear()
+
+    def show_metrics(self, metrics: dict, iteration: int):
+        if "modes_covered" in metrics:
+            n = metrics["n_modes"]
+            self.modesLabel.setText(f"modes covered {metrics['modes_covered']}/{n}")
+            self.detailLabel.setText(f"high quality {metrics['high_quality']:.1f} %   "
+                                     f"reverse KL {metrics['reverse_kl']:.3f}")
+            if not self.history or self.history[-1][0] != iteration:
+                self.history.append((iteration, metrics["modes_covered"], metrics["high_quality"]))
+            h = np.array(self.history, dtype=float)
+            self.modesCurve.setData(h[:, 0], h[:, 1])
+            self.hqCurve.setData(h[:, 0], h[:, 2] * n / 100.0)   # drawn on the modes scale
+        elif "classes_covered" in metrics:
+            self.modesLabel.setText(f"digit classes {metrics['classes_covered']}/10")
+            self.detailLabel.setText(f"class-histogram KL {metrics['kl']:.3f} (real data "
+                                     f"{metrics.get('real_kl', float('nan')):.3f})")
+        else:
+            self.modesLabel.setText("no known modes for this data")
+            self.detailLabel.clear()
+
+    def show_histogram(self, edges, real_counts, fake_counts):
+        centres = (edges[:-1] + edges[1:]) / 2
+        width = (edges[1] - edges[0]) * 0.45
+        self.realBars.setOpts(x=centres - width / 2, height=real_counts, width=width)
+        self.fakeBars.setOpts(x=centres + width / 2, height=fake_counts, width=width)

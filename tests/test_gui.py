@@ -1,0 +1,192 @@
+"""The window as a person uses it: Train, Pause, Step D then G, live settings, closing."""
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QWidget
+
+from ganviz.core.config import Config
+
+
+def snapshot(net):
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def updates(window):
+    return len(window.history)
+
+
+def test_controls_have_stable_object_names(window):
+    for name in ("trainPauseButton", "stepButton", "stepIterationButton", "resetButton", "saveButton",
+                 "openButton", "exportButton", "scorePlot", "lossPlot", "accuracyPlot", "sampleView",
+                 "phaseLabel", "stepReadout", "pipelineDiagram", "smoothingSlider", "logAxisCheck",
+                 "datasetCombo", "objectiveCombo", "optimizerCombo", "lrDSpin", "lrGSpin", "beta1Spin",
+                 "beta2Spin", "batchSizeSpin", "noiseDimSpin", "dStepsSpin", "labelSmoothingSpin",
+                 "seedSpin", "deviceCombo", "iterationLabel", "rateLabel", "qualityLabel"):
+        assert window.findChild(QWidget, name) is not None, name
+
+
+def test_train_fills_plots_and_pause_stops(window, qtbot):
+    qtbot.mouseClick(window.findChild(QWidget, "trainPauseButton"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.scorePlot.series["d_real"].n > 50, timeout=20000)
+    assert window.trainAction.text() == "Pause"
+    x, y, _ = window.scorePlot.series["d_real"].view()
+    assert np.all((y >= 0) & (y <= 1))
+    assert window.lossPlot.series["loss_d"].n > 10 and window.lossPlot.series["loss_g"].n > 10
+    qtbot.waitUntil(lambda: window.findChild(QLabel, "iterationLabel").text() != "iteration 0", timeout=5000)
+
+    qtbot.mouseClick(window.findChild(QWidget, "trainPauseButton"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: not window.running, timeout=5000)
+    qtbot.wait(200)
+    n = updates(window)
+    qtbot.wait(400)
+    assert updates(window) == n, "updates continued after Pause"
+    assert window.trainAction.text() == "Train"
+
+
+def test_step_runs_exactly_one_d_then_one_g_update(window, qtbot):
+    trainer = window.worker.trainer
+    g0, d0 = snapshot(trainer.generator), snapshot(trainer.discriminator)
+    step = window.findChild(QWidget, "stepButton")
+    assert window.stepAction.text() == "Step D"
+
+    qtbot.mouseClick(step, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.stepReadout.text().startswith("D update"), timeout=10000)
+    assert trainer.updates == 1 and updates(window) == 1
+    g1, d1 = snapshot(trainer.generator), snapshot(trainer.discriminator)
+    assert same(g0, g1), "a D step changed the generator"
+    assert not same(d0, d1), "a D step did not change the discriminator"
+    assert "G frozen" in window.stepReadout.text()
+    qtbot.waitUntil(lambda: window.stepAction.text() == "Step G", timeout=5000)
+    assert "Next: G update" in window.phaseLabel.text()
+
+    qtbot.mouseClick(step, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.stepReadout.text().startswith("G update"), timeout=10000)
+    assert trainer.updates == 2 and updates(window) == 2
+    g2, d2 = snapshot(trainer.generator), snapshot(trainer.discriminator)
+    assert same(d1, d2), "a G step changed the discriminator"
+    assert not same(g1, g2), "a G step did not change the generator"
+    assert "D frozen" in window.stepReadout.text()
+    qtbot.waitUntil(lambda: window.stepAction.text() == "Step D", timeout=5000)
+    # the score plot marks the two steps differently
+    window._redraw()
+    assert len(window.scorePlot.d_marks.data) == 1 and len(window.scorePlot.g_marks.data) == 1
+
+
+def test_step_iteration_runs_k_d_updates_then_g(window, qtbot):
+    window.controls.dStepsSpin.setValue(3)
+    qtbot.mouseClick(window.findChild(QWidget, "stepIterationButton"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: updates(window) == 4, timeout=10000)
+    phases = [window.history.record(i).phase for i in range(4)]
+    assert phases == ["D", "D", "D", "G"]
+
+
+def test_learning_rate_change_while_training_takes_effect(window, qtbot):
+    window.toggle_training()
+    qtbot.waitUntil(lambda: updates(window) > 20, timeout=20000)
+    window.controls.lrDSpin.setValue(0.0005)
+    qtbot.waitUntil(lambda: window.history.record(len(window.history) - 1).lr == pytest.approx(0.0005)
+                    or window.history.record(len(window.history) - 2).lr == pytest.approx(0.0005),
+                    timeout=10000)
+    assert window.running, "a live change must not stop training"
+    window.toggle_training()
+    qtbot.waitUntil(lambda: not window.running, timeout=5000)
+    assert window.worker.trainer.opt_d.param_groups[0]["lr"] == pytest.approx(0.0005)
+    assert window.worker.trainer.opt_d.state, "Adam state was reset by a live change"
+
+
+def test_change_needing_new_model_says_so_and_applies_on_reset(window, qtbot):
+    window.controls.noiseDimSpin.setValue(5)
+    assert "noise_dim" in window.controls.pendingLabel.text()
+    assert window.worker.trainer.config.noise_dim != 5
+    qtbot.mouseClick(window.findChild(QWidget, "resetButton"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.worker.trainer.config.noise_dim == 5, timeout=20000)
+    qtbot.waitUntil(lambda: window.controls.pendingLabel.text() == "", timeout=5000)
+
+
+def test_closing_while_training_is_clean(qtbot):
+    from ganviz.gui.main_window import MainWindow
+    w = MainWindow(Config(dataset="ring", batch_size=64, hidden=32))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.worker.trainer is not None, timeout=20000)
+    w.toggle_training()
+    qtbot.waitUntil(lambda: len(w.history) > 10, timeout=20000)
+    w.close()
+    assert w.thread.wait(5000) and w.thread.isFinished()
+
+
+def test_plot_repaints_hundreds_of_times(window, qtbot):
+    from ganviz.core.history import COLUMNS
+    rows = np.zeros((1, len(COLUMNS)))
+    for i in range(400):
+        rows[0, COLUMNS.index("x")] = i
+        rows[0, COLUMNS.index("d_real_after")] = 0.5 + 0.4 * np.sin(i / 10)
+        rows[0, COLUMNS.index("phase")] = i % 2
+        window.scorePlot.append(rows, rows[:, COLUMNS.index("phase")])
+        window.scorePlot.redraw()
+        window.scorePlot.repaint()
+    assert window.scorePlot.series["d_real"].n == 400
+
+
+def test_bad_dataset_path_shows_message(window, qtbot, tmp_path):
+    missing = tmp_path / "nope.csv"
+    window.controls.datasetCombo.blockSignals(True)
+    window.controls.datasetCombo.setCurrentText("CSV file of 2D points…")
+    window.controls.datasetCombo.blockSignals(False)
+    window.controls.datasetPath.setText(str(missing))
+    window.reset()
+    qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=10000)
+    assert "nope.csv" in window.errorDialog.text()
+    # the old run is still there and usable
+    window.errorDialog.close()
+    window.step()
+    qtbot.waitUntil(lambda: window.stepReadout.text().startswith("D update"), timeout=10000)
+
+
+def test_nan_pauses_with_message_and_goes_back(window, qtbot):
+    window.step_iteration()
+    qtbot.waitUntil(lambda: updates(window) == 2, timeout=10000)
+    trainer = window.worker.trainer
+    with torch.no_grad():  # the worker is idle (paused): poison D as a diverged run would
+        for p in trainer.discriminator.parameters():
+            p.fill_(float("nan"))
+    window.toggle_training()
+    qtbot.waitUntil(lambda: window.nanDialog is not None and window.nanDialog.isVisible(), timeout=10000)
+    assert not window.running
+    assert "NaN" in window.nanDialog.text()
+    go_back = window.nanDialog.button(window.nanDialog.StandardButton.Yes)
+    qtbot.mouseClick(go_back, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.worker.trainer is not trainer, timeout=10000)
+    restored = window.worker.trainer
+    assert all(torch.isfinite(p).all() for p in restored.discriminator.parameters())
+
+
+def test_worker_exception_shows_dialog_and_app_keeps_running(window, qtbot, monkeypatch):
+    trainer = window.worker.trainer
+
+    def boom(fetch=True):
+        raise RuntimeError("simulated failure in the trainer")
+    monkeypatch.setattr(trainer, "step", boom)
+    window.step()
+    qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=10000)
+    assert "simulated failure" in window.errorDialog.text()
+    monkeypatch.undo()
+    window.errorDialog.close()
+    window.step()
+    qtbot.waitUntil(lambda: window.stepReadout.text().startswith("D update"), timeout=10000)
+
+
+def test_export_csv_and_pngs(window, qtbot, tmp_path):
+    window.step_iteration()
+    qtbot.waitUntil(lambda: updates(window) == 2, timeout=10000)
+    window.export_csv(str(tmp_path / "m.csv"))
+    lines = (tmp_path / "m.csv").read_text().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("update,iteration")
+    window.export_pngs(str(tmp_path))
+    for name in ("scores.png", "losses.png", "accuracy.png", "samples.png"):
+        assert (tmp_path / name).stat().st_size > 1000

@@ -186,7 +186,10 @@ class MainWindow(QMainWindow):
         self.freshNoiseCheck = QCheckBox("Fresh noise", objectName="freshNoiseCheck")
         self.freshNoiseCheck.setToolTip("Samples from new random noise instead of the fixed batch")
         self.freshNoiseCheck.toggled.connect(lambda on: self.worker.set_fresh_noise(on))
-        for w in (self.logAxisCheck, self.lossPartsCheck, self.freshNoiseCheck):
+        self.dgzSplitCheck = QCheckBox("D(G(z)) before/after D", objectName="dgzSplitCheck")
+        self.dgzSplitCheck.setToolTip("Show D(G(z)) just before (D_G_z1) and just after (D_G_z2) each D update")
+        self.dgzSplitCheck.toggled.connect(self.scorePlot.show_d_update_split)
+        for w in (self.logAxisCheck, self.lossPartsCheck, self.dgzSplitCheck, self.freshNoiseCheck):
             bar.addWidget(w)
 
     def _build_controls(self):

@@ -85,7 +85,8 @@ class MetricPlot(pg.PlotWidget):
         self.setLabel("bottom", "iteration")
         self.setLabel("left", y_label)
         self.showGrid(x=True, y=True, alpha=0.25)
-        self.addLegend(offset=(-8, 8), labelTextColor="#222")
+        self.addLegend(offset=(-4, 4), labelTextColor="#222", colCount=2,
+                       brush=pg.mkBrush(255, 255, 255, 190), verSpacing=-6)
         self.series: dict[str, Series] = {}
         self._curves: dict[str, tuple] = {}
         self._spec: dict[str, tuple] = {}
@@ -133,7 +134,7 @@ class MetricPlot(pg.PlotWidget):
             if v is None:
                 continue
             line = pg.InfiniteLine(pos=v, angle=0, pen=pg.mkPen(GREY, width=1, style=Qt.DashLine),
-                                   label=text, labelOpts={"position": 0.12, "color": "#666",
+                                   label=text, labelOpts={"position": 0.88, "color": "#666",
                                                                 "fill": (255, 255, 255, 180)})
             self.addItem(line)
             self._lines.append(line)
@@ -249,9 +250,11 @@ class ScorePlot(MetricPlot):
         super().__init__("Discriminator scores on the probe batch", "score")
         self.add_series("d_real", "D(x)", REAL_COLOUR, "d_real_after")
         self.add_series("d_fake", "D(G(z))", G_COLOUR, "d_fake_after")
-        self.add_series("d_fake_z1", "D(G(z)) before D update (D_G_z1)", D_COLOUR, "d_fake_before",
+        self.add_series("d_fake_z1", "D_G_z1: before D update", D_COLOUR, "d_fake_before",
                         phase="D", width=1, style=Qt.DotLine)
-        self.set_visible("d_fake_z1", False)
+        self.add_series("d_fake_z2", "D_G_z2: after D update", D_COLOUR, "d_fake_after",
+                        phase="D", width=1, style=Qt.DashLine)
+        self.show_d_update_split(False)
         self.d_marks = pg.ScatterPlotItem(symbol="o", size=8, brush=pg.mkBrush(D_COLOUR))
         self.g_marks = pg.ScatterPlotItem(symbol="t1", size=10, brush=pg.mkBrush(G_COLOUR))
         for m in (self.d_marks, self.g_marks):
@@ -259,6 +262,16 @@ class ScorePlot(MetricPlot):
         self.getPlotItem().legend.addItem(self.d_marks, "D update (G frozen)")
         self.getPlotItem().legend.addItem(self.g_marks, "G update (D frozen)")
         self.set_probability(True)
+
+    def show_d_update_split(self, on: bool):
+        """D(G(z)) just before and just after each D update (the DCGAN example's D_G_z1, D_G_z2)."""
+        legend = self.getPlotItem().legend
+        for key in ("d_fake_z1", "d_fake_z2"):
+            self.set_visible(key, on)
+            legend.removeItem(self._curves[key][1])
+            if on:
+                legend.addItem(self._curves[key][1], self._spec[key][2])
+        self._dirty = True
 
     def set_probability(self, probability: bool):
         """Probability objectives sit on a fixed [0, 1] axis with the 0.5 line; critics autoscale."""

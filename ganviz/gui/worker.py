@@ -146,17 +146,17 @@ class TrainingWorker(QObject):
             self._running.set()
             self.runningChanged.emit(True)
         elif name == "pause":
-            self._flush(force_samples=True)
+            self._flush(force_samples=True, force=True)
             self.runningChanged.emit(False)
         elif name == "step" and t is not None:
             record = t.step(fetch=True)
             self._outbox.append(record)
-            self._flush(force_samples=True, metrics=True)
+            self._flush(force_samples=True, metrics=True, force=True)
             self.stepDone.emit(record)
         elif name == "step_iteration" and t is not None:
             records = t.step_iteration(fetch=True)
             self._outbox.extend(records)
-            self._flush(force_samples=True, metrics=True)
+            self._flush(force_samples=True, metrics=True, force=True)
             self.stepDone.emit(records[-1])
         elif name == "update_config" and t is not None:
             t.update_config(**args[0])
@@ -172,7 +172,7 @@ class TrainingWorker(QObject):
             trainer.load_state_dict(copy.deepcopy(self._snapshot))
             self._start(trainer)
         elif name == "refresh":
-            self._flush(force_samples=True, metrics=True)
+            self._flush(force_samples=True, metrics=True, force=True)
 
     def _start(self, trainer: Trainer):
         """Swap in a new run (reset, load or restore) and tell the window about it."""

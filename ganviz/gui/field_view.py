@@ -145,9 +145,9 @@ class FieldView(QWidget):
         finite = real[np.isfinite(real).all(1)]
         if not self.follow or len(finite) == 0:
             return
-        lo, hi = finite.min(0), finite.max(0)
+        lo, hi = finite.min(0).astype(float), finite.max(0).astype(float)
         pad = 0.25 * max(float((hi - lo).max()), 1e-3)
-        extent = (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
+        extent = tuple(float(v) for v in (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad))
         if self._extent is None or not np.allclose(extent, self._extent, rtol=0.05, atol=0.05 * pad):
             self._extent = extent
             self.vb.setRange(xRange=extent[:2], yRange=extent[2:], padding=0)

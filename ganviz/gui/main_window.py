@@ -28,7 +28,7 @@ from .readout import explain_step
 from .sample_view import SampleView
 from .worker import TrainingWorker
 
-FRAME_MS = 33   # plots redraw at most ~30 times a second, and only when new data came
+FRAME_MS = 50   # plots redraw at most 20 times a second, and only when new data came
 
 
 class MainWindow(QMainWindow):

@@ -35,7 +35,7 @@ def train_command(args, presets: dict) -> int:
         torch.set_num_threads(args.threads)
     changes = {}
     if getattr(args, "preset", None):
-        changes.update(presets[args.preset].config_changes)
+        changes.update(presets[args.preset].changes)
     changes.update({k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None})
     if args.resume:
         trainer, out = _resume(args, changes)

@@ -126,16 +126,13 @@ def test_train_digits_writes_an_image_grid(tmp_path, capsys):
     assert code == 0 and x.shape == (5, 1, 8, 8) and x.min() >= -1 and x.max() <= 1
 
 
-def test_preset_sets_config_and_options_override_it(tmp_path, capsys, monkeypatch):
-    from types import SimpleNamespace
-
-    preset = SimpleNamespace(config_changes={"lr_d": 1e-3, "d_steps": 2}, description="test")
-    monkeypatch.setattr(cli, "_presets", lambda: {"quick": preset})
+def test_preset_sets_config_and_options_override_it(tmp_path, capsys):
     out = tmp_path / "run"
-    code, _, _ = run(capsys, "train", "--dataset", "ring", "--preset", "quick", "--d-steps", 3,
+    code, _, _ = run(capsys, "train", "--dataset", "ring", "--preset", "Vanilla GAN", "--d-steps", 3,
                      "--steps", 2, "--out", out, *SMALL)
     config = json.loads((out / "config.json").read_text())
-    assert code == 0 and config["lr_d"] == 1e-3 and config["d_steps"] == 3
+    assert code == 0 and config["objective"] == "minimax" and config["d_steps"] == 3
+    assert config["dataset"] == "ring"
     assert len(csv_rows(out / "metrics.csv")) == 2 * 4
 
 

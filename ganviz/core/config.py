@@ -54,7 +54,7 @@ class Config:
     # run
     seed: int = 0
     device: str = "auto"
-    probe_size: int = 256          # fixed real/noise batch D(x), D(G(z)) are measured on
+    probe_size: int = 64           # fixed real/noise batch D(x), D(G(z)) are measured on
     grid_size: int = 0             # fixed-noise samples shown; 0: 64 images (8x8) or 512 points
 
     def __post_init__(self):

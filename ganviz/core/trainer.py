@@ -123,6 +123,9 @@ class Trainer:
         self.d_done = 0         # D updates done in the current iteration
         self.history = History()
         self._pending = []      # (metadata, device tensor of values) awaiting fetch_records
+        self._nan = torch.tensor(NAN, device=self.device)
+        self._has_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                             for net in (g, d) for m in net.modules())
         self._probe_cache = None
 
     # ------------------------------------------------------------------ public API
@@ -174,7 +177,7 @@ class Trainer:
         self.opt_d.step()
         self.d_done += 1
         self.updates += 1
-        return self._finish("D", before, [loss, loss_real, loss_fake, _NAN_T(self.device)],
+        return self._finish("D", before, [loss, loss_real, loss_fake, self._nan],
                             grad_norm, self.opt_d, t0, fetch)
 
     def step_generator(self, fetch: bool = True):
@@ -198,7 +201,7 @@ class Trainer:
         self.d_done = 0
         self.iteration += 1
         self.updates += 1
-        nan = _NAN_T(self.device)
+        nan = self._nan
         return self._finish("G", before, [nan, nan, nan, loss], grad_norm, self.opt_g, t0, fetch)
 
     def fetch_records(self) -> list[Record]:
@@ -291,10 +294,13 @@ class Trainer:
     @torch.no_grad()
     def _measure_probe(self) -> torch.Tensor:
         g, d, obj = self.generator, self.discriminator, self.objective
-        g.eval(), d.eval()
-        real_score = obj.score(d(self.probe_real))
-        fake_score = obj.score(d(g(self.probe_noise)))
-        g.train(), d.train()
+        if self._has_norm:  # eval mode only matters with BatchNorm; toggling costs time
+            g.eval(), d.eval()
+        n = len(self.probe_real)
+        scores = obj.score(d(torch.cat([self.probe_real, g(self.probe_noise)])))  # one D pass
+        real_score, fake_score = scores[:n], scores[n:]
+        if self._has_norm:
+            g.train(), d.train()
         t = obj.threshold
         return torch.stack([real_score.mean(), fake_score.mean(),
                             (real_score > t).float().mean(), (fake_score <= t).float().mean()])
@@ -346,10 +352,6 @@ class Trainer:
 def _grad_norm(net) -> torch.Tensor:
     grads = [p.grad for p in net.parameters() if p.grad is not None]
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-
-
-def _NAN_T(device):
-    return torch.tensor(NAN, device=device)
 
 
 class _frozen_buffers:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 from ganviz.core.config import LIVE_FIELDS, OBJECTIVES, OPTIMIZERS, Config
 from ganviz.core.data import BUILTIN_DATASETS
 from ganviz.core.objectives import OBJECTIVES as OBJECTIVE_INFO
+from ganviz.core.presets import PRESETS, apply_preset
 
 USER_DATA = {  # combo text -> (spec kind, picker: "file" or "folder", file filter)
     "CSV file of 2D points…": ("csv", "file", "CSV files (*.csv *.txt);;All files (*)"),
@@ -45,6 +46,18 @@ class ControlPanel(QWidget):
         self.setObjectName("controlPanel")
         self.base = config          # the running config; fields without a widget come from here
         form = QFormLayout(self)
+
+        self.presetCombo = QComboBox(objectName="presetCombo")
+        self.presetCombo.addItem("Custom")
+        for name, preset in PRESETS.items():
+            self.presetCombo.addItem(name)
+            self.presetCombo.setItemData(self.presetCombo.count() - 1, preset.description, 3)  # tooltip
+        self.presetCombo.setToolTip("Named sets of hyperparameters; applied on Reset")
+        self.presetCombo.currentTextChanged.connect(self._preset_chosen)
+        self.presetDescription = QLabel(objectName="presetDescription", wordWrap=True)
+        self.presetDescription.setStyleSheet("color: #555;")
+        form.addRow("Preset", self.presetCombo)
+        form.addRow(self.presetDescription)
 
         self.datasetCombo = QComboBox(objectName="datasetCombo")
         self.datasetCombo.addItems(list(BUILTIN_DATASETS) + list(USER_DATA))
@@ -134,11 +147,13 @@ class ControlPanel(QWidget):
 
     def config(self) -> Config:
         """The config the widgets describe (raises ConfigError with the reason if invalid)."""
-        return self.base.replace(**self.values())
+        return self.base.replace(**self.extra, **self.values())
 
-    def set_config(self, c: Config):
+    def set_config(self, c: Config, keep_preset: bool = False):
         """Show a config (after Reset or loading a checkpoint) without sending changes."""
         self.base = c
+        if not keep_preset:
+            self.extra = {}
         widgets = [self.datasetCombo, self.objectiveCombo, self.optimizerCombo, self.lrDSpin, self.lrGSpin,
                    self.beta1Spin, self.beta2Spin, self.batchSizeSpin, self.noiseDimSpin, self.dStepsSpin,
                    self.labelSmoothingSpin, self.seedSpin, self.deviceCombo, self.datasetPath]
@@ -168,8 +183,29 @@ class ControlPanel(QWidget):
             w.blockSignals(False)
         self._path_row.setVisible(bool(user))
         self.pendingLabel.clear()
+        if not keep_preset:
+            self.presetCombo.blockSignals(True)
+            self.presetCombo.setCurrentIndex(0)
+            self.presetCombo.blockSignals(False)
+            self.presetDescription.clear()
 
     # ----------------------------------------------------------------- reacting
+    def _preset_chosen(self, name):
+        """Show the preset's settings in the panel; they apply (with a new model) on Reset."""
+        if name not in PRESETS:
+            self.presetDescription.clear()
+            return
+        self.presetDescription.setText(PRESETS[name].description)
+        base = self.base
+        chosen = apply_preset(base.replace(**self.values()), name)
+        shown = self.values().keys()
+        self.set_config(chosen, keep_preset=True)
+        self.base = base            # still the running config: the differences are pending
+        # settings without a widget (R1 weight, LR decay, network shape...) wait for Reset
+        self.extra = {k: v for k, v in chosen.to_dict().items()
+                      if k not in shown and getattr(base, k) != v}
+        self._changed()
+
     def _dataset_changed(self):
         text = self.datasetCombo.currentText()
         self._path_row.setVisible(text in USER_DATA)
@@ -194,6 +230,7 @@ class ControlPanel(QWidget):
         values = self.values()
         live = {k: v for k, v in values.items() if k in LIVE_FIELDS and getattr(self.base, k) != v}
         pending = [k for k, v in values.items() if k not in LIVE_FIELDS and getattr(self.base, k) != v]
+        pending += list(self.extra)
         if live:
             self.base = self.base.replace(**live)
             self.liveChanged.emit(live)

@@ -28,7 +28,8 @@ from .readout import explain_step
 from .sample_view import SampleView
 from .worker import TrainingWorker
 
-FRAME_MS = 50   # plots redraw at most 20 times a second, and only when new data came
+FRAME_MS = 100  # metric plots redraw at most 10 times a second, and only when new data came:
+                # painting holds the GIL the training thread needs (the 2D field has its own 20 fps)
 
 
 class MainWindow(QMainWindow):

@@ -84,7 +84,6 @@ class MetricPlot(pg.PlotWidget):
         self.setTitle(title, color="#222", size="10pt")
         self.setLabel("bottom", "iteration")
         self.setLabel("left", y_label)
-        self.showGrid(x=True, y=True, alpha=0.25)
         self.addLegend(offset=(-4, 4), labelTextColor="#222", colCount=2,
                        brush=pg.mkBrush(255, 255, 255, 190), verSpacing=-6)
         self.series: dict[str, Series] = {}
@@ -110,7 +109,7 @@ class MetricPlot(pg.PlotWidget):
         vb.sigRangeChangedManually.connect(self._stop_following)
         self.getPlotItem().autoBtn.clicked.connect(self._follow_again)
 
-    def add_series(self, key, label, colour, column, phase=None, width=2, style=Qt.SolidLine):
+    def add_series(self, key, label, colour, column, phase=None, width=1, style=Qt.SolidLine):
         """Plot `column` of the records (only those of `phase` if given) as `label`."""
         s = Series()
         raw = self.plot(pen=pg.mkPen(colour + (60,), width=1))

@@ -1,0 +1,213 @@
+"""Mode coverage on the 2D mixtures by the published protocol (ANCHORS.md section 2), and
+class coverage on the 8x8 digits (section 3), for ganviz's presets.
+
+Mixtures: for each preset and data set (ring of 8, grid of 25) and each seed, train with batch
+512 (forced: the protocol's batch) for --iterations (25 000, the protocol's budget; a preset's
+`protocol_iterations` attribute may ask for fewer), then score 2500 samples with
+ganviz.core.evaluate.evaluate (high quality = within 3 sigma of the nearest mode). Prints
+per-seed rows, mean +- std over seeds and the published rows beside them.
+Digits (--digits): the digits preset (else Config(dataset="digits", batch_size=64)) on 3 seeds;
+classes covered out of 10 and the class-histogram KL of 1000 samples beside real data's own KL.
+
+    python benchmarks/quality.py --workers 2 --digits --json benchmarks/results.json \\
+        --markdown benchmarks/results.md                                  # the full protocol
+    python benchmarks/quality.py --iterations 200 --seeds 1 --datasets ring   # smoke test
+
+A preset named "default" means Config() itself. Wall times are per seed, in its own process
+when --workers > 1 (parallel seeds share the CPUs, so their times are not speeds).
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import multiprocessing
+import time
+
+import torch
+
+from _common import (Config, changed_fields, digits_config, machine_info, mean_std, presets,
+                     preset_config, print_machine)
+
+PROTOCOL_BATCH = 512
+CHUNK = 250  # iterations per train() call
+# ANCHORS.md section 2 (VEEGAN Table 1, GDPP Table 1): Metz setup, averages over 5 seeds.
+PUBLISHED = [("GDPP-GAN", 8.0, 71.7, 24.8, 68.5), ("WGAN-GP", 6.8, 59.6, 24.2, 28.7),
+             ("GAN", 1.0, 99.3, 3.3, 0.5)]
+
+
+def run_job(job: dict) -> dict:
+    """Train one seed and score it; runs in a worker process when --workers > 1."""
+    from ganviz.core.evaluate import evaluate
+    from ganviz.core.trainer import Trainer
+
+    torch.set_num_threads(job["threads"])
+    config = Config.from_dict(job["config"])
+    trainer = Trainer(config)
+    t0 = time.perf_counter()
+    while trainer.iteration < job["iterations"]:
+        trainer.train(min(CHUNK, job["iterations"] - trainer.iteration))
+    train_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    scores = evaluate(trainer)
+    scores.pop("histogram", None)
+    return {**{k: job[k] for k in ("kind", "preset", "dataset", "seed", "iterations")},
+            **scores, "train_s": train_s, "eval_s": time.perf_counter() - t1,
+            "it_per_s": job["iterations"] / train_s if train_s else float("nan")}
+
+
+def mixture_jobs(args) -> list[dict]:
+    jobs = []
+    for name in args.presets:
+        base = Config() if name == "default" else preset_config(name)
+        if base is None:
+            continue  # preset_config printed why
+        iterations = args.iterations
+        protocol = getattr(presets().get(name), "protocol_iterations", None)
+        if protocol:
+            iterations = min(iterations, int(protocol))
+        if base.batch_size != PROTOCOL_BATCH:
+            print(f"note: {name} uses batch {base.batch_size}; forced to {PROTOCOL_BATCH} for the protocol")
+        for dataset in args.datasets:
+            config = base.replace(dataset=dataset, batch_size=PROTOCOL_BATCH, device=args.device)
+            print(f"{name} on {dataset}: {iterations} iterations; {changed_fields(config)}")
+            jobs += [{"kind": "mixture", "preset": name, "dataset": dataset, "seed": seed,
+                      "iterations": iterations, "threads": args.threads,
+                      "config": config.replace(seed=seed).to_dict()} for seed in args.seed_list]
+    return jobs
+
+
+def digit_jobs(args) -> list[dict]:
+    label, config = digits_config()
+    config = config.replace(device=args.device)
+    print(f"digits: {label}, {args.digit_iterations} iterations, seeds 0..{args.digit_seeds - 1}; "
+          f"{changed_fields(config)}")
+    return [{"kind": "digits", "preset": label, "dataset": "digits", "seed": seed,
+             "iterations": args.digit_iterations, "threads": args.threads,
+             "config": config.replace(seed=seed).to_dict()} for seed in range(args.digit_seeds)]
+
+
+def run_all(jobs, workers) -> list[dict]:
+    """Results in job order; each row is printed as it finishes."""
+    results = [None] * len(jobs)
+    if workers <= 1:
+        for i, job in enumerate(jobs):
+            results[i] = run_job(job)
+            print_row(results[i])
+        return results
+    ctx = multiprocessing.get_context("spawn")  # no fork after torch has started threads
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
+        for f in cf.as_completed(futures):
+            results[futures[f]] = f.result()
+            print_row(results[futures[f]])
+    return results
+
+
+def print_row(r):
+    if r["kind"] == "mixture":
+        score = (f"modes {r['modes_covered']:2d}/{r['n_modes']:<2d}  high quality {r['high_quality']:5.1f} %  "
+                 f"reverse KL {r['reverse_kl']:.3f}")
+    else:
+        score = (f"classes {r['classes_covered']:2d}/10  KL {r['kl']:.3f} (real {r['real_kl']:.3f})")
+    print(f"  {r['preset'][:24]:24s} {r['dataset']:6s} seed {r['seed']}: {score}   "
+          f"{r['train_s']:7.1f} s ({r['it_per_s']:.0f} it/s)", flush=True)
+
+
+def summarise(results) -> list[dict]:
+    groups = {}
+    for r in results:
+        groups.setdefault((r["kind"], r["preset"], r["dataset"]), []).append(r)
+    out = []
+    for (kind, preset, dataset), rs in groups.items():
+        keys = (("modes_covered", "high_quality", "reverse_kl") if kind == "mixture"
+                else ("classes_covered", "kl", "real_kl"))
+        row = {"kind": kind, "preset": preset, "dataset": dataset, "seeds": len(rs),
+               "iterations": rs[0]["iterations"], "n_modes": rs[0].get("n_modes")}
+        for k in keys + ("train_s",):
+            row[k], row[k + "_std"] = mean_std([r[k] for r in rs])
+        if kind == "digits":
+            row["goal_met"] = all(r["classes_covered"] == 10 and r["kl"] <= r["real_kl"] + 0.05 for r in rs)
+        out.append(row)
+    return out
+
+
+def summary_lines(summary) -> list[str]:
+    """The results as a markdown table (also printed to the terminal)."""
+    pm = lambda r, k, f: f"{r[k]:{f}} ± {r[k + '_std']:{f}}"  # noqa: E731
+    mixtures = [s for s in summary if s["kind"] == "mixture"]
+    lines = ["| method | data | seeds | iterations | modes | % high quality | reverse KL | train s/seed |",
+             "|---|---|---|---|---|---|---|---|"] if mixtures else []
+    for r in mixtures:
+        lines.append(f"| ganviz {r['preset']} | {r['dataset']} | {r['seeds']} | {r['iterations']} | "
+                     f"{pm(r, 'modes_covered', '.1f')} / {r['n_modes']} | {pm(r, 'high_quality', '.1f')} | "
+                     f"{pm(r, 'reverse_kl', '.3f')} | {pm(r, 'train_s', '.0f')} |")
+    for name, rm, rq, gm, gq in PUBLISHED if mixtures else []:
+        lines.append(f"| {name} (published, Metz setup) | ring | 5 | 25000 | {rm} / 8 | {rq} | | |")
+        lines.append(f"| {name} (published, Metz setup) | grid | 5 | 25000 | {gm} / 25 | {gq} | | |")
+    digits = [s for s in summary if s["kind"] == "digits"]
+    if digits:
+        lines += [""] if lines else []
+        lines += ["| digits | seeds | iterations | classes covered / 10 | class KL | real data KL | "
+                  "goal (10/10, KL <= real + 0.05) | train s/seed |", "|---|---|---|---|---|---|---|---|"]
+        for r in digits:
+            lines.append(f"| {r['preset']} | {r['seeds']} | {r['iterations']} | {pm(r, 'classes_covered', '.1f')} | "
+                         f"{pm(r, 'kl', '.3f')} | {r['real_kl']:.3f} | {'met' if r['goal_met'] else 'NOT met'} | "
+                         f"{pm(r, 'train_s', '.0f')} |")
+    return lines
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--presets", default="Stable,Vanilla GAN", help='comma-separated; "default" = Config()')
+    p.add_argument("--datasets", default="ring,grid")
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
+    p.add_argument("--iterations", type=int, default=25_000)
+    p.add_argument("--digits", action="store_true", help="also run the digits check")
+    p.add_argument("--digit-iterations", type=int, default=3000)
+    p.add_argument("--digit-seeds", type=int, default=3)
+    p.add_argument("--no-mixtures", action="store_true", help="only the digits check")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    p.add_argument("--workers", type=int, default=1, help="seeds trained in parallel processes")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", metavar="PATH")
+    p.add_argument("--markdown", metavar="PATH")
+    args = p.parse_args()
+    args.presets = [s.strip() for s in args.presets.split(",") if s.strip()]
+    args.datasets = [s.strip() for s in args.datasets.split(",") if s.strip()]
+    args.seed_list = list(range(args.seeds))
+    torch.set_num_threads(args.threads)
+    machine = machine_info(args.device)
+    print_machine(machine)
+    print(f"workers {args.workers} x {args.threads} torch thread(s); seeds {args.seed_list}")
+
+    jobs = ([] if args.no_mixtures else mixture_jobs(args)) + (digit_jobs(args) if args.digits else [])
+    t0 = time.perf_counter()
+    results = run_all(jobs, args.workers)
+    wall = time.perf_counter() - t0
+    summary = summarise(results)
+    lines = summary_lines(summary)
+    print(f"\nall done in {wall:.0f} s\n" + "\n".join(lines))
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine, "settings": {k: v for k, v in vars(args).items()},
+                       "protocol": {"batch_size": PROTOCOL_BATCH, "samples": 2500, "high_quality": "3 sigma"},
+                       "wall_s": wall, "runs": results, "summary": summary,
+                       "published": [dict(zip(("method", "ring_modes", "ring_hq", "grid_modes", "grid_hq"), row))
+                                     for row in PUBLISHED]}, f, indent=2)
+        print(f"wrote {args.json}")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("# ganviz quality results\n\n"
+                    f"{machine['date']}; {machine['cpu']} ({machine['cpu_count']} CPUs), python {machine['python']}, "
+                    f"torch {machine['torch']}, {args.workers} worker(s) x {args.threads} thread(s), "
+                    f"device {args.device}. Seeds {args.seed_list}; batch {PROTOCOL_BATCH} (forced); "
+                    "2500 samples, high quality = within 3 sigma of the nearest mode. "
+                    "Published rows: ANCHORS.md section 2 (different networks: 2x128 tanh MLPs, z in R^256).\n\n"
+                    + "\n".join(lines) + "\n")
+        print(f"wrote {args.markdown}")
+
+
+if __name__ == "__main__":
+    main()

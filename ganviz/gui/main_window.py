@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
         self.smoothingSlider.setToolTip("Debiased exponential moving average, as in TensorBoard; "
                                         "the raw curve stays faint behind")
         self.smoothingSlider.valueChanged.connect(self._set_smoothing)
+        self.smoothingSlider.setValue(60)   # TensorBoard's default
         bar.addWidget(self.smoothingSlider)
         self.logAxisCheck = QCheckBox("Log loss axis", objectName="logAxisCheck")
         self.logAxisCheck.toggled.connect(self.lossPlot.set_log_y)

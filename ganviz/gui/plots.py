@@ -81,11 +81,10 @@ class MetricPlot(pg.PlotWidget):
 
     def __init__(self, title: str, y_label: str, parent=None):
         super().__init__(parent=parent, background="w")
+        self.base_title = title
         self.setTitle(title, color="#222", size="10pt")
         self.setLabel("bottom", "iteration")
         self.setLabel("left", y_label)
-        self.addLegend(offset=(-4, 4), labelTextColor="#222", colCount=2,
-                       brush=pg.mkBrush(255, 255, 255, 190), verSpacing=-6)
         self.series: dict[str, Series] = {}
         self._curves: dict[str, tuple] = {}
         self._spec: dict[str, tuple] = {}
@@ -120,10 +119,22 @@ class MetricPlot(pg.PlotWidget):
         self.series[key] = s
         self._curves[key] = (raw, smooth)
         self._spec[key] = (COLUMNS.index(column), phase, label)
+        self._update_title()
 
     def set_visible(self, key, visible: bool):
         for c in self._curves[key]:
             c.setVisible(visible)
+        self._update_title()
+
+    def _update_title(self, extra: str = ""):
+        """The title names each visible curve in its colour: a legend that never covers data."""
+        keys = []
+        for key, (raw, smooth) in self._curves.items():
+            if smooth.isVisible():
+                pen = smooth.opts["pen"]
+                dash = " (dashed)" if pen.style() != Qt.SolidLine else ""
+                keys.append(f"<span style='color:{pen.color().name()}'>&#9644; {self._spec[key][2]}{dash}</span>")
+        self.setTitle(f"<b>{self.base_title}</b><br>{'&nbsp;&nbsp;'.join(keys)}{extra}", color="#222", size="9pt")
 
     def set_reference_lines(self, values, labels=()):
         for line in self._lines:
@@ -133,7 +144,7 @@ class MetricPlot(pg.PlotWidget):
             if v is None:
                 continue
             line = pg.InfiniteLine(pos=v, angle=0, pen=pg.mkPen(GREY, width=1, style=Qt.DashLine),
-                                   label=text, labelOpts={"position": 0.88, "color": "#666",
+                                   label=text, labelOpts={"position": 0.98, "color": "#666", "anchors": [(1, 1), (1, 1)],
                                                                 "fill": (255, 255, 255, 180)})
             self.addItem(line)
             self._lines.append(line)
@@ -258,19 +269,17 @@ class ScorePlot(MetricPlot):
         self.g_marks = pg.ScatterPlotItem(symbol="t1", size=10, brush=pg.mkBrush(G_COLOUR))
         for m in (self.d_marks, self.g_marks):
             self.addItem(m)
-        self.getPlotItem().legend.addItem(self.d_marks, "D update (G frozen)")
-        self.getPlotItem().legend.addItem(self.g_marks, "G update (D frozen)")
         self.set_probability(True)
 
     def show_d_update_split(self, on: bool):
         """D(G(z)) just before and just after each D update (the DCGAN example's D_G_z1, D_G_z2)."""
-        legend = self.getPlotItem().legend
         for key in ("d_fake_z1", "d_fake_z2"):
             self.set_visible(key, on)
-            legend.removeItem(self._curves[key][1])
-            if on:
-                legend.addItem(self._curves[key][1], self._spec[key][2])
         self._dirty = True
+
+    def _update_title(self, extra=""):
+        super()._update_title("&nbsp;&nbsp;<span style='color:#3478f6'>&#9679; D update</span>"
+                              "&nbsp;<span style='color:#eb781e'>&#9650; G update</span>")
 
     def set_probability(self, probability: bool):
         """Probability objectives sit on a fixed [0, 1] axis with the 0.5 line; critics autoscale."""

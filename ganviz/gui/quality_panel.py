@@ -55,22 +55,26 @@ class QualityPanel(QWidget):
 
     def show_metrics(self, metrics: dict, iteration: int):
         if "modes_covered" in metrics:
-            n = metrics["n_modes"]
-            self.modesLabel.setText(f"modes covered {metrics['modes_covered']}/{n}")
-            self.detailLabel.setText(f"high quality {metrics['high_quality']:.1f} %   "
-                                     f"reverse KL {metrics['reverse_kl']:.3f}")
-            if not self.history or self.history[-1][0] != iteration:
-                self.history.append((iteration, metrics["modes_covered"], metrics["high_quality"]))
-            h = np.array(self.history, dtype=float)
-            self.modesCurve.setData(h[:, 0], h[:, 1])
-            self.hqCurve.setData(h[:, 0], h[:, 2] * n / 100.0)   # drawn on the modes scale
+            n, covered, hq = metrics["n_modes"], metrics["modes_covered"], metrics["high_quality"]
+            self.modesLabel.setText(f"modes covered {covered}/{n}")
+            self.detailLabel.setText(f"high quality {hq:.1f} %   reverse KL {metrics['reverse_kl']:.3f}")
+            title = "modes covered (green), high quality % on the same scale (orange)"
         elif "classes_covered" in metrics:
-            self.modesLabel.setText(f"digit classes {metrics['classes_covered']}/10")
+            n, covered, hq = 10, metrics["classes_covered"], float("nan")
+            self.modesLabel.setText(f"digit classes {covered}/10")
             self.detailLabel.setText(f"class-histogram KL {metrics['kl']:.3f} (real data "
                                      f"{metrics.get('real_kl', float('nan')):.3f})")
+            title = "digit classes covered"
         else:
             self.modesLabel.setText("no known modes for this data")
             self.detailLabel.clear()
+            return
+        self.historyPlot.setTitle(title, color="#222", size="9pt")
+        if not self.history or self.history[-1][0] != iteration:
+            self.history.append((iteration, covered, hq * n / 100.0))
+        h = np.array(self.history, dtype=float)
+        self.modesCurve.setData(h[:, 0], h[:, 1])
+        self.hqCurve.setData(h[:, 0], h[:, 2], connect="finite")
 
     def show_histogram(self, edges, real_counts, fake_counts):
         centres = (edges[:-1] + edges[1:]) / 2

@@ -190,3 +190,40 @@ def test_export_csv_and_pngs(window, qtbot, tmp_path):
     window.export_pngs(str(tmp_path))
     for name in ("scores.png", "losses.png", "accuracy.png", "samples.png"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_preset_shows_its_settings_and_applies_on_reset(window, qtbot):
+    c = window.controls
+    c.presetCombo.setCurrentText("Vanilla GAN")
+    assert "collapse" in c.presetDescription.text()
+    assert c.objectiveCombo.currentData() == "minimax"
+    assert "objective" in c.pendingLabel.text()
+    assert window.worker.trainer.config.objective == "nonsaturating"
+    window.reset()
+    qtbot.waitUntil(lambda: window.worker.trainer.config.objective == "minimax", timeout=20000)
+    assert window.worker.trainer.config.dataset == "ring"
+
+
+def test_save_and_open_checkpoint_restores_the_run(window, qtbot, tmp_path):
+    window.step_iteration()
+    qtbot.waitUntil(lambda: updates(window) == 2, timeout=10000)
+    path = tmp_path / "run.pt"
+    window.save_checkpoint(str(path))
+    qtbot.waitUntil(path.exists, timeout=10000)
+    saved = snapshot(window.worker.trainer.generator)
+    window.step_iteration()
+    qtbot.waitUntil(lambda: updates(window) == 4, timeout=10000)
+    window.open_checkpoint(str(path))
+    qtbot.waitUntil(lambda: window.worker.trainer.updates == 2 and updates(window) == 2, timeout=20000)
+    assert same(saved, snapshot(window.worker.trainer.generator))
+    assert window.stepAction.text() == "Step D"
+
+
+def test_opening_a_corrupt_checkpoint_shows_message_and_keeps_run(window, qtbot, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    trainer = window.worker.trainer
+    window.open_checkpoint(str(bad))
+    qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=10000)
+    assert "bad.pt" in window.errorDialog.text()
+    assert window.worker.trainer is trainer

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from scipy.signal import lfilter
 from PySide6.QtCore import Qt
 
 from ganviz.core.history import COLUMNS
@@ -57,8 +56,8 @@ class Series:
         self._smooth(0, self.n)
 
     def _smooth(self, a, b):
-        # TensorBoard's debiased exponential moving average, vectorised (lfilter carries the
-        # running value across calls); non-finite values pass through unsmoothed.
+        # TensorBoard's debiased exponential moving average, carried across calls; non-finite
+        # values pass through unsmoothed. (numpy's accumulate keeps scipy's 1 s import away.)
         y, s, w = self.y[a:b], self.s[a:b], self.weight
         ok = np.isfinite(y)
         s[~ok] = y[~ok]
@@ -66,7 +65,8 @@ class Series:
         if w == 0 or len(v) == 0:
             s[ok] = v
             return
-        ema, _ = lfilter([1 - w], [1, -w], v, zi=[w * self._ema])
+        step = np.frompyfunc(lambda acc, x: w * acc + (1 - w) * x, 2, 1)
+        ema = step.accumulate(np.concatenate([[self._ema], v]).astype(object))[1:].astype(float)
         wt = self._wt * w ** np.arange(1, len(v) + 1)
         s[ok] = ema / (1 - wt)
         self._ema, self._wt = ema[-1], wt[-1]

@@ -100,6 +100,7 @@ class DigitScorer:
         return {"classes_covered": int((histogram > 0).sum()),
                 "kl": float(np.sum(p * np.log(p / q))), "histogram": histogram}
 
+    @functools.lru_cache(maxsize=4)  # the real data does not change: score it once
     def real_score(self, n: int = 1000, seed: int = 0) -> dict:
         """The same score on n real digits (drawn without replacement while there are enough)."""
         rng = np.random.default_rng(seed)

@@ -23,7 +23,8 @@ from ganviz.core.field import compute_field, d_output_histogram
 from ganviz.core.trainer import Trainer
 
 EMIT_INTERVAL = 1 / 22      # seconds between batches sent to the window
-SAMPLE_INTERVAL = 1 / 25    # samples and the 2D field go with every batch: ~20 frames/s
+FIELD_INTERVAL = 1 / 25     # the 2D field goes with every batch: ~20 frames/s
+IMAGE_INTERVAL = 1 / 10     # image grids: 10 a second is plenty, and spares the training thread
 METRIC_INTERVAL = 2.0       # seconds between quality metrics while training
 SNAPSHOT_INTERVAL = 10.0    # seconds between in-memory "last good state" snapshots
 
@@ -215,7 +216,8 @@ class TrainingWorker(QObject):
         now = time.perf_counter()
         payload = {"records": self._outbox, "next_phase": t.next_phase, "iteration": t.iteration,
                    "updates": t.updates, "epoch": t.sampler.epoch, "ups": self._updates_per_second(now)}
-        if force_samples or now - self._last_samples >= SAMPLE_INTERVAL:
+        interval = IMAGE_INTERVAL if t.dataset.kind == "images" else FIELD_INTERVAL
+        if force_samples or now - self._last_samples >= interval:
             if t.dataset.kind == "images":
                 payload["samples"] = t.samples(fresh=self._fresh_noise)
             elif self.field_bounds is not None:

@@ -1,0 +1,80 @@
+"""Fault suite: what must never crash, hang or lose a good file."""
+import os
+
+import pytest
+import torch
+
+from ganviz.core.config import Config, ConfigError
+
+
+def test_closing_mid_training_fifty_times_never_crashes_or_hangs(qtbot):
+    from ganviz.gui.main_window import MainWindow
+    for _ in range(50):
+        w = MainWindow(Config(dataset="ring", batch_size=32, hidden=16, probe_size=16))
+        qtbot.addWidget(w)
+        w.show()
+        w.toggle_training()
+        qtbot.waitUntil(lambda: w.worker.trainer is not None and w.worker.trainer.updates > 0, timeout=20000)
+        w.close()
+        assert w.thread.wait(5000), "worker thread did not stop"
+        assert w.thread.isFinished()
+
+
+def test_nan_pauses_and_leaves_the_saved_checkpoint_intact(window, qtbot, tmp_path):
+    from ganviz.core.checkpoint import load_checkpoint
+    window.step_iteration()
+    qtbot.waitUntil(lambda: len(window.history) == 2, timeout=10000)
+    path = tmp_path / "good.pt"
+    window.save_checkpoint(str(path))
+    qtbot.waitUntil(path.exists, timeout=10000)
+    before = path.read_bytes()
+    with torch.no_grad():  # the worker is paused: poison D as a diverging run would
+        next(window.worker.trainer.discriminator.parameters()).fill_(float("inf"))
+    window.toggle_training()
+    qtbot.waitUntil(lambda: window.nanDialog is not None and window.nanDialog.isVisible(), timeout=10000)
+    assert not window.running
+    assert path.read_bytes() == before
+    assert load_checkpoint(path).updates == 2
+
+
+def test_saving_into_an_unwritable_place_shows_message_and_app_stays_usable(window, qtbot, tmp_path):
+    target = tmp_path / "no-such-folder" / "run.pt"
+    window.save_checkpoint(str(target))
+    qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=10000)
+    assert "run.pt" in window.errorDialog.text()
+    assert not target.exists()
+    window.errorDialog.close()
+    window.step()
+    qtbot.waitUntil(lambda: window.stepReadout.text().startswith("D update"), timeout=10000)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_export_into_a_read_only_folder_shows_message(window, qtbot, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    window.export_csv(str(folder / "m.csv"))
+    assert window.errorDialog is not None and "m.csv" in window.errorDialog.text()
+
+
+def test_export_csv_to_a_missing_folder_shows_message(window, qtbot, tmp_path):
+    window.export_csv(str(tmp_path / "missing" / "m.csv"))
+    assert window.errorDialog is not None and "m.csv" in window.errorDialog.text()
+
+
+@pytest.mark.parametrize("changes, word", [
+    ({"lr_d": -1.0}, "lr_d"), ({"batch_size": 0}, "batch_size"), ({"beta1": 1.5}, "beta1"),
+    ({"objective": "magic"}, "objective"), ({"label_smoothing": 0.7}, "label_smoothing"),
+])
+def test_invalid_hyperparameters_are_refused_with_their_name(changes, word):
+    with pytest.raises(ConfigError, match=word):
+        Config(**changes)
+
+
+def test_gui_refuses_invalid_settings_with_a_message(window, qtbot, monkeypatch):
+    monkeypatch.setattr(window.controls, "values",
+                        lambda: {"dataset": "ring", "batch_size": 0})
+    trainer = window.worker.trainer
+    window.reset()
+    assert window.errorDialog is not None and "batch_size" in window.errorDialog.text()
+    assert window.worker.trainer is trainer

@@ -124,7 +124,7 @@ def main():
     app = make_app()
     print_machine(machine_info("cpu"))
     print(f"Qt platform {app.platformName()}; worker emits every {1000 * worker_module.EMIT_INTERVAL:.0f} ms, "
-          f"field at most every {1000 * worker_module.SAMPLE_INTERVAL:.0f} ms")
+          f"field at most every {1000 * worker_module.FIELD_INTERVAL:.0f} ms")
     config = Config(dataset=args.dataset)
     window = MainWindow(config)
     window.resize(1400, 900)

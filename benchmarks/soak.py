@@ -1,0 +1,73 @@
+"""Soak: train with the window open (offscreen) for a long time and report, at the start and
+every --every seconds, resident memory, training updates/s, field frames/s and the GUI
+thread's responsiveness (lateness of a 10 ms timer, p95).
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/soak.py --minutes 60
+    python benchmarks/soak.py --minutes 1 --every 15          # smoke test
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402,F401  (before PySide6)
+
+from _common import Config, machine_info, print_machine  # noqa: E402
+from memory import rss_mb  # noqa: E402
+from field_fps import run_loop  # noqa: E402
+
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--every", type=float, default=300.0, help="seconds between report rows")
+    p.add_argument("--dataset", default="ring")
+    args = p.parse_args()
+    from ganviz.gui.app import make_app
+    from ganviz.gui.main_window import MainWindow
+
+    app = make_app()
+    print_machine(machine_info("cpu"))
+    window = MainWindow(Config(dataset=args.dataset))
+    window.resize(1400, 900)
+    window.show()
+    run_loop(60, lambda: window.worker.trainer is not None)
+    run_loop(0.5)
+    window.toggle_training()
+    ticks = []
+    timer = QTimer(interval=10)
+    timer.setTimerType(Qt.PreciseTimer)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    print(f"{'minute':>7s} {'RSS MB':>8s} {'updates':>10s} {'updates/s':>10s} {'field fps':>10s} "
+          f"{'lateness p95 ms':>16s}")
+    start = time.perf_counter()
+    rows = []
+    while True:
+        t0, u0, f0 = time.perf_counter(), len(window.history), window.fieldView.frames
+        ticks.clear()
+        run_loop(min(args.every, 10.0))  # a 10 s measuring window at each report
+        dt = time.perf_counter() - t0
+        late = np.diff(ticks) * 1000 - 10 if len(ticks) > 1 else np.array([np.nan])
+        row = ((time.perf_counter() - start) / 60, rss_mb()[0], len(window.history),
+               (len(window.history) - u0) / dt, (window.fieldView.frames - f0) / dt, np.percentile(late, 95))
+        rows.append(row)
+        print(f"{row[0]:7.1f} {row[1]:8.1f} {row[2]:10d} {row[3]:10.1f} {row[4]:10.1f} {row[5]:16.1f}", flush=True)
+        if time.perf_counter() - start >= args.minutes * 60:
+            break
+        run_loop(max(0.0, args.every - 10.0))
+    timer.stop()
+    window.shutdown()
+    first, last = rows[0], rows[-1]
+    print(f"start -> end: RSS {first[1]:.1f} -> {last[1]:.1f} MB, updates/s {first[3]:.0f} -> {last[3]:.0f}, "
+          f"field fps {first[4]:.1f} -> {last[4]:.1f}, lateness p95 {first[5]:.1f} -> {last[5]:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from . import __version__
-from .core.config import OBJECTIVES, OPTIMIZERS
+from .core.config import OBJECTIVES, OPTIMIZERS, Config
 
 DATA_HELP = ("a built-in dataset (ring, grid, spiral, moons, circle, digits) or your own data as "
              "KIND:PATH with KIND csv (x,y columns), npy (points or images), idx (MNIST format) "
@@ -79,11 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
     train.add_argument("--objective", choices=OBJECTIVES, help="GAN loss (default nonsaturating)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer of both networks (default adam)")
-    train.add_argument("--lr-d", type=float, metavar="LR", help="discriminator learning rate (default 2e-4)")
-    train.add_argument("--lr-g", type=float, metavar="LR", help="generator learning rate (default 2e-4)")
+    train.add_argument("--lr-d", type=float, metavar="LR", help=f"discriminator learning rate (default {Config.lr_d:g})")
+    train.add_argument("--lr-g", type=float, metavar="LR", help=f"generator learning rate (default {Config.lr_g:g})")
     train.add_argument("--beta1", type=float, metavar="B", help="Adam beta1 (default 0.5)")
     train.add_argument("--beta2", type=float, metavar="B", help="Adam beta2 (default 0.999)")
-    train.add_argument("--batch-size", type=int, metavar="N", help="batch size (default 256)")
+    train.add_argument("--batch-size", type=int, metavar="N", help=f"batch size (default {Config.batch_size})")
     train.add_argument("--noise-dim", type=int, metavar="N", help="length of the noise vector z (default 64)")
     train.add_argument("--d-steps", type=int, metavar="K", help="discriminator updates per generator update (default 1)")
     train.add_argument("--label-smoothing", type=float, metavar="S",

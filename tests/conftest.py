@@ -12,7 +12,7 @@ def window(qtbot):
     from ganviz.core.config import Config
     from ganviz.gui.main_window import MainWindow
 
-    w = MainWindow(Config(dataset="ring", batch_size=64, hidden=32, probe_size=64))
+    w = MainWindow(Config(dataset="ring", batch_size=64, hidden=32, probe_size=64, decay_steps=0))
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.worker.trainer is not None and w.dataViews.currentWidget() is w.fieldView, timeout=20000)

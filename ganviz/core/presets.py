@@ -14,20 +14,18 @@ class Preset:
     name: str
     description: str                  # one line shown in the app
     changes: dict = field(default_factory=dict)   # Config fields to set
-
-    @property
-    def config_changes(self) -> dict:
-        """The same changes (the name cli_train.py reads)."""
-        return dict(self.changes)
+    protocol_iterations: int | None = None        # benchmarks/quality.py budget, if not 25 000
 
 
 # Non-saturating loss, zero-centred R1 penalty on real data (Mescheder et al. 2018), a
 # 3-hidden-layer leaky-ReLU MLP, Adam at 1e-3 decaying linearly to 1e-5 over the protocol's
 # budget (batch 512, 25 000 iterations). The decay is what makes the samples precise.
+# Measured (seed 0, 25 000 iterations): ring 8/8 modes, 90.4 % high quality, reverse KL 0.002;
+# grid 25/25, 85.6 %, reverse KL 0.006 (GDPP, the best published: 8.0/71.7 %, 24.8/68.5 %).
 STABLE = Preset(
     name="Stable",
-    description="R1 penalty + learning-rate decay, 3-layer leaky-ReLU MLP: every mode, sharp "
-                "samples by 25 000 iterations",
+    description="R1 penalty + learning-rate decay, 3-layer leaky-ReLU MLP: all modes, sharp "
+                "samples after 25 000 iterations",
     changes={
         "objective": "nonsaturating",
         "r1_gamma": 1.0,
@@ -48,41 +46,68 @@ STABLE = Preset(
     },
 )
 
-# The original minimax loss log(1 - D(G(z))) with the Metz et al. / VEEGAN networks and
-# learning rates (2x128 tanh MLPs, z in R^256, lr D 1e-4 / G 1e-3, batch 512): on the ring
-# it collapses onto one or two modes.
+# The original minimax loss log(1 - D(G(z))) with otherwise plain settings (the Config
+# defaults: 2x128 ReLU MLPs, Adam 2e-4 for both, z in R^64), batch 512. Measured on the ring
+# (seeds 0 and 1): within 1000 iterations all samples sit in one blob near a single mode, and
+# the blob then hops from mode to mode around the ring (0-1 of 8 modes covered at any time).
 VANILLA = Preset(
     name="Vanilla GAN",
-    description="The original minimax GAN with plain settings: watch it collapse onto a few modes",
+    description="The original minimax GAN with plain settings: watch it collapse onto one mode and hop",
+    protocol_iterations=5000,   # collapse shows long before the 25 000 budget
     changes={
         "objective": "minimax",
         "r1_gamma": 0.0,
         "label_smoothing": 0.0,
         "optimizer": "adam",
-        "lr_d": 1e-4,
-        "lr_g": 1e-3,
+        "lr_d": 2e-4,
+        "lr_g": 2e-4,
         "beta1": 0.5,
         "beta2": 0.999,
         "batch_size": 512,
         "d_steps": 1,
         "lr_final": 1.0,
         "decay_steps": 0,
-        "noise_dim": 256,
+        "noise_dim": 64,
         "hidden": 128,
         "depth": 2,
-        "activation": "tanh",
+        "activation": "relu",
     },
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (STABLE, VANILLA)}
+# The PyTorch DCGAN example's settings on scikit-learn's 8x8 digits. Measured (seed 0, one
+# thread): 10/10 classes and class-histogram KL 0.019 at 1000 iterations (real data 0.001).
+DIGITS = Preset(
+    name="Digits (DCGAN)",
+    description="The DCGAN example's settings on the 8x8 digits: all ten classes in about 1000 iterations",
+    protocol_iterations=2000,
+    changes={
+        "dataset": "digits",
+        "objective": "nonsaturating",
+        "r1_gamma": 0.0,
+        "label_smoothing": 0.0,
+        "optimizer": "adam",
+        "lr_d": 2e-4,
+        "lr_g": 2e-4,
+        "beta1": 0.5,
+        "beta2": 0.999,
+        "batch_size": 64,
+        "d_steps": 1,
+        "lr_final": 1.0,
+        "decay_steps": 0,
+        "noise_dim": 64,
+        "channels": 32,
+    },
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (STABLE, VANILLA, DIGITS)}
 
 
 def apply_preset(config: Config, name: str) -> Config:
-    """`config` with the preset's changes; the dataset (and anything the preset does not
-    name, such as the seed) stays as it was."""
+    """`config` with the preset's changes. A preset made for one dataset (Digits) switches to
+    it; the others keep the user's dataset, and everything a preset does not name (the seed)
+    stays as it was."""
     try:
         preset = PRESETS[name]
     except KeyError:
         raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
-    changes = {k: v for k, v in preset.changes.items() if k != "dataset"}
-    return config.replace(**changes)
+    return config.replace(**preset.changes)

@@ -156,7 +156,7 @@ class Trainer:
         """One D update on a fresh real batch and fresh fakes; G is untouched, buffers included."""
         t0 = time.perf_counter()
         cfg, g, d = self.config, self.generator, self.discriminator
-        self._schedule_lr()
+        self._schedule_lr("D")
         before = self._probe()
         real = self.sampler.next(cfg.batch_size)
         noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
@@ -185,7 +185,7 @@ class Trainer:
         and buffers stay exactly as they were."""
         t0 = time.perf_counter()
         cfg, g, d = self.config, self.generator, self.discriminator
-        self._schedule_lr()
+        self._schedule_lr("G")
         before = self._probe()
         noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
         d.requires_grad_(False)
@@ -270,13 +270,16 @@ class Trainer:
         t = min(self.iteration / cfg.decay_steps, 1.0)
         return 1.0 - (1.0 - cfg.lr_final) * t
 
-    def _schedule_lr(self):
+    def _schedule_lr(self, phase: str):
+        """Decay the learning rate of the network about to update, and only that one: the
+        frozen network's optimizer must not change at all."""
         if self.config.decay_steps > 0:
-            self._apply_optimizer_settings()
+            self._apply_optimizer_settings(phase)
 
-    def _apply_optimizer_settings(self):
+    def _apply_optimizer_settings(self, phase: str = "DG"):
         cfg, scale = self.config, self._lr_scale()
-        for opt, lr in ((self.opt_d, cfg.lr_d), (self.opt_g, cfg.lr_g)):
+        pairs = {"D": (self.opt_d, cfg.lr_d), "G": (self.opt_g, cfg.lr_g)}
+        for opt, lr in (pairs[p] for p in phase):
             for group in opt.param_groups:
                 group["lr"] = lr * scale
                 if "betas" in group:

@@ -227,3 +227,14 @@ def test_opening_a_corrupt_checkpoint_shows_message_and_keeps_run(window, qtbot,
     qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=10000)
     assert "bad.pt" in window.errorDialog.text()
     assert window.worker.trainer is trainer
+
+
+def test_hover_shows_values_under_the_mouse(window, qtbot):
+    window.step_iteration()
+    qtbot.waitUntil(lambda: updates(window) == 2, timeout=10000)
+    plot = window.scorePlot
+    plot.redraw()
+    centre = plot.getPlotItem().vb.sceneBoundingRect().center()
+    plot._hover(centre)
+    assert plot.readout.isVisible()
+    assert "D(x):" in plot.readout.toPlainText() and "iteration" in plot.readout.toPlainText()

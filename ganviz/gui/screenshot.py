@@ -25,13 +25,15 @@ def main(args) -> int:
     window.show()
     steps = int(args.steps)
     deadline = time.monotonic() + 600
-    _wait(app, lambda: window.worker.trainer is not None and len(window.history) >= 0 and window.config.dataset == args.dataset, deadline)
+    _wait(app, lambda: window.errorDialog is not None or (
+        window.worker.trainer is not None and window.config.dataset == args.dataset), deadline)
     if window.errorDialog is not None:
         print(f"ganviz: error: {window.errorDialog.text().splitlines()[0]}", file=sys.stderr)
         window.shutdown()
         return 2
     window.toggle_training()
-    _wait(app, lambda: window.history and window.history.record(len(window.history) - 1).iteration >= steps, deadline)
+    _wait(app, lambda: len(window.history) and window.history.record(len(window.history) - 1).iteration >= steps,
+          deadline)
     window.worker.pause()
     _wait(app, lambda: not window.running, deadline)
     window.step()   # end on a single step so the readout and markers show

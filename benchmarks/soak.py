@@ -32,7 +32,7 @@ def main():
     from ganviz.gui.app import make_app
     from ganviz.gui.main_window import MainWindow
 
-    app = make_app()
+    make_app()
     print_machine(machine_info("cpu"))
     window = MainWindow(Config(dataset=args.dataset))
     window.resize(1400, 900)

@@ -6,6 +6,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402,F401  (torch before the QApplication)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    # Tiny networks on a shared 2-core machine: more torch threads only add contention.
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def window(qtbot):
     """A main window on a small, fast ring config; shut down (and checked) after the test."""

@@ -18,14 +18,6 @@ TINY = {
 KEEP = [i for i, c in enumerate(COLUMNS) if c != "duration"]  # wall time is never identical
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make(name="ring", **changes):
     return Trainer(Config(dataset=name, **{**TINY[name], **changes}))
 

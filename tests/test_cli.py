@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from ganviz import cli
@@ -19,14 +18,6 @@ from ganviz.core.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--batch-size", "32", "--noise-dim", "8"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(capsys, *argv):
@@ -230,7 +221,7 @@ def test_error_in_a_real_process_is_one_line(tmp_path):
 
 
 def test_headless_commands_never_import_qt(tmp_path):
-    code = f"""
+    code = """
 import pkgutil, importlib, sys
 import ganviz.core, ganviz.cli, ganviz.cli_train
 for m in pkgutil.iter_modules(ganviz.core.__path__):

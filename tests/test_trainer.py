@@ -20,15 +20,6 @@ TINY = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny networks on a shared 2-core machine: more threads only add contention.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def datasets():
     return {"ring": load_dataset("ring"), "digits": load_dataset("digits")}

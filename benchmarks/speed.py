@@ -175,7 +175,8 @@ def main():
     print_machine(machine_info(device))
     configs = []
     if args.config in ("ring", "all"):
-        configs.append(("ring (Config())", Config()))
+        # The bare loop has no R1 penalty and no LR schedule: compare like with like.
+        configs.append(("ring (Config(r1_gamma=0, decay_steps=0))", Config(r1_gamma=0.0, decay_steps=0)))
     if args.config in ("digits", "all"):
         configs.append(digits_config())
     for label, config in configs:

@@ -22,7 +22,7 @@ from ganviz.core.evaluate import evaluate
 from ganviz.core.field import compute_field, d_output_histogram
 from ganviz.core.trainer import Trainer
 
-EMIT_INTERVAL = 1 / 22      # seconds between batches sent to the window
+EMIT_INTERVAL = 1 / 25      # seconds between batches sent to the window
 FIELD_INTERVAL = 1 / 25     # the 2D field goes with every batch: ~20 frames/s
 IMAGE_INTERVAL = 1 / 10     # image grids: 10 a second is plenty, and spares the training thread
 METRIC_INTERVAL = 2.0       # seconds between quality metrics while training
@@ -113,9 +113,10 @@ class TrainingWorker(QObject):
                 self._drain_commands()
                 if self._running.is_set() and self.trainer is not None:
                     self.trainer.step(fetch=False)
-                    if time.perf_counter() - last_emit >= EMIT_INTERVAL:
+                    now = time.perf_counter()
+                    if now - last_emit >= EMIT_INTERVAL:
+                        last_emit = now   # from the flush's start: its own time counts in the interval
                         self._flush()
-                        last_emit = time.perf_counter()
                 else:
                     self._flush()
                     self._wait_for_command()

@@ -17,29 +17,27 @@ class Preset:
     protocol_iterations: int | None = None        # benchmarks/quality.py budget, if not 25 000
 
 
+# What every preset sets, so a preset never inherits a user's earlier tweak of these.
+PLAIN = {"label_smoothing": 0.0, "optimizer": "adam", "beta1": 0.5, "beta2": 0.999, "d_steps": 1,
+         "noise_dim": 64}
+
 # Non-saturating loss, zero-centred R1 penalty on real data (Mescheder et al. 2018), a
 # 3-hidden-layer leaky-ReLU MLP, Adam at 1e-3 decaying linearly to 1e-5 over the protocol's
 # budget (batch 512, 25 000 iterations). The decay is what makes the samples precise.
-# Measured (seed 0, 25 000 iterations): ring 8/8 modes, 90.4 % high quality, reverse KL 0.002;
-# grid 25/25, 85.6 %, reverse KL 0.006 (GDPP, the best published: 8.0/71.7 %, 24.8/68.5 %).
+# Measured (benchmarks/results.md, 5 seeds, 25 000 iterations): ring 8.0/8 modes, 90.6 % high
+# quality; grid 25.0/25, 84.3 % (GDPP, the best published: 8.0/71.7 %, 24.8/68.5 %).
 STABLE = Preset(
     name="Stable",
     description="R1 penalty + learning-rate decay, 3-layer leaky-ReLU MLP: all modes, sharp "
                 "samples after 25 000 iterations",
-    changes={
+    changes={**PLAIN,
         "objective": "nonsaturating",
         "r1_gamma": 1.0,
-        "label_smoothing": 0.0,
-        "optimizer": "adam",
         "lr_d": 1e-3,
         "lr_g": 1e-3,
-        "beta1": 0.5,
-        "beta2": 0.999,
         "batch_size": 512,
-        "d_steps": 1,
         "lr_final": 0.01,
         "decay_steps": 25_000,
-        "noise_dim": 64,
         "hidden": 128,
         "depth": 3,
         "activation": "leaky_relu",
@@ -47,27 +45,21 @@ STABLE = Preset(
 )
 
 # The original minimax loss log(1 - D(G(z))) with otherwise plain settings (the Config
-# defaults: 2x128 ReLU MLPs, Adam 2e-4 for both, z in R^64), batch 512. Measured on the ring
+# 2x128 ReLU MLPs, Adam 2e-4 for both, z in R^64), batch 512. Measured on the ring
 # (seeds 0 and 1): within 1000 iterations all samples sit in one blob near a single mode, and
 # the blob then hops from mode to mode around the ring (0-1 of 8 modes covered at any time).
 VANILLA = Preset(
     name="Vanilla GAN",
     description="The original minimax GAN with plain settings: watch it collapse onto one mode and hop",
     protocol_iterations=5000,   # collapse shows long before the 25 000 budget
-    changes={
+    changes={**PLAIN,
         "objective": "minimax",
         "r1_gamma": 0.0,
-        "label_smoothing": 0.0,
-        "optimizer": "adam",
         "lr_d": 2e-4,
         "lr_g": 2e-4,
-        "beta1": 0.5,
-        "beta2": 0.999,
         "batch_size": 512,
-        "d_steps": 1,
         "lr_final": 1.0,
         "decay_steps": 0,
-        "noise_dim": 64,
         "hidden": 128,
         "depth": 2,
         "activation": "relu",
@@ -80,21 +72,15 @@ DIGITS = Preset(
     name="Digits (DCGAN)",
     description="The DCGAN example's settings on the 8x8 digits: all ten classes in about 1000 iterations",
     protocol_iterations=2000,
-    changes={
+    changes={**PLAIN,
         "dataset": "digits",
         "objective": "nonsaturating",
         "r1_gamma": 0.0,
-        "label_smoothing": 0.0,
-        "optimizer": "adam",
         "lr_d": 2e-4,
         "lr_g": 2e-4,
-        "beta1": 0.5,
-        "beta2": 0.999,
         "batch_size": 64,
-        "d_steps": 1,
         "lr_final": 1.0,
         "decay_steps": 0,
-        "noise_dim": 64,
         "channels": 32,
     },
 )

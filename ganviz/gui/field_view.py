@@ -71,6 +71,7 @@ class FieldView(QWidget):
         layout.addLayout(bar)
 
         self.follow = True
+        self._levels = self._label = None
         self.stroke_points: list = []
         self.frames = 0
         self._extent = None
@@ -103,12 +104,16 @@ class FieldView(QWidget):
         self.heatmap.setImage(field.heatmap, autoLevels=False)
         self.heatmap.setRect(x0, y0, x1 - x0, y1 - y0)
         if field.probability:
-            self.colorBar.setLevels((0.0, 1.0))
-            self.colorBar.axis.setLabel("D(x): probability of real")
+            levels, label = (0.0, 1.0), "D(x): probability of real"
         else:
             lo, hi = np.nanpercentile(field.heatmap, [2, 98]) if np.isfinite(field.heatmap).any() else (-1, 1)
-            self.colorBar.setLevels((float(lo), float(hi) if hi > lo else float(lo) + 1))
-            self.colorBar.axis.setLabel("D(x): critic value")
+            levels, label = (float(lo), float(hi) if hi > lo else float(lo) + 1), "D(x): critic value"
+        if levels != self._levels:   # the colour bar repaints and re-lays-out on every change
+            self.colorBar.setLevels(levels)
+            self._levels = levels
+        if label != self._label:
+            self.colorBar.axis.setLabel(label)
+            self._label = label
         self.fake.setData(field.fake[:, 0], field.fake[:, 1])
         self._draw_arrows(field.fake, field.push)
         self._draw_manifold(field.manifold)

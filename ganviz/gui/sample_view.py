@@ -2,23 +2,10 @@
 so the same latent points evolve in place. (2D data is shown by the field view.)"""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 
-
-def tile_images(images: np.ndarray, pad: int = 1) -> np.ndarray:
-    """(N, C, H, W) in [-1, 1] -> one (rows*H, cols*W[, C]) image, padding at -1 (black)."""
-    n, c, h, w = images.shape
-    cols = int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / cols))
-    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), -1.0, dtype=np.float32)
-    for i in range(n):
-        r, q = divmod(i, cols)
-        y, x = pad + r * (h + pad), pad + q * (w + pad)
-        out[y: y + h, x: x + w] = images[i].transpose(1, 2, 0)
-    return out[..., 0] if c == 1 else out
+from ganviz.core.render import tile
 
 
 class SampleView(pg.GraphicsLayoutWidget):
@@ -40,9 +27,9 @@ class SampleView(pg.GraphicsLayoutWidget):
         self._ranged = False
 
     def show_samples(self, samples: np.ndarray):
-        self.last_tiled = tile_images(samples)
+        self.last_tiled = tile(samples)   # the same grid `ganviz train` writes to samples.png
         # Fixed levels: the grey value of a pixel means the same thing in every frame.
-        self.image.setImage(self.last_tiled.copy(), levels=(-1.0, 1.0), autoLevels=False)
+        self.image.setImage(self.last_tiled.copy(), levels=(0, 255), autoLevels=False)
         if not self._ranged:  # frame the grid once; after that the user's zoom is kept
             self.plot.autoRange()
             self._ranged = True

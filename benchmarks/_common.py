@@ -117,3 +117,36 @@ def mean_std(xs) -> tuple[float, float]:
     if not xs:
         return float("nan"), float("nan")
     return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+# ---------------------------------------------------------------- a folder of images, made here
+def make_image_folder(folder, n: int = 2048, size: int = 64, seed: int = 0) -> str:
+    """n PNGs of coloured ellipses and boxes on a shaded background, written into `folder`
+    (kept if already there): a stand-in for a user's image folder, since nothing may be
+    downloaded. Returns the path."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+    os.makedirs(folder, exist_ok=True)
+    if len([f for f in os.listdir(folder) if f.endswith(".png")]) >= n:
+        return folder
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 1, size)[None, :, None]
+    for i in range(n):
+        a, b = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+        background = (a * (1 - ramp) + b * ramp).repeat(size, 0).astype(np.uint8)
+        image = Image.fromarray(background)
+        draw = ImageDraw.Draw(image)
+        for _ in range(rng.integers(1, 4)):
+            x0, y0 = rng.integers(0, size * 3 // 4, 2)
+            w, h = rng.integers(size // 6, size // 2, 2)
+            shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+            shape((x0, y0, x0 + w, y0 + h), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+        image.save(os.path.join(folder, f"{i:05d}.png"))
+    return folder
+
+
+def folder64_config(folder) -> tuple[str, Config]:
+    """(label, config) for the 64x64 image-folder preset on make_image_folder's images."""
+    make_image_folder(folder)
+    config = preset_config("Image folder 64 (DCGAN)", Config(dataset=f"folder:{folder}"))
+    return "preset 'Image folder 64 (DCGAN)' on 2048 generated 64x64 PNGs", config

@@ -25,7 +25,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from _common import Config, digits_config, machine_info, median, print_machine, resolve_device
+import os
+import tempfile
+
+from _common import Config, digits_config, folder64_config, machine_info, median, print_machine, resolve_device
 
 from ganviz.core.models import build_models  # noqa: E402
 from ganviz.core.trainer import Trainer  # noqa: E402
@@ -162,7 +165,8 @@ def bench(label, config, device, args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", choices=("ring", "digits", "all"), default="all")
+    p.add_argument("--config", choices=("ring", "digits", "folder64", "all"), default="all",
+                   help="all: ring and digits, and folder64 on a GPU (64x64 DCGAN: too slow for a CPU)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=4.0, help="length of one timed slice")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -179,6 +183,8 @@ def main():
         configs.append(("ring (Config(r1_gamma=0, decay_steps=0))", Config(r1_gamma=0.0, decay_steps=0)))
     if args.config in ("digits", "all"):
         configs.append(digits_config())
+    if args.config == "folder64" or (args.config == "all" and device.type == "cuda"):
+        configs.append(folder64_config(os.path.join(tempfile.gettempdir(), "ganviz-folder64")))
     for label, config in configs:
         bench(label, config, device, args)
 

@@ -3,4 +3,5 @@ import sys
 
 from ganviz.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":   # the training process re-imports this module; it must not start the app
+    sys.exit(main())

@@ -21,8 +21,9 @@ def window(qtbot):
     w = MainWindow(Config(dataset="ring", batch_size=64, hidden=32, probe_size=64, decay_steps=0))
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: w.worker.trainer is not None and w.dataViews.currentWidget() is w.fieldView, timeout=20000)
+    qtbot.waitUntil(lambda: w.run_info is not None and w.dataViews.currentWidget() is w.fieldView, timeout=30000)
     yield w
     w.shutdown()
     # A QThread still running when its owner goes away aborts the process: fail loudly instead.
     assert w.thread.isFinished(), "worker thread still running after shutdown"
+    assert not w.worker.process.is_alive(), "training process still running after shutdown"

@@ -12,9 +12,10 @@ from ganviz.core.history import COLUMNS
 from ganviz.core.trainer import Trainer
 
 TINY = {
-    "ring": dict(batch_size=32, hidden=16, noise_dim=8, probe_size=32, grid_size=16, device="cpu"),
-    "digits": dict(batch_size=16, channels=8, noise_dim=8, probe_size=16, grid_size=16, device="cpu"),
-}
+    "ring": dict(batch_size=32, hidden=16, noise_dim=8, probe_size=32, grid_size=16, device="cpu", probe_every=1),
+    "digits": dict(batch_size=16, channels=8, noise_dim=8, probe_size=16, grid_size=16, device="cpu",
+                   probe_every=1),
+}   # probe_every=1: single Steps and whole iterations then record the same columns
 KEEP = [i for i, c in enumerate(COLUMNS) if c != "duration"]  # wall time is never identical
 
 
@@ -24,18 +25,21 @@ def make(name="ring", **changes):
 
 def assert_same_run(a, b):
     assert np.array_equal(a.history.array()[:, KEEP], b.history.array()[:, KEEP], equal_nan=True)
-    for net in ("generator", "discriminator"):
+    assert (a.generator_ema is None) == (b.generator_ema is None)
+    nets = ("generator", "discriminator") + (("generator_ema",) if a.generator_ema is not None else ())
+    for net in nets:
         for (name, x), y in zip(getattr(a, net).state_dict().items(), getattr(b, net).state_dict().values()):
             assert torch.equal(x, y), f"{net}.{name}"
     assert (a.iteration, a.updates, a.d_done) == (b.iteration, b.updates, b.d_done)
 
 
+@pytest.mark.parametrize("g_ema", [0.0, 0.99])
 @pytest.mark.parametrize("name", ["ring", "digits"])
-def test_resume_is_bit_exact(tmp_path, name):
+def test_resume_is_bit_exact(tmp_path, name, g_ema):
     n = 4
-    a = make(name)
+    a = make(name, g_ema=g_ema)
     a.train(2 * n)
-    b = make(name)
+    b = make(name, g_ema=g_ema)
     b.train(n)
     save_checkpoint(b, tmp_path / "run.pt")
     c = load_checkpoint(tmp_path / "run.pt")
@@ -58,6 +62,18 @@ def test_resume_between_d_and_g_updates(tmp_path, d_done):
     assert c.d_done == d_done and c.next_phase == b.next_phase == ("D" if d_done < 2 else "G")
     assert [r.phase for r in c.step_iteration()] == ["D"] * (2 - d_done) + ["G"]
     assert_same_run(a, c)
+
+
+def test_checkpoint_from_before_g_ema_still_loads(tmp_path):
+    t = make()
+    t.train(2)
+    save_checkpoint(t, tmp_path / "new.pt")
+    state = torch.load(tmp_path / "new.pt", weights_only=True)
+    del state["generator_ema"], state["config"]["g_ema"]  # what older versions wrote
+    torch.save(state, tmp_path / "old.pt")
+    loaded = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.config.g_ema == 0.0 and loaded.generator_ema is None
+    assert np.array_equal(loaded.samples(), t.samples())
 
 
 def test_resumed_ring_keeps_its_modes_for_the_scores(tmp_path):

@@ -1,6 +1,7 @@
 """The 2D field view: every layer draws, D steps change the heatmap only, G steps move the
 points only, drawn and CSV data become the training data, the quality panel shows modes."""
 import numpy as np
+import probes
 
 
 def field_state(window):
@@ -65,8 +66,8 @@ def test_drawn_stroke_becomes_training_data(window, qtbot):
     f.add_stroke(np.stack([t, 0.5 * t], 1))
     assert f.useDrawingButton.isEnabled()
     f.useDrawingButton.click()
-    qtbot.waitUntil(lambda: window.worker.trainer.dataset.name == "drawn", timeout=20000)
-    data = window.worker.trainer.dataset.data.numpy()
+    qtbot.waitUntil(lambda: window.run_info["dataset_name"] == "drawn", timeout=20000)
+    data = window.worker.call(probes.points)
     assert np.abs(data[:, 1] - 0.5 * data[:, 0]).mean() < 0.1   # points lie along the stroke
     assert data[:, 0].min() > -0.2 and data[:, 0].max() < 1.2
     window.step()
@@ -82,8 +83,8 @@ def test_loaded_csv_becomes_training_data(window, qtbot, tmp_path):
     c.datasetPath.setText(str(path))
     c.datasetCombo.setCurrentText("CSV file of 2D points…")
     window.reset()
-    qtbot.waitUntil(lambda: window.worker.trainer.dataset.name == f"csv:{path}", timeout=20000)
-    assert window.worker.trainer.dataset.data.shape == (300, 2)
+    qtbot.waitUntil(lambda: window.run_info["dataset_name"] == f"csv:{path}", timeout=20000)
+    assert window.worker.call(probes.points).shape == (300, 2)
     qtbot.waitUntil(lambda: len(window.fieldView.real.data) > 0, timeout=10000)
     x, _ = window.fieldView.real.getData()
     assert abs(np.mean(x) - 3.0) < 0.2

@@ -1,19 +1,15 @@
 """The window as a person uses it: Train, Pause, Step D then G, live settings, closing."""
 import numpy as np
+import probes
 import pytest
-import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
 from ganviz.core.config import Config
 
 
-def snapshot(net):
-    return {k: v.detach().clone() for k, v in net.state_dict().items()}
-
-
 def same(a, b):
-    return all(torch.equal(a[k], b[k]) for k in a)
+    return all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def updates(window):
@@ -49,15 +45,16 @@ def test_train_fills_plots_and_pause_stops(window, qtbot):
 
 
 def test_step_runs_exactly_one_d_then_one_g_update(window, qtbot):
-    trainer = window.worker.trainer
-    g0, d0 = snapshot(trainer.generator), snapshot(trainer.discriminator)
+    nets = window.worker.call(probes.networks)   # parameters, from the training process
+    g0, d0 = nets["G"], nets["D"]
     step = window.findChild(QWidget, "stepButton")
     assert window.stepAction.text() == "Step D"
 
     qtbot.mouseClick(step, Qt.LeftButton)
     qtbot.waitUntil(lambda: window.stepReadout.text().startswith("D update"), timeout=10000)
-    assert trainer.updates == 1 and updates(window) == 1
-    g1, d1 = snapshot(trainer.generator), snapshot(trainer.discriminator)
+    nets = window.worker.call(probes.networks)
+    assert nets["updates"] == 1 and updates(window) == 1
+    g1, d1 = nets["G"], nets["D"]
     assert same(g0, g1), "a D step changed the generator"
     assert not same(d0, d1), "a D step did not change the discriminator"
     assert "G frozen" in window.stepReadout.text()
@@ -66,8 +63,9 @@ def test_step_runs_exactly_one_d_then_one_g_update(window, qtbot):
 
     qtbot.mouseClick(step, Qt.LeftButton)
     qtbot.waitUntil(lambda: window.stepReadout.text().startswith("G update"), timeout=10000)
-    assert trainer.updates == 2 and updates(window) == 2
-    g2, d2 = snapshot(trainer.generator), snapshot(trainer.discriminator)
+    nets = window.worker.call(probes.networks)
+    assert nets["updates"] == 2 and updates(window) == 2
+    g2, d2 = nets["G"], nets["D"]
     assert same(d1, d2), "a G step changed the discriminator"
     assert not same(g1, g2), "a G step did not change the generator"
     assert "D frozen" in window.stepReadout.text()
@@ -95,16 +93,18 @@ def test_learning_rate_change_while_training_takes_effect(window, qtbot):
     assert window.running, "a live change must not stop training"
     window.toggle_training()
     qtbot.waitUntil(lambda: not window.running, timeout=5000)
-    assert window.worker.trainer.opt_d.param_groups[0]["lr"] == pytest.approx(0.0005)
-    assert window.worker.trainer.opt_d.state, "Adam state was reset by a live change"
+    lr, has_state = window.worker.call(probes.optimizer_d)
+    assert lr == pytest.approx(0.0005)
+    assert has_state, "Adam state was reset by a live change"
 
 
 def test_change_needing_new_model_says_so_and_applies_on_reset(window, qtbot):
     window.controls.noiseDimSpin.setValue(5)
     assert "noise_dim" in window.controls.pendingLabel.text()
-    assert window.worker.trainer.config.noise_dim != 5
+    assert window.run_info["config"].noise_dim != 5
     qtbot.mouseClick(window.findChild(QWidget, "resetButton"), Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.worker.trainer.config.noise_dim == 5, timeout=20000)
+    qtbot.waitUntil(lambda: window.run_info["config"].noise_dim == 5, timeout=20000)
+    assert window.worker.call(probes.networks)["G"]["net.0.weight"].shape[1] == 5
     qtbot.waitUntil(lambda: window.controls.pendingLabel.text() == "", timeout=5000)
 
 
@@ -113,11 +113,12 @@ def test_closing_while_training_is_clean(qtbot):
     w = MainWindow(Config(dataset="ring", batch_size=64, hidden=32))
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: w.worker.trainer is not None, timeout=20000)
+    qtbot.waitUntil(lambda: w.run_info is not None, timeout=30000)
     w.toggle_training()
     qtbot.waitUntil(lambda: len(w.history) > 10, timeout=20000)
     w.close()
     assert w.thread.wait(5000) and w.thread.isFinished()
+    assert not w.worker.process.is_alive()
 
 
 def test_plot_repaints_hundreds_of_times(window, qtbot):
@@ -151,31 +152,24 @@ def test_bad_dataset_path_shows_message(window, qtbot, tmp_path):
 def test_nan_pauses_with_message_and_goes_back(window, qtbot):
     window.step_iteration()
     qtbot.waitUntil(lambda: updates(window) == 2, timeout=10000)
-    trainer = window.worker.trainer
-    with torch.no_grad():  # the worker is idle (paused): poison D as a diverged run would
-        for p in trainer.discriminator.parameters():
-            p.fill_(float("nan"))
+    poisoned = window.worker.call(probes.identity)
+    window.worker.call(probes.poison_discriminator)   # as a diverged run would
     window.toggle_training()
     qtbot.waitUntil(lambda: window.nanDialog is not None and window.nanDialog.isVisible(), timeout=10000)
     assert not window.running
     assert "NaN" in window.nanDialog.text()
     go_back = window.nanDialog.button(window.nanDialog.StandardButton.Yes)
     qtbot.mouseClick(go_back, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.worker.trainer is not trainer, timeout=10000)
-    restored = window.worker.trainer
-    assert all(torch.isfinite(p).all() for p in restored.discriminator.parameters())
+    qtbot.waitUntil(lambda: window.worker.call(probes.identity) != poisoned, timeout=10000)
+    assert all(np.isfinite(v).all() for v in window.worker.call(probes.networks)["D"].values())
 
 
-def test_worker_exception_shows_dialog_and_app_keeps_running(window, qtbot, monkeypatch):
-    trainer = window.worker.trainer
-
-    def boom(fetch=True):
-        raise RuntimeError("simulated failure in the trainer")
-    monkeypatch.setattr(trainer, "step", boom)
+def test_worker_exception_shows_dialog_and_app_keeps_running(window, qtbot):
+    window.worker.call(probes.break_step)
     window.step()
     qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=10000)
     assert "simulated failure" in window.errorDialog.text()
-    monkeypatch.undo()
+    window.worker.call(probes.mend_step)
     window.errorDialog.close()
     window.step()
     qtbot.waitUntil(lambda: window.stepReadout.text().startswith("D update"), timeout=10000)
@@ -198,10 +192,10 @@ def test_preset_shows_its_settings_and_applies_on_reset(window, qtbot):
     assert "collapse" in c.presetDescription.text()
     assert c.objectiveCombo.currentData() == "minimax"
     assert "objective" in c.pendingLabel.text()
-    assert window.worker.trainer.config.objective == "nonsaturating"
+    assert window.run_info["config"].objective == "nonsaturating"
     window.reset()
-    qtbot.waitUntil(lambda: window.worker.trainer.config.objective == "minimax", timeout=20000)
-    assert window.worker.trainer.config.dataset == "ring"
+    qtbot.waitUntil(lambda: window.run_info["config"].objective == "minimax", timeout=20000)
+    assert window.run_info["config"].dataset == "ring"
 
 
 def test_save_and_open_checkpoint_restores_the_run(window, qtbot, tmp_path):
@@ -210,23 +204,24 @@ def test_save_and_open_checkpoint_restores_the_run(window, qtbot, tmp_path):
     path = tmp_path / "run.pt"
     window.save_checkpoint(str(path))
     qtbot.waitUntil(path.exists, timeout=10000)
-    saved = snapshot(window.worker.trainer.generator)
+    saved = window.worker.call(probes.networks)["G"]
     window.step_iteration()
     qtbot.waitUntil(lambda: updates(window) == 4, timeout=10000)
     window.open_checkpoint(str(path))
-    qtbot.waitUntil(lambda: window.worker.trainer.updates == 2 and updates(window) == 2, timeout=20000)
-    assert same(saved, snapshot(window.worker.trainer.generator))
+    qtbot.waitUntil(lambda: updates(window) == 2, timeout=20000)
+    nets = window.worker.call(probes.networks)
+    assert nets["updates"] == 2 and same(saved, nets["G"])
     assert window.stepAction.text() == "Step D"
 
 
 def test_opening_a_corrupt_checkpoint_shows_message_and_keeps_run(window, qtbot, tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint at all")
-    trainer = window.worker.trainer
+    trainer = window.worker.call(probes.identity)
     window.open_checkpoint(str(bad))
     qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=10000)
     assert "bad.pt" in window.errorDialog.text()
-    assert window.worker.trainer is trainer
+    assert window.worker.call(probes.identity) == trainer
 
 
 def test_hover_shows_values_under_the_mouse(window, qtbot):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganviz.core.config import OBJECTIVES, Config
+from ganviz.core.config import OBJECTIVES, Config, ConfigError
 from ganviz.core.data import load_dataset
 from ganviz.core.history import COLUMNS
 from ganviz.core.objectives import get_objective
@@ -66,25 +66,31 @@ def history(trainer):
 
 
 # ------------------------------------------------------------------ one update, one network
+@pytest.mark.parametrize("g_ema", [0.0, 0.99])
 @pytest.mark.parametrize("name", ["ring", "digits"])
-def test_d_update_leaves_g_untouched(make, name):
-    t = make(name)
+def test_d_update_leaves_g_untouched(make, name, g_ema):
+    t = make(name, g_ema=g_ema)
     t.step_iteration()  # both optimizers now hold Adam state worth protecting
     g_before = snapshot(t.generator, t.opt_g)
     d_before = snapshot(t.discriminator, t.opt_d)
+    ema_before = copy.deepcopy(t.generator_ema.state_dict()) if g_ema else None
     record = t.step_discriminator()
     assert record.phase == "D"
     assert_same(snapshot(t.generator, t.opt_g), g_before)  # params, BN buffers, Adam state
     assert params_changed(t.discriminator, d_before["net"])
+    if g_ema:
+        assert_same(t.generator_ema.state_dict(), ema_before)  # the average too
 
 
+@pytest.mark.parametrize("g_ema", [0.0, 0.99])
 @pytest.mark.parametrize("name", ["ring", "digits"])
-def test_g_update_leaves_d_untouched_but_gradients_flow_through_it(make, name):
-    t = make(name)
+def test_g_update_leaves_d_untouched_but_gradients_flow_through_it(make, name, g_ema):
+    t = make(name, g_ema=g_ema)
     t.step_iteration()
     t.step_discriminator()
     d_before = snapshot(t.discriminator, t.opt_d)
     g_before = snapshot(t.generator, t.opt_g)
+    ema_before = copy.deepcopy(t.generator_ema.state_dict()) if g_ema else None
     for p in t.discriminator.parameters():
         p.grad = None
     record = t.step_generator()
@@ -95,6 +101,51 @@ def test_g_update_leaves_d_untouched_but_gradients_flow_through_it(make, name):
     assert sum(p.grad.abs().sum().item() for p in t.generator.parameters()) > 0
     assert record.grad_norm > 0
     assert all(p.requires_grad for p in t.discriminator.parameters())  # unfrozen afterwards
+    if g_ema:  # the average moved, without gradients
+        assert params_changed(t.generator_ema, ema_before)
+        assert all(p.grad is None and not p.requires_grad for p in t.generator_ema.parameters())
+
+
+# ------------------------------------------------------------------ moving average of G
+@pytest.mark.parametrize("name", ["ring", "digits"])
+def test_g_ema_is_the_moving_average_of_g_after_each_g_update(make, name):
+    t = make(name, g_ema=0.99)
+    assert not t.generator_ema.training
+    t.train(3)
+    ema = copy.deepcopy(t.generator_ema.state_dict())
+    t.step_iteration()
+    decay = min(0.99, (1 + t.iteration) / (10 + t.iteration))  # ramped up early in the run
+    g_now, ema_now = t.generator.state_dict(), t.generator_ema.state_dict()
+    for name_, p in t.generator.named_parameters():
+        expected = decay * ema[name_] + (1 - decay) * g_now[name_]
+        torch.testing.assert_close(ema_now[name_], expected)
+    for name_, b in t.generator.named_buffers():  # BatchNorm statistics: copied
+        assert torch.equal(ema_now[name_], b)
+
+
+def test_g_ema_makes_samples_and_scores_but_never_changes_training(make, datasets):
+    plain, averaged = make(seed=5), make(seed=5, g_ema=0.999)
+    assert plain.generator_ema is None and plain.sampling_generator is plain.generator
+    plain.train(6), averaged.train(6)
+    assert np.array_equal(history(plain), history(averaged), equal_nan=True)  # same G, same D
+    assert np.array_equal(plain.samples(), averaged.generator(averaged.fixed_noise).detach().numpy())
+    with torch.no_grad():
+        from_ema = averaged.generator_ema(averaged.fixed_noise).numpy()
+    assert np.array_equal(averaged.samples(), from_ema)
+    assert not np.array_equal(averaged.samples(), plain.samples())
+    assert not np.array_equal(averaged.generate(50), plain.generate(50))
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5])
+def test_g_ema_must_be_a_decay_below_one(bad):
+    with pytest.raises(ConfigError, match="g_ema"):
+        Config(g_ema=bad)
+
+
+def test_g_ema_needs_a_new_model(make):
+    t = make()
+    assert t.update_config(g_ema=0.999) == ["g_ema"]
+    assert t.config.g_ema == 0.0 and t.generator_ema is None
 
 
 # ------------------------------------------------------------------ phases
@@ -120,7 +171,7 @@ def test_step_iteration_returns_k_plus_one_records(make):
 # ------------------------------------------------------------------ records
 @pytest.mark.parametrize("name", ["ring", "digits"])
 def test_records_are_finite_and_probes_continue(make, name):
-    t = make(name, d_steps=2)
+    t = make(name, d_steps=2, probe_every=1)
     records = t.train(4)
     assert len(records) == 12 and len(t.history) == 12
     for r in records:
@@ -132,6 +183,24 @@ def test_records_are_finite_and_probes_continue(make, name):
         assert a.d_real_after == b.d_real_before and a.d_fake_after == b.d_fake_before
     g = [r for r in records if r.phase == "G"]
     assert all(r.d_real_before == r.d_real_after for r in g)  # G cannot move D(x)
+
+
+def test_probe_every_measures_some_iterations_and_every_step_without_changing_training(make):
+    sparse, dense = make(probe_every=3), make(probe_every=1)
+    records = sparse.train(7)
+    dense.train(7)
+    measured = [r.iteration for r in records if math.isfinite(r.d_fake_after)]
+    # iterations 1, 4, 7 start at iteration counts 0, 3, 6: both their D and G updates measure
+    assert measured == [1, 1, 4, 4, 7, 7]
+    assert all(r.is_finite and math.isfinite(r.loss_d if r.phase == "D" else r.loss_g) for r in records)
+    # the probe only looks: the networks train exactly as with a probe on every update
+    for a, b in ((sparse.generator, dense.generator), (sparse.discriminator, dense.discriminator)):
+        assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    # a single Step (fetch) always measures, whatever the iteration
+    assert sparse.iteration % 3 != 0
+    r = sparse.step(fetch=True)
+    assert math.isfinite(r.d_real_before) and math.isfinite(r.d_fake_after)
+    assert all(math.isfinite(r.d_fake_after) for r in sparse.step_iteration(fetch=True))
 
 
 def test_same_seed_gives_identical_records(make):

@@ -12,7 +12,7 @@ MODELS = ("auto", "mlp", "dcgan")
 
 # Settings the trainer can change between two updates without rebuilding anything.
 LIVE_FIELDS = ("lr_d", "lr_g", "beta1", "beta2", "momentum", "d_steps", "label_smoothing",
-               "gp_weight", "r1_gamma", "lr_final", "decay_steps")
+               "gp_weight", "r1_gamma", "lr_final", "decay_steps", "probe_every")
 
 
 class ConfigError(ValueError):
@@ -48,6 +48,8 @@ class Config:
     depth: int = 2                 # MLP hidden layers
     activation: str = "leaky_relu"
     channels: int = 32             # DCGAN base channel count
+    g_ema: float = 0.0             # decay of an exponential moving average of G's weights,
+                                   # which then makes the samples and scores (0 = off)
     # data
     ring_modes: int = 8
     ring_radius: float = 1.0
@@ -58,6 +60,7 @@ class Config:
     seed: int = 0
     device: str = "auto"
     probe_size: int = 64           # fixed real/noise batch D(x), D(G(z)) are measured on
+    probe_every: int = 20          # while training freely, measure it on every Nth iteration (Steps: always)
     grid_size: int = 0             # fixed-noise samples shown; 0: 64 images (8x8) or 512 points
 
     def __post_init__(self):
@@ -98,7 +101,7 @@ def _problems(c: Config):
     yield from choice("activation", ACTIVATIONS)
     yield from choice("model", MODELS)
     positive = ("lr_d", "lr_g", "batch_size", "d_steps", "noise_dim", "hidden", "depth",
-                "channels", "ring_modes", "ring_radius", "ring_sigma", "probe_size")
+                "channels", "ring_modes", "ring_radius", "ring_sigma", "probe_size", "probe_every")
     for name in positive:
         v = getattr(c, name)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0:
@@ -107,6 +110,8 @@ def _problems(c: Config):
         v = getattr(c, name)
         if not 0.0 <= v < 1.0:
             yield f"{name} must be in [0, 1) (got {v!r})"
+    if not isinstance(c.g_ema, (int, float)) or isinstance(c.g_ema, bool) or not 0.0 <= c.g_ema < 1.0:
+        yield f"g_ema must be in [0, 1): 0 for off, else a decay such as 0.999 (got {c.g_ema!r})"
     if not 0.0 <= c.label_smoothing < 0.5:
         yield f"label_smoothing must be in [0, 0.5) (got {c.label_smoothing!r})"
     for name in ("gp_weight", "r1_gamma", "decay_steps", "grid_size"):

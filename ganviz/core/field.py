@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .models import build_models
+from .objectives import get_objective
+
 
 @dataclass
 class Field:
@@ -66,6 +69,32 @@ def compute_field(trainer, bounds, resolution: int = 64, manifold_steps: int = 2
     return Field(bounds=tuple(float(b) for b in bounds), heatmap=heat.cpu().numpy().copy(),
                  fake=fake.cpu().numpy().copy(), push=(-grad).cpu().numpy().copy(),
                  manifold=manifold.cpu().numpy().copy(), probability=obj.probability)
+
+
+def network_weights(trainer) -> dict:
+    """Numpy copies of G's and D's weights: what the window needs to draw the field itself."""
+    def copy(net):
+        return {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
+    return {"G": copy(trainer.generator), "D": copy(trainer.discriminator)}
+
+
+class FieldMirror:
+    """A CPU copy of a 2D run's G and D, loaded with network_weights(), so the window computes
+    the field in its own process and the training process spends its time training."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, config, sample_shape, fixed_noise: np.ndarray):
+        self.generator, self.discriminator = build_models(config, sample_shape)
+        self.objective = get_objective(config.objective)
+        self.fixed_noise = torch.from_numpy(fixed_noise)
+
+    def load(self, weights: dict):
+        for net, key in ((self.generator, "G"), (self.discriminator, "D")):
+            net.load_state_dict({k: torch.from_numpy(v) for k, v in weights[key].items()})
+
+    def field(self, bounds, fresh: bool = False) -> Field:
+        return compute_field(self, bounds, fresh=fresh)
 
 
 def d_output_histogram(trainer, bins: int = 20):

@@ -33,7 +33,8 @@ FRAME_MS = 100  # metric plots redraw at most 10 times a second, and only when n
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, config: Config | None = None, checkpoint: str | None = None):
+    def __init__(self, config: Config | None = None, checkpoint: str | None = None, training_process=None):
+        """training_process: (process, connection) from core.process.start(), if already started."""
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("ganviz: watch a GAN train")
@@ -46,6 +47,7 @@ class MainWindow(QMainWindow):
         self.elapsed = 0.0
         self._run_started_at = None
         self.errorDialog = self.nanDialog = None
+        self.run_info = None           # what the training process said about the current run
         self.last_batch_time = 0.0
 
         self._build_views()
@@ -54,7 +56,7 @@ class MainWindow(QMainWindow):
         self._build_status()
 
         self.thread = QThread(self)
-        self.worker = TrainingWorker()
+        self.worker = TrainingWorker(training_process)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.batchReady.connect(self._on_batch)
@@ -250,7 +252,7 @@ class MainWindow(QMainWindow):
         self.worker.reset(config, dataset)
 
     def _set_field_bounds(self, bounds):
-        self.worker.field_bounds = bounds
+        self.worker.set_field_bounds(bounds)
 
     def save_checkpoint(self, path=None):
         if not path:
@@ -292,8 +294,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ from the worker
     def _on_run_started(self, info):
+        self.run_info = info
         self.config = info["config"]
-        self.objective = info["objective"]
+        self.objective = get_objective(self.config.objective)
         self.controls.set_config(self.config)
         self.history = History.from_array_state(info["history"])
         for plot in self.plots:
@@ -305,22 +308,22 @@ class MainWindow(QMainWindow):
         self.lossPlot.set_objective(self.objective)
         self.lossPlot.setToolTip(f"{self.objective.formula_d}\n{self.objective.formula_g}\n"
                                  "Dashed lines: the losses where D cannot tell real from fake.")
-        points = info["dataset"].kind == "points"
+        points = info["dataset_kind"] == "points"
         self.sampleView.reset()
         self.dataViews.setCurrentWidget(self.fieldView if points else self.sampleView)
         self.fieldView.reset()
         if info["real"] is not None:
             self.fieldView.show_real(info["real"])
         self.qualityPanel.clear()
-        self.worker.field_bounds = self.fieldView.bounds() if points else None
+        self.worker.set_field_bounds(self.fieldView.bounds() if points else None)
         self.status["device"].setText(f"device {info['device']}")
         self.next_phase = info["next_phase"]
         self.elapsed = 0.0
         self.stepReadout.setText("Press Step to run one update and see what it did.")
         self.stepExplanation.clear()
         self._update_phase_labels()
-        skipped = info["dataset"].skipped
-        self.statusBar().showMessage(f"New run: {info['dataset'].name}, {len(info['dataset'])} samples"
+        skipped = info["skipped"]
+        self.statusBar().showMessage(f"New run: {info['dataset_name']}, {info['dataset_size']} samples"
                                      + (f" ({skipped} unreadable images skipped)" if skipped else ""), 8000)
 
     def _on_batch(self, payload):
@@ -416,10 +419,11 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self):
-        """Stop the worker and join its thread; never terminate()."""
+        """Stop the training process, then join the worker thread; never terminate()."""
         self.frameTimer.stop()
         if self.thread.isRunning():
             self.worker.stop()
+            self.worker.join()
             self.thread.quit()
             self.thread.wait()
 

@@ -190,11 +190,12 @@ class MetricPlot(pg.PlotWidget):
         """rows: history rows (one per update); phases: 0 for D updates, 1 for G."""
         x = rows[:, COLUMNS.index("x")]
         for key, (col, phase, _) in self._spec.items():
-            if phase is None:
-                self.series[key].extend(x, rows[:, col])
-            else:
-                mask = phases == (0 if phase == "D" else 1)
-                self.series[key].extend(x[mask], rows[mask, col])
+            # nan: not measured (the probe, on most updates while training freely; loss_G
+            # on D updates): a line joins the measured points
+            mask = np.isfinite(rows[:, col])
+            if phase is not None:
+                mask &= phases == (0 if phase == "D" else 1)
+            self.series[key].extend(x[mask], rows[mask, col])
         self._dirty = True
 
     def set_smoothing(self, weight: float):
@@ -311,7 +312,8 @@ class ScorePlot(MetricPlot):
 
     def append(self, rows, phases):
         super().append(rows, phases)
-        self._phases = np.concatenate([self._phases[-MAX_MARKERS:], phases])
+        measured = np.isfinite(rows[:, self._spec["d_fake"][0]])   # the rows d_fake kept
+        self._phases = np.concatenate([self._phases[-MAX_MARKERS:], phases[measured]])
 
     def clear_data(self):
         super().clear_data()

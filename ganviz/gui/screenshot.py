@@ -26,7 +26,7 @@ def main(args) -> int:
     steps = int(args.steps)
     deadline = time.monotonic() + 600
     _wait(app, lambda: window.errorDialog is not None or (
-        window.worker.trainer is not None and window.config.dataset == args.dataset), deadline)
+        window.run_info is not None and window.config.dataset == args.dataset), deadline)
     if window.errorDialog is not None:
         print(f"ganviz: error: {window.errorDialog.text().splitlines()[0]}", file=sys.stderr)
         window.shutdown()

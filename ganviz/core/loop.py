@@ -1,0 +1,204 @@
+"""The training loop the window drives: it runs in a process of its own (process.py).
+
+Why a process and not only a thread: these small networks spend most of their time in Python,
+and Python runs one thread at a time. Painting the plots in the same process took 60-75 % of
+the training speed away; in its own process training keeps a core to itself.
+
+Commands come in through a pipe, read between updates, so a Step is exact (one command, one
+update) and Pause lands within one update. Results go out through the same pipe as plain CPU
+data (Records, numpy arrays), at most ~25 batches a second; until the window acknowledges a
+batch, records wait in an outbox and samples are replaced (latest wins).
+
+Messages out are (kind, payload) pairs: "run" (a new run started), "batch", "step" (the Record
+of a single Step), "running" (bool), "nonfinite" (the bad Record), "failed" (a message),
+"saved" (a path), "result" (the answer to a "call").
+"""
+from __future__ import annotations
+
+import copy
+import time
+import traceback
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import Config
+from .evaluate import evaluate
+from .field import d_output_histogram, network_weights
+from .trainer import Trainer
+
+EMIT_INTERVAL = 1 / 25      # seconds between batches sent to the window
+FIELD_INTERVAL = 1 / 25     # 2D runs send the weights for the field with every batch: ~20 frames/s
+IMAGE_INTERVAL = 1 / 10     # image grids: 10 a second is plenty
+METRIC_INTERVAL = 2.0       # seconds between quality metrics while training
+SNAPSHOT_INTERVAL = 10.0    # seconds between in-memory "last good state" snapshots
+
+
+class TrainingLoop:
+    def __init__(self, conn):
+        self.conn = conn
+        self.trainer: Trainer | None = None
+        self.running = self.stopped = False
+        self.acked = True
+        self.outbox: list = []
+        self.fresh_noise = False
+        self.snapshot = None
+        self.snapshot_time = 0.0
+        self.last_samples = self.last_metrics = 0.0
+        self.rate = []              # (time, updates) pairs for updates/s
+
+    def send(self, kind, payload=None):
+        self.conn.send((kind, payload))
+
+    def run(self):
+        last_emit = time.perf_counter()
+        while not self.stopped:
+            try:
+                if self.running and self.trainer is not None:
+                    while self.conn.poll():
+                        self.execute(self.conn.recv())
+                    if not self.running:
+                        continue
+                    self.trainer.step(fetch=False)
+                    now = time.perf_counter()
+                    if now - last_emit >= EMIT_INTERVAL:
+                        last_emit = now   # from the flush's start: its own time counts in the interval
+                        self.flush()
+                else:
+                    self.flush()
+                    if self.conn.poll(0.05):
+                        self.execute(self.conn.recv())
+            except (EOFError, BrokenPipeError):
+                raise
+            except Exception as e:  # shown in a dialog; the loop keeps serving
+                self.set_running(False)
+                self.send("failed", f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}")
+
+    def set_running(self, running: bool):
+        self.running = running
+        self.send("running", running)
+
+    # ---------------------------------------------------------------- commands
+    def execute(self, cmd):
+        name, args = cmd[0], cmd[1:]
+        t = self.trainer
+        if name == "ack":
+            self.acked = True
+        elif name == "play" and t is not None:
+            self.set_running(True)
+        elif name == "pause":
+            self.running = False
+            self.flush(force_samples=True, force=True)
+            self.send("running", False)
+        elif name == "step" and t is not None:
+            record = t.step(fetch=True)
+            self.outbox.append(record)
+            self.flush(force_samples=True, metrics=True, force=True)
+            self.send("step", record)
+        elif name == "step_iteration" and t is not None:
+            records = t.step_iteration(fetch=True)
+            self.outbox.extend(records)
+            self.flush(force_samples=True, metrics=True, force=True)
+            self.send("step", records[-1])
+        elif name == "update_config" and t is not None:
+            t.update_config(**args[0])
+        elif name == "reset":
+            self.start(Trainer(args[0], dataset=args[1]))
+        elif name == "save" and t is not None:
+            save_checkpoint(t, args[0])
+            self.send("saved", str(args[0]))
+        elif name == "load":
+            self.start(load_checkpoint(args[0]))
+        elif name == "restore" and self.snapshot is not None:
+            trainer = Trainer(Config.from_dict(self.snapshot["config"]), dataset=t.dataset)
+            trainer.load_state_dict(copy.deepcopy(self.snapshot))
+            self.start(trainer)
+        elif name == "fresh_noise":
+            self.fresh_noise = args[0]
+            self.flush(force_samples=True, force=True)
+        elif name == "refresh":
+            self.flush(force_samples=True, metrics=True, force=True)
+        elif name == "redraw":   # samples or field weights only (the 2D view moved)
+            self.flush(force_samples=True, force=True)
+        elif name == "call":
+            self.answer(*args)
+        elif name == "stop":
+            self.running, self.stopped = False, True
+
+    def answer(self, call_id, fn, fn_args):
+        """Run fn(trainer, *fn_args) here and send back what it returns (or the error): how
+        tests and scripts look inside the training process."""
+        try:
+            self.send("result", (call_id, True, fn(self.trainer, *fn_args)))
+        except Exception as e:
+            self.send("result", (call_id, False, f"{type(e).__name__}: {e}"))
+
+    def start(self, trainer: Trainer):
+        """Swap in a new run (reset, load or restore) and tell the window about it."""
+        self.running = False
+        self.trainer = trainer
+        self.outbox.clear()
+        self.rate.clear()
+        self.take_snapshot(force=True)
+        ds = trainer.dataset
+        real = None
+        if ds.kind == "points":  # a fixed subset of the real data, shown once
+            real = ds.data[np.random.default_rng(0).permutation(len(ds.data))[:1000]].cpu().numpy().copy()
+        self.send("run", {
+            "real": real, "config": trainer.config, "device": str(trainer.device),
+            "dataset_kind": ds.kind, "dataset_name": ds.name, "dataset_size": len(ds),
+            "sample_shape": ds.sample_shape, "fixed_noise": trainer.fixed_noise.cpu().numpy(),
+            "skipped": ds.skipped, "history": trainer.history.array(), "next_phase": trainer.next_phase,
+        })
+        self.send("running", False)
+        self.flush(force_samples=True, metrics=True, force=True)
+
+    # ---------------------------------------------------------------- output
+    def flush(self, force_samples=False, metrics=False, force=False):
+        t = self.trainer
+        if t is None:
+            return
+        records = t.fetch_records()
+        bad = next((r for r in records if not r.is_finite), None)
+        self.outbox.extend(records)
+        if bad is not None:
+            self.set_running(False)
+            self.send("nonfinite", bad)
+        elif records:
+            self.take_snapshot()
+        if not (self.outbox or force_samples or force):
+            return
+        if not self.acked and not force:
+            return  # the window is busy: keep the records, send them with the next batch
+        now = time.perf_counter()
+        payload = {"records": self.outbox, "next_phase": t.next_phase, "iteration": t.iteration,
+                   "updates": t.updates, "epoch": t.sampler.epoch, "ups": self.updates_per_second(now)}
+        interval = IMAGE_INTERVAL if t.dataset.kind == "images" else FIELD_INTERVAL
+        if force_samples or now - self.last_samples >= interval:
+            if t.dataset.kind == "images":
+                payload["samples"] = t.samples(fresh=self.fresh_noise)
+            else:   # the window draws the field from these (field.FieldMirror)
+                payload["weights"] = network_weights(t)
+            self.last_samples = now
+        if metrics or now - self.last_metrics >= METRIC_INTERVAL:
+            payload["metrics"] = evaluate(t)
+            payload["histogram"] = d_output_histogram(t)
+            self.last_metrics = time.perf_counter()
+        self.outbox = []
+        self.acked = False
+        self.send("batch", payload)
+
+    def updates_per_second(self, now):
+        self.rate.append((now, self.trainer.updates))
+        while len(self.rate) > 2 and now - self.rate[0][0] > 2.0:
+            self.rate.pop(0)
+        (t0, u0), (t1, u1) = self.rate[0], self.rate[-1]
+        return (u1 - u0) / (t1 - t0) if t1 > t0 and self.running else 0.0
+
+    def take_snapshot(self, force=False):
+        """Keep the last state whose losses were finite, to go back to after a NaN."""
+        now = time.perf_counter()
+        if force or now - self.snapshot_time >= SNAPSHOT_INTERVAL:
+            self.snapshot = copy.deepcopy(self.trainer.state_dict())
+            self.snapshot_time = now

@@ -1,0 +1,51 @@
+"""Starting the training process that runs loop.TrainingLoop.
+
+This module imports neither torch nor Qt, so the app can start the process first thing and
+let it import torch while the window builds itself on the other core.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+
+
+def start(threads: int | None = None):
+    """A new training process and the window's end of its pipe: (process, connection)."""
+    # spawn, not fork: a forked copy of a process with Qt and torch threads can deadlock
+    ctx = multiprocessing.get_context("spawn")
+    conn, child = ctx.Pipe()
+    process = ctx.Process(target=serve, args=(child, threads or default_threads()),
+                          name="ganviz-training", daemon=True)
+    process.start()
+    child.close()
+    return process, conn
+
+
+def default_threads() -> int:
+    """Torch threads for training: every core but one, which the window keeps. 0 (torch's
+    default) where the user set OMP_NUM_THREADS."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return 0
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def serve(conn, threads: int = 0):
+    """The training process's main function: run the loop until "stop" or the window goes."""
+    import torch
+
+    from .loop import TrainingLoop
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        TrainingLoop(conn).run()
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass   # the window closed the pipe (or died): nothing left to train for
+    finally:
+        conn.close()
+        # Skip the interpreter's teardown (about a second with torch loaded): every file this
+        # process writes is complete by now, and the window waits for this exit when it closes.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

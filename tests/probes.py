@@ -1,0 +1,41 @@
+"""Functions the tests run inside the training process (window.worker.call(fn, ...)).
+Each takes the trainer first; what it returns comes back pickled (numpy, not tensors)."""
+import torch
+
+
+def networks(trainer):
+    """Copies of both networks' state and the update count."""
+    def copy(net):
+        return {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
+    return {"G": copy(trainer.generator), "D": copy(trainer.discriminator), "updates": trainer.updates}
+
+
+def optimizer_d(trainer):
+    """D's learning rate and whether its Adam state is still there."""
+    return trainer.opt_d.param_groups[0]["lr"], bool(trainer.opt_d.state)
+
+
+def identity(trainer):
+    return id(trainer)
+
+
+def poison_discriminator(trainer, value=float("nan")):
+    """Fill D's weights with NaN or inf, as a diverged run would."""
+    with torch.no_grad():
+        for p in trainer.discriminator.parameters():
+            p.fill_(value)
+
+
+def break_step(trainer):
+    """Make the next update raise, as a bug in the trainer would."""
+    def boom(fetch=True):
+        raise RuntimeError("simulated failure in the trainer")
+    trainer.step = boom
+
+
+def mend_step(trainer):
+    del trainer.step   # back to the class's method
+
+
+def points(trainer):
+    return trainer.dataset.data.cpu().numpy()

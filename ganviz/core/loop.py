@@ -20,7 +20,6 @@ import time
 import traceback
 
 import numpy as np
-import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config

@@ -7,12 +7,13 @@ Opens MainWindow(Config()) (the 2D ring), starts training and runs the Qt event 
   updates/s        training updates reaching the window (len(window.history) per second)
   timer lateness   a repeating 10 ms PreciseTimer's actual interval minus 10 ms, p50/p95/max:
                    how long the GUI thread is busy between two chances to react
-  batch latency    from the worker starting the _flush that emits a batch (its last update
-                   has just finished) to MainWindow._on_batch receiving it, and to _on_batch
-                   returning (drawn into the scene; the screen repaint follows in the event
-                   loop), p50/p95 ms; goal <= 100 ms; split into the worker's _flush (field
-                   and metrics computed), the wait in the signal queue and _on_batch itself.
-                   The first records of a batch waited up to one emit interval longer.
+  batch latency    from the training process starting the flush that sends a batch (its last
+                   update has just finished) to MainWindow._on_batch receiving it, and to
+                   _on_batch returning (drawn into the scene; the screen repaint follows in
+                   the event loop), p50/p95 ms; goal <= 100 ms; split into the flush (metrics),
+                   the pipe + the field computed in the window's worker thread + the signal
+                   queue, and _on_batch itself. The first records of a batch waited up to one
+                   emit interval longer.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/field_fps.py [--seconds 10] [--warmup 2]
     python benchmarks/field_fps.py --seconds 3 --warmup 1                   # smoke test
@@ -32,35 +33,23 @@ from _common import Config, machine_info, print_machine  # noqa: E402
 
 from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 
-from ganviz.gui import worker as worker_module  # noqa: E402
+from ganviz.core import loop  # noqa: E402
 from ganviz.gui.main_window import MainWindow  # noqa: E402
 
 PROBE_MS = 10
 
 
 class Probe:
-    """Times batches from the worker's _flush to the window's _on_batch, by monkeypatching both
-    classes before the window is built (the signal connects to the patched method). A batch
-    is emitted as _flush's last act, so _flush's end is its emit time; batches are paired by
-    the identity of their records list (payload["records"] is the worker's outbox)."""
+    """Times batches from the training process to the window by wrapping MainWindow._on_batch
+    before the window is built. The training process stamps each batch with perf_counter()
+    (one clock for every process on the machine) when its flush starts, right after the
+    last update, and again just before sending."""
 
     def __init__(self):
-        self.flushes = {}     # id(outbox) -> [start, end, outbox kept alive so ids stay unique]
-        self.arrivals = []    # (id(records), received, handled) while measuring
+        self.arrivals = []    # (flush start, sent, received, handled) while measuring
         self.measuring = False
-        orig_flush, orig_on_batch = worker_module.TrainingWorker._flush, MainWindow._on_batch
+        orig_on_batch = MainWindow._on_batch
         probe = self
-
-        def _flush(worker, *args, **kwargs):
-            box = worker._outbox
-            probe.flushes[id(box)] = entry = [time.perf_counter(), None, box]  # before: the GUI may be quick
-            try:
-                return orig_flush(worker, *args, **kwargs)
-            finally:
-                if worker._outbox is box:  # nothing emitted
-                    del probe.flushes[id(box)]
-                else:
-                    entry[1] = time.perf_counter()
 
         def _on_batch(window, payload):
             t = time.perf_counter()
@@ -68,19 +57,16 @@ class Probe:
                 return orig_on_batch(window, payload)
             finally:
                 if probe.measuring:
-                    probe.arrivals.append((id(payload.get("records")), t, time.perf_counter()))
+                    probe.arrivals.append((payload["time"], payload["sent"], t, time.perf_counter()))
 
-        worker_module.TrainingWorker._flush = _flush
         MainWindow._on_batch = _on_batch
 
     def latencies(self) -> dict:
-        """ms lists: worker flush work, queue wait, _on_batch time, flush start to received / drawn."""
+        """ms lists: flush in the training process, pipe + field + signal queue, _on_batch,
+        update done -> received / drawn."""
         out = {k: [] for k in ("flush", "queue", "on_batch", "received", "drawn")}
-        for key, received, handled in self.arrivals:
-            start, end, _ = self.flushes.get(key, (None, None, None))
-            if start is None or end is None:
-                continue
-            for name, value in (("flush", end - start), ("queue", max(0.0, received - end)),
+        for start, sent, received, handled in self.arrivals:
+            for name, value in (("flush", sent - start), ("queue", received - sent),
                                 ("on_batch", handled - received), ("received", received - start),
                                 ("drawn", handled - start)):
                 out[name].append(1000 * value)
@@ -123,14 +109,14 @@ def main():
     probe = Probe()
     app = make_app()
     print_machine(machine_info("cpu"))
-    print(f"Qt platform {app.platformName()}; worker emits every {1000 * worker_module.EMIT_INTERVAL:.0f} ms, "
-          f"field at most every {1000 * worker_module.FIELD_INTERVAL:.0f} ms")
+    print(f"Qt platform {app.platformName()}; training process emits every {1000 * loop.EMIT_INTERVAL:.0f} ms, "
+          f"field at most every {1000 * loop.FIELD_INTERVAL:.0f} ms")
     config = Config(dataset=args.dataset)
     window = MainWindow(config)
     window.resize(1400, 900)
     window.show()
-    if not run_loop(60, lambda: window.worker.trainer is not None):
-        raise SystemExit("the worker did not build a trainer within 60 s")
+    if not run_loop(60, lambda: window.run_info is not None):
+        raise SystemExit("the training process did not start a run within 60 s")
     run_loop(0.5)  # let runStarted reach the window
     window.toggle_training()
     if not run_loop(30, lambda: window.running):
@@ -167,7 +153,8 @@ def main():
     print(f"{'batches received':36s} {len(probe.arrivals):10d}")
     print(f"{'10 ms timer lateness p50 / p95':36s} {pct(late, 50):6.1f} / {pct(late, 95):.1f} ms"
           f"   (max {late.max() if len(late) else float('nan'):.1f}, {len(ticks)} ticks)")
-    for name, label in (("flush", "worker _flush (fields, metrics)"), ("queue", "signal queue wait"),
+    for name, label in (("flush", "training process flush (metrics)"),
+                        ("queue", "pipe, field (window side), queue"),
                         ("on_batch", "window _on_batch"), ("received", "update done -> _on_batch"),
                         ("drawn", "update done -> drawn")):
         print(f"{label + ' p50 / p95':36s} {pct(lat[name], 50):6.1f} / {pct(lat[name], 95):.1f} ms")

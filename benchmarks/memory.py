@@ -28,10 +28,10 @@ from ganviz.core.trainer import Trainer  # noqa: E402
 CHUNK = 50  # iterations per train() call: records are fetched once per chunk
 
 
-def rss_mb() -> tuple[float, str]:
-    """(resident set size in MB, where it came from)."""
+def rss_mb(pid="self") -> tuple[float, str]:
+    """(resident set size in MB, where it came from) of this process or of process `pid`."""
     try:
-        with open("/proc/self/status") as f:
+        with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024, "VmRSS"

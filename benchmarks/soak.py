@@ -1,6 +1,7 @@
 """Soak: train with the window open (offscreen) for a long time and report, at the start and
-every --every seconds, resident memory, training updates/s, field frames/s and the GUI
-thread's responsiveness (lateness of a 10 ms timer, p95).
+every --every seconds, resident memory of the window's process and of the training process,
+training updates/s, field frames/s and the GUI thread's responsiveness (lateness of a 10 ms
+timer, p95).
 
     QT_QPA_PLATFORM=offscreen python benchmarks/soak.py --minutes 60
     python benchmarks/soak.py --minutes 1 --every 15          # smoke test
@@ -37,7 +38,7 @@ def main():
     window = MainWindow(Config(dataset=args.dataset))
     window.resize(1400, 900)
     window.show()
-    run_loop(60, lambda: window.worker.trainer is not None)
+    run_loop(60, lambda: window.run_info is not None)
     run_loop(0.5)
     window.toggle_training()
     ticks = []
@@ -45,8 +46,8 @@ def main():
     timer.setTimerType(Qt.PreciseTimer)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
-    print(f"{'minute':>7s} {'RSS MB':>8s} {'updates':>10s} {'updates/s':>10s} {'field fps':>10s} "
-          f"{'lateness p95 ms':>16s}")
+    print(f"{'minute':>7s} {'window MB':>10s} {'training MB':>12s} {'updates':>10s} {'updates/s':>10s} "
+          f"{'field fps':>10s} {'lateness p95 ms':>16s}")
     start = time.perf_counter()
     rows = []
     while True:
@@ -55,18 +56,21 @@ def main():
         run_loop(min(args.every, 10.0))  # a 10 s measuring window at each report
         dt = time.perf_counter() - t0
         late = np.diff(ticks) * 1000 - 10 if len(ticks) > 1 else np.array([np.nan])
-        row = ((time.perf_counter() - start) / 60, rss_mb()[0], len(window.history),
+        row = ((time.perf_counter() - start) / 60, rss_mb()[0], rss_mb(window.worker.process.pid)[0],
+               len(window.history),
                (len(window.history) - u0) / dt, (window.fieldView.frames - f0) / dt, np.percentile(late, 95))
         rows.append(row)
-        print(f"{row[0]:7.1f} {row[1]:8.1f} {row[2]:10d} {row[3]:10.1f} {row[4]:10.1f} {row[5]:16.1f}", flush=True)
+        print(f"{row[0]:7.1f} {row[1]:10.1f} {row[2]:12.1f} {row[3]:10d} {row[4]:10.1f} {row[5]:10.1f} "
+              f"{row[6]:16.1f}", flush=True)
         if time.perf_counter() - start >= args.minutes * 60:
             break
         run_loop(max(0.0, args.every - 10.0))
     timer.stop()
     window.shutdown()
     first, last = rows[0], rows[-1]
-    print(f"start -> end: RSS {first[1]:.1f} -> {last[1]:.1f} MB, updates/s {first[3]:.0f} -> {last[3]:.0f}, "
-          f"field fps {first[4]:.1f} -> {last[4]:.1f}, lateness p95 {first[5]:.1f} -> {last[5]:.1f} ms")
+    print(f"start -> end: RSS window {first[1]:.1f} -> {last[1]:.1f} MB, training process {first[2]:.1f} -> "
+          f"{last[2]:.1f} MB, updates/s {first[4]:.0f} -> {last[4]:.0f}, field fps {first[5]:.1f} -> "
+          f"{last[5]:.1f}, lateness p95 {first[6]:.1f} -> {last[6]:.1f} ms")
 
 
 if __name__ == "__main__":

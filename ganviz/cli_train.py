@@ -22,7 +22,7 @@ from .core.trainer import Trainer
 
 # Options whose argparse names are Config fields; None means "not given".
 CONFIG_OPTIONS = ("seed", "objective", "optimizer", "lr_d", "lr_g", "beta1", "beta2",
-                  "batch_size", "noise_dim", "d_steps", "label_smoothing")
+                  "batch_size", "noise_dim", "d_steps", "label_smoothing", "g_ema")
 CHUNK_SECONDS = 0.25   # train() this long between looks at the clock, progress and Ctrl+C
 MAX_CHUNK = 200
 SCATTER_POINTS = 2000
@@ -99,7 +99,7 @@ def train_loop(trainer, out, steps, checkpoint_every, progress, stop) -> tuple[i
     fetched in batches yet the progress line and Ctrl+C stay responsive. Returns
     (iterations done, seconds spent training)."""
     done, chunk, spent = 0, 1, 0.0
-    last_d = last_g = None
+    last_d = last_g = probed = None
     while done < steps and not stop.requested:
         n = min(chunk, steps - done)
         if checkpoint_every:
@@ -112,10 +112,11 @@ def train_loop(trainer, out, steps, checkpoint_every, progress, stop) -> tuple[i
         chunk = max(1, min(MAX_CHUNK, int(CHUNK_SECONDS * n / max(took, 1e-9))))
         last_d = next((r for r in reversed(records) if r.phase == "D"), last_d)
         last_g = next((r for r in reversed(records) if r.phase == "G"), last_g)
-        progress.update(done, done / spent if spent else 0.0, last_d, last_g)
+        probed = next((r for r in reversed(records) if r.phase == "G" and math.isfinite(r.d_fake_after)), probed)
+        progress.update(done, done / spent if spent else 0.0, last_d, last_g, probed)
         if checkpoint_every and done % checkpoint_every == 0 and done < steps:
             save_outputs(trainer, out, final=False)
-    progress.update(done, done / spent if spent else 0.0, last_d, last_g, force=True)
+    progress.update(done, done / spent if spent else 0.0, last_d, last_g, probed, force=True)
     return done, spent
 
 
@@ -174,7 +175,9 @@ class Progress:
         self.total, self.stream, self.interval = total, stream or sys.stderr, interval
         self.last_draw, self.last_done, self.width, self.drawn = 0.0, None, 0, False
 
-    def update(self, done, rate, rec_d, rec_g, force=False):
+    def update(self, done, rate, rec_d, rec_g, probed=None, force=False):
+        """rec_d, rec_g: the last D and G records; probed: the last G record whose probe was
+        measured (config.probe_every), for D(x) and D(G(z))."""
         now = time.monotonic()
         if (not force and now - self.last_draw < self.interval) or done == self.last_done:
             return
@@ -184,7 +187,8 @@ class Progress:
                  f"{rate:7.1f} it/s"]
         if rec_d is not None and rec_g is not None:
             parts.append(f"loss_d {rec_d.loss_d:.3f} loss_g {rec_g.loss_g:.3f}")
-            parts.append(f"D(x) {rec_g.d_real_after:.3f} D(G(z)) {rec_g.d_fake_after:.3f}")
+        if probed is not None:
+            parts.append(f"D(x) {probed.d_real_after:.3f} D(G(z)) {probed.d_fake_after:.3f}")
         if rate > 0 and done < self.total:
             parts.append(f"ETA {_clock((self.total - done) / rate)}")
         line = " | ".join(parts)

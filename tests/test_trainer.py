@@ -192,6 +192,7 @@ def test_probe_every_measures_some_iterations_and_every_step_without_changing_tr
     measured = [r.iteration for r in records if math.isfinite(r.d_fake_after)]
     # iterations 1, 4, 7 start at iteration counts 0, 3, 6: both their D and G updates measure
     assert measured == [1, 1, 4, 4, 7, 7]
+    assert [r.iteration for r in records if math.isfinite(r.grad_norm)] == measured
     assert all(r.is_finite and math.isfinite(r.loss_d if r.phase == "D" else r.loss_g) for r in records)
     # the probe only looks: the networks train exactly as with a probe on every update
     for a, b in ((sparse.generator, dense.generator), (sparse.discriminator, dense.discriminator)):

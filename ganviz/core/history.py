@@ -13,8 +13,8 @@ from .atomic import atomic_write
 class Record:
     """What one update did. Probe values are measured on the fixed probe batch right before
     and right after the update, so they show the update's own effect, free of batch noise.
-    While training freely they are measured on every config.probe_every-th iteration only
-    (nan in between); single Steps always measure them."""
+    While training freely they (and grad_norm) are measured on every config.probe_every-th
+    iteration only (nan in between); single Steps always measure them."""
     update: int            # 1-based count of all updates in the run
     iteration: int         # the iteration this update belongs to (k D updates + 1 G update)
     x: float               # position on the iteration axis: the G update of iteration i sits at i
@@ -36,10 +36,11 @@ class Record:
 
     @property
     def is_finite(self) -> bool:
-        """False once the update's loss or gradient became NaN or infinite (the probe columns
-        may be nan simply because they were not measured)."""
+        """False once the update's loss became NaN or infinite (a diverged network makes its
+        loss so; the probe columns and grad_norm may be nan only because they were not
+        measured on this update)."""
         loss = self.loss_d if self.phase == "D" else self.loss_g
-        return bool(np.isfinite(loss) and np.isfinite(self.grad_norm))
+        return bool(np.isfinite(loss))
 
 
 COLUMNS = [f.name for f in fields(Record)]

@@ -158,6 +158,7 @@ class TrainingLoop:
         t = self.trainer
         if t is None:
             return
+        started = time.perf_counter()   # the last update has just finished
         records = t.fetch_records()
         bad = next((r for r in records if not r.is_finite), None)
         self.outbox.extend(records)
@@ -172,7 +173,8 @@ class TrainingLoop:
             return  # the window is busy: keep the records, send them with the next batch
         now = time.perf_counter()
         payload = {"records": self.outbox, "next_phase": t.next_phase, "iteration": t.iteration,
-                   "updates": t.updates, "epoch": t.sampler.epoch, "ups": self.updates_per_second(now)}
+                   "updates": t.updates, "epoch": t.sampler.epoch, "ups": self.updates_per_second(now),
+                   "time": started}   # perf_counter: one clock for all processes (benchmarks use it)
         interval = IMAGE_INTERVAL if t.dataset.kind == "images" else FIELD_INTERVAL
         if force_samples or now - self.last_samples >= interval:
             if t.dataset.kind == "images":
@@ -186,6 +188,7 @@ class TrainingLoop:
             self.last_metrics = time.perf_counter()
         self.outbox = []
         self.acked = False
+        payload["sent"] = time.perf_counter()
         self.send("batch", payload)
 
     def updates_per_second(self, now):

@@ -4,6 +4,7 @@ A/B interleaved rounds; prints each round and the medians and their ratio. The h
 rounds run in this process with one torch thread, as `ganviz train` does on 2 cores; the
 window's rounds train in its training process (every core but one: one here).
     python benchmarks/gui_throughput.py [--dataset ring] [--rounds 5] [--seconds 4]
+    python benchmarks/gui_throughput.py --preset "Digits (DCGAN)"
 """
 from __future__ import annotations
 
@@ -60,12 +61,17 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--preset", default=None, help='e.g. "Digits (DCGAN)" (it picks its own dataset)')
     args = p.parse_args()
 
+    from ganviz.core import process
     from ganviz.gui.app import make_app
     from ganviz.gui.main_window import MainWindow
 
     config = Config(dataset=args.dataset)
+    if args.preset:
+        from ganviz.core.presets import apply_preset
+        config = apply_preset(config, args.preset)
     if args.batch_size:
         config = config.replace(batch_size=args.batch_size)
     app = make_app()
@@ -73,7 +79,8 @@ def main():
     window.resize(1400, 900)
     window.show()
     headless, gui = [], []
-    print(f"dataset {args.dataset}, batch {config.batch_size}, torch threads {torch.get_num_threads()}")
+    print(f"dataset {config.dataset}, preset {args.preset}, batch {config.batch_size}, "
+          f"torch threads {torch.get_num_threads()} (headless; the training process: {process.default_threads()})")
     for r in range(args.rounds):
         headless.append(headless_rate(config, args.seconds))
         gui.append(window_rate(app, window, config, args.seconds))

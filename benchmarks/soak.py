@@ -19,6 +19,7 @@ import torch  # noqa: E402,F401  (before PySide6)
 
 from _common import Config, machine_info, print_machine  # noqa: E402
 from memory import rss_mb  # noqa: E402
+from ganviz.core.history import COLUMNS  # noqa: E402
 from field_fps import run_loop  # noqa: E402
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
@@ -46,8 +47,10 @@ def main():
     timer.setTimerType(Qt.PreciseTimer)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
-    print(f"{'minute':>7s} {'window MB':>10s} {'training MB':>12s} {'updates':>10s} {'updates/s':>10s} "
-          f"{'field fps':>10s} {'lateness p95 ms':>16s}")
+    print("MB columns: resident memory of each process; history: the window's copy of the full history "
+          "(the training process keeps one as large)")
+    print(f"{'minute':>7s} {'window MB':>10s} {'training MB':>12s} {'history MB':>11s} {'updates':>10s} "
+          f"{'updates/s':>10s} {'field fps':>10s} {'lateness p95 ms':>16s}")
     start = time.perf_counter()
     rows = []
     while True:
@@ -60,8 +63,8 @@ def main():
                len(window.history),
                (len(window.history) - u0) / dt, (window.fieldView.frames - f0) / dt, np.percentile(late, 95))
         rows.append(row)
-        print(f"{row[0]:7.1f} {row[1]:10.1f} {row[2]:12.1f} {row[3]:10d} {row[4]:10.1f} {row[5]:10.1f} "
-              f"{row[6]:16.1f}", flush=True)
+        print(f"{row[0]:7.1f} {row[1]:10.1f} {row[2]:12.1f} {len(window.history) * len(COLUMNS) * 8 / 2**20:11.1f} "
+              f"{row[3]:10d} {row[4]:10.1f} {row[5]:10.1f} {row[6]:16.1f}", flush=True)
         if time.perf_counter() - start >= args.minutes * 60:
             break
         run_loop(max(0.0, args.every - 10.0))

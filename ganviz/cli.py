@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--d-steps", type=int, metavar="K", help="discriminator updates per generator update (default 1)")
     train.add_argument("--label-smoothing", type=float, metavar="S",
                        help="one-sided: D's target for real data is 1 - S (default 0)")
+    train.add_argument("--g-ema", type=float, metavar="DECAY",
+                       help="samples and scores from an exponential moving average of the "
+                       "generator's weights with this decay, e.g. 0.999 (default 0: off)")
     train.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda or mps")
     train.add_argument("--threads", type=int, metavar="N",
                        help="CPU threads for torch (default: torch's choice; 1 is often faster "

@@ -212,7 +212,7 @@ class Trainer:
         noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
         d.requires_grad_(False)
         try:
-            with _frozen_buffers(d):  # restored after backward, which still reads them
+            with _frozen_buffers(d):
                 loss = self.objective.g_loss(d(g(noise)))
                 self.opt_g.zero_grad(set_to_none=True)
                 loss.backward()
@@ -415,17 +415,26 @@ def _grad_norm(net) -> torch.Tensor:
 
 
 class _frozen_buffers:
-    """Restore a network's buffers (BatchNorm running statistics) on exit, so a forward
-    pass in training mode leaves the frozen network exactly as it was."""
+    """Keep a network's buffers (BatchNorm running statistics) exactly as they are during a
+    forward pass in training mode. BatchNorm layers stop tracking for the pass: they still
+    normalise with the batch's statistics, as in training, but write nothing (no kernel, so
+    no cost). Any other buffer is copied and put back on exit."""
 
     def __init__(self, net):
-        self.buffers = [b for b in net.buffers()]
+        self.norms = [m for m in net.modules()
+                      if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        tracked = {id(b) for m in self.norms for b in m.buffers(recurse=False)}
+        self.others = [b for b in net.buffers() if id(b) not in tracked]
 
     def __enter__(self):
-        self.saved = [b.clone() for b in self.buffers]
+        for m in self.norms:
+            m.track_running_stats = False
+        self.saved = [b.clone() for b in self.others]
 
     def __exit__(self, *exc):
+        for m in self.norms:
+            m.track_running_stats = True
         with torch.no_grad():
-            for b, s in zip(self.buffers, self.saved):
+            for b, s in zip(self.others, self.saved):
                 b.copy_(s)
         return False

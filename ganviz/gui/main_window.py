@@ -1,7 +1,7 @@
 """The main window: toolbar (Train/Pause, Step, Step iteration, Reset, Save, Open, Export),
 the control panel, the pipeline diagram with the step readout, four live views and a status bar.
-The window never touches the trainer while it trains: it sends commands to the worker and
-draws the records the worker sends back."""
+The trainer lives in a training process of its own (core/process.py, core/loop.py): the
+window sends it commands through the worker and draws the records it sends back."""
 from __future__ import annotations
 
 import os
@@ -107,7 +107,8 @@ class MainWindow(QMainWindow):
                 (self.scorePlot, "scorePlot",
                  "D(x): mean probability D gives real probe samples; D(G(z)): mean probability it gives "
                  "fakes from the probe noise. D's update pushes D(x) up and D(G(z)) down; G's update "
-                 "pushes D(G(z)) up. At equilibrium both sit at 0.5."),
+                 "pushes D(G(z)) up. At equilibrium both sit at 0.5. Measured on every Step, and on "
+                 "every 20th iteration while training runs (the probe_every setting)."),
                 (self.lossPlot, "lossPlot",
                  "loss_D = -log D(x) - log(1 - D(G(z))): how badly D separates real from fake. "
                  "loss_G = -log D(G(z)) (non-saturating): how badly G fools D. Dashed: the values "

@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--g-ema", type=float, metavar="DECAY",
                        help="samples and scores from an exponential moving average of the "
                        "generator's weights with this decay, e.g. 0.999 (default 0: off)")
+    train.add_argument("--probe-every", type=int, metavar="N",
+                       help="measure D(x), D(G(z)) on the probe batch on every Nth iteration "
+                       "(default 20; 1: every update, at about a third more time per update)")
     train.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda or mps")
     train.add_argument("--threads", type=int, metavar="N",
                        help="CPU threads for torch (default: torch's choice; 1 is often faster "

@@ -22,7 +22,7 @@ from .core.trainer import Trainer
 
 # Options whose argparse names are Config fields; None means "not given".
 CONFIG_OPTIONS = ("seed", "objective", "optimizer", "lr_d", "lr_g", "beta1", "beta2",
-                  "batch_size", "noise_dim", "d_steps", "label_smoothing", "g_ema")
+                  "batch_size", "noise_dim", "d_steps", "label_smoothing", "g_ema", "probe_every")
 CHUNK_SECONDS = 0.25   # train() this long between looks at the clock, progress and Ctrl+C
 MAX_CHUNK = 200
 SCATTER_POINTS = 2000

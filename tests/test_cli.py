@@ -129,6 +129,24 @@ def test_preset_sets_config_and_options_override_it(tmp_path, capsys):
     assert len(csv_rows(out / "metrics.csv")) == 2 * 4
 
 
+def test_g_ema_option_averages_g_and_cannot_change_on_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, _ = run(capsys, "train", "--dataset", "ring", "--g-ema", 0.99, "--steps", 3, "--out", out, *SMALL)
+    assert code == 0 and json.loads((out / "config.json").read_text())["g_ema"] == 0.99
+    assert load_checkpoint(out / "checkpoint.pt").generator_ema is not None
+    code, _, err = run(capsys, "train", "--resume", out, "--steps", 1, "--g-ema", 0.999)
+    assert_one_line_error(code, err, "g_ema")
+
+
+def test_probe_every_option_sets_which_rows_have_scores(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, _ = run(capsys, "train", "--dataset", "ring", "--probe-every", 2, "--steps", 4, "--out", out, *SMALL)
+    assert code == 0
+    rows = csv_rows(out / "metrics.csv")
+    measured = [int(r["iteration"]) for r in rows if r["d_fake_after"] not in ("", "nan")]
+    assert measured == [1, 1, 3, 3]   # iterations that start at an even iteration count
+
+
 # ------------------------------------------------------------------ sample, eval
 def test_sample_writes_points(ring_run, tmp_path, capsys):
     code, stdout, _ = run(capsys, "sample", "--checkpoint", ring_run / "checkpoint.pt",

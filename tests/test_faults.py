@@ -78,3 +78,14 @@ def test_gui_refuses_invalid_settings_with_a_message(window, qtbot, monkeypatch)
     window.reset()
     assert window.errorDialog is not None and "batch_size" in window.errorDialog.text()
     assert window.worker.call(probes.identity) == trainer
+
+
+def test_training_process_dying_shows_message_and_window_closes_cleanly(window, qtbot):
+    window.toggle_training()
+    qtbot.waitUntil(lambda: len(window.history) > 0, timeout=20000)
+    window.worker.process.kill()   # as the system would, out of memory
+    qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=10000)
+    assert "stopped unexpectedly" in window.errorDialog.text()
+    assert not window.running
+    window.step()   # commands to a dead process are dropped, not raised
+    # the fixture then shuts the window down and checks that the thread and process ended

@@ -233,3 +233,19 @@ def test_hover_shows_values_under_the_mouse(window, qtbot):
     plot._hover(centre)
     assert plot.readout.isVisible()
     assert "D(x):" in plot.readout.toPlainText() and "iteration" in plot.readout.toPlainText()
+
+
+def test_long_history_is_drawn_as_a_bounded_envelope_that_keeps_every_extreme():
+    from ganviz.gui.plots import DISPLAY_BINS, Series
+    s = Series()
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(300_001)
+    y[123_457] = 9.0      # one spike must stay visible
+    for chunk in np.array_split(np.arange(len(y)), 97):   # arrives in batches, as in training
+        s.extend(chunk.astype(float), y[chunk])
+        dx, dy, _ = s.display()
+    assert len(dx) <= 2 * DISPLAY_BINS + 2 * 2 * DISPLAY_BINS   # bins plus an unfinished tail
+    assert dy.max() == 9.0 and dy.min() == y.min()
+    assert np.all(np.diff(dx) >= 0) and dx[-1] == len(y) - 1
+    x, full, _ = s.view()
+    assert len(full) == len(y) and np.array_equal(full, y)   # the data itself is all kept

@@ -2,12 +2,12 @@
 Each takes the trainer first; what it returns comes back pickled (numpy, not tensors)."""
 import torch
 
+from ganviz.core.field import network_weights
+
 
 def networks(trainer):
     """Copies of both networks' state and the update count."""
-    def copy(net):
-        return {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
-    return {"G": copy(trainer.generator), "D": copy(trainer.discriminator), "updates": trainer.updates}
+    return {**network_weights(trainer), "updates": trainer.updates}
 
 
 def optimizer_d(trainer):

@@ -198,6 +198,23 @@ def test_preset_shows_its_settings_and_applies_on_reset(window, qtbot):
     assert window.run_info["config"].dataset == "ring"
 
 
+def test_image_preset_on_2d_points_asks_for_a_folder(window, qtbot, tmp_path, monkeypatch):
+    from PIL import Image
+    from PySide6.QtWidgets import QFileDialog
+    for i in range(4):
+        Image.new("RGB", (70, 70), (60 * i, 0, 255 - 60 * i)).save(tmp_path / f"{i}.png")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path))
+    c = window.controls
+    c.presetCombo.setCurrentText("Image folder 64 (DCGAN)")
+    assert c.datasetCombo.currentText() == "Folder of images…"
+    assert c.datasetPath.text() == str(tmp_path)
+    window.reset()
+    qtbot.waitUntil(lambda: window.run_info["config"].model == "dcgan", timeout=30000)
+    assert window.run_info["config"].dataset == f"folder:{tmp_path}"
+    assert tuple(window.run_info["sample_shape"]) == (3, 64, 64)
+    assert window.errorDialog is None or not window.errorDialog.isVisible()
+
+
 def test_save_and_open_checkpoint_restores_the_run(window, qtbot, tmp_path):
     window.step_iteration()
     qtbot.waitUntil(lambda: updates(window) == 2, timeout=10000)

@@ -18,6 +18,7 @@ USER_DATA = {  # combo text -> (spec kind, picker: "file" or "folder", file filt
     "Folder of images…": ("folder", "folder", ""),
     "NumPy .npy file…": ("npy", "file", "NumPy arrays (*.npy);;All files (*)"),
 }
+FOLDER_ENTRY = "Folder of images…"
 
 
 def _spin(lo, hi, value, step=1):
@@ -204,7 +205,14 @@ class ControlPanel(QWidget):
         # settings without a widget (R1 weight, LR decay, network shape...) wait for Reset
         self.extra = {k: v for k, v in chosen.to_dict().items()
                       if k not in shown and getattr(base, k) != v}
+        if chosen.model == "dcgan" and not self._image_data_chosen():
+            # an image preset on 2D points would fail on Reset: ask for a folder of images
+            self.datasetCombo.setCurrentText(FOLDER_ENTRY)   # opens the folder picker
         self._changed()
+
+    def _image_data_chosen(self) -> bool:
+        text = self.datasetCombo.currentText()
+        return text == "digits" or USER_DATA.get(text, ("",))[0] in ("idx", "folder")
 
     def _dataset_changed(self):
         text = self.datasetCombo.currentText()

@@ -162,6 +162,9 @@ def test_nan_pauses_with_message_and_goes_back(window, qtbot):
     qtbot.mouseClick(go_back, Qt.LeftButton)
     qtbot.waitUntil(lambda: window.worker.call(probes.identity) != poisoned, timeout=10000)
     assert all(np.isfinite(v).all() for v in window.worker.call(probes.networks)["D"].values())
+    # the last good state is the run's start: its history goes back with it
+    qtbot.waitUntil(lambda: updates(window) == 0, timeout=10000)
+    assert window.worker.call(probes.networks)["updates"] == 0
 
 
 def test_worker_exception_shows_dialog_and_app_keeps_running(window, qtbot):

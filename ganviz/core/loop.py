@@ -20,6 +20,7 @@ import time
 import traceback
 
 import numpy as np
+import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config
@@ -43,6 +44,7 @@ class TrainingLoop:
         self.outbox: list = []
         self.fresh_noise = False
         self.snapshot = None
+        self.snapshot_rows = 0
         self.snapshot_time = 0.0
         self.last_samples = self.last_metrics = 0.0
         self.rate = []              # (time, updates) pairs for updates/s
@@ -111,7 +113,10 @@ class TrainingLoop:
             self.start(load_checkpoint(args[0]))
         elif name == "restore" and self.snapshot is not None:
             trainer = Trainer(Config.from_dict(self.snapshot["config"]), dataset=t.dataset)
-            trainer.load_state_dict(copy.deepcopy(self.snapshot))
+            state = copy.deepcopy(self.snapshot)
+            # the run's history still begins with the snapshot's rows
+            state["history"] = torch.from_numpy(t.history.array()[: self.snapshot_rows])
+            trainer.load_state_dict(state)
             self.start(trainer)
         elif name == "fresh_noise":
             self.fresh_noise = args[0]
@@ -199,8 +204,10 @@ class TrainingLoop:
         return (u1 - u0) / (t1 - t0) if t1 > t0 and self.running else 0.0
 
     def take_snapshot(self, force=False):
-        """Keep the last state whose losses were finite, to go back to after a NaN."""
+        """Keep the last state whose losses were finite, to go back to after a NaN. Its
+        history is kept as a row count, not a second copy of a history that only grows."""
         now = time.perf_counter()
         if force or now - self.snapshot_time >= SNAPSHOT_INTERVAL:
-            self.snapshot = copy.deepcopy(self.trainer.state_dict())
+            self.snapshot = copy.deepcopy(self.trainer.state_dict(history=False))
+            self.snapshot_rows = len(self.trainer.history)
             self.snapshot_time = now

@@ -376,7 +376,8 @@ class Trainer:
         return None
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict:
+    def state_dict(self, history: bool = True) -> dict:
+        """Everything a checkpoint holds; history=False leaves the history out (None)."""
         self.fetch_records()
         return {
             "config": self.config.to_dict(),
@@ -388,7 +389,7 @@ class Trainer:
             "sampler": self.sampler.state_dict(),
             "noise_gen": self.noise_gen.get_state(),
             "counters": {"iteration": self.iteration, "updates": self.updates, "d_done": self.d_done},
-            "history": torch.from_numpy(self.history.array()),
+            "history": torch.from_numpy(self.history.array()) if history else None,
             "points": self.dataset.data if self.dataset.kind == "points" else None,
         }
 

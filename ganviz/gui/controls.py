@@ -12,13 +12,13 @@ from ganviz.core.data import BUILTIN_DATASETS
 from ganviz.core.objectives import OBJECTIVES as OBJECTIVE_INFO
 from ganviz.core.presets import PRESETS, apply_preset
 
+FOLDER_ENTRY = "Folder of images…"
 USER_DATA = {  # combo text -> (spec kind, picker: "file" or "folder", file filter)
     "CSV file of 2D points…": ("csv", "file", "CSV files (*.csv *.txt);;All files (*)"),
     "MNIST-format IDX file…": ("idx", "file", "IDX files (*idx* *.gz *ubyte*);;All files (*)"),
-    "Folder of images…": ("folder", "folder", ""),
+    FOLDER_ENTRY: ("folder", "folder", ""),
     "NumPy .npy file…": ("npy", "file", "NumPy arrays (*.npy);;All files (*)"),
 }
-FOLDER_ENTRY = "Folder of images…"
 
 
 def _spin(lo, hi, value, step=1):

@@ -10,7 +10,7 @@ data (Records, numpy arrays), at most ~25 batches a second; until the window ack
 batch, records wait in an outbox and samples are replaced (latest wins).
 
 Messages out are (kind, payload) pairs: "run" (a new run started), "batch", "step" (the Record
-of a single Step), "running" (bool), "nonfinite" (the bad Record), "failed" (a message),
+of a single Step), "running" (bool), "nonfinite" (the bad Record), "failed" ((one-sentence message, details)),
 "saved" (a path), "result" (the answer to a "call").
 """
 from __future__ import annotations
@@ -74,7 +74,8 @@ class TrainingLoop:
                 raise
             except Exception as e:  # shown in a dialog; the loop keeps serving
                 self.set_running(False)
-                self.send("failed", f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}")
+                self.send("failed", (f"Training stopped with an error: {e}",
+                                     f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}"))
 
     def set_running(self, running: bool):
         self.running = running

@@ -386,10 +386,14 @@ class MainWindow(QMainWindow):
         self.nanDialog = box
         box.open()
 
-    def _show_error(self, message):
+    def _show_error(self, message, details=""):
+        """A dialog that says what went wrong in plain words; the technical details (a
+        traceback) wait behind its "Show Details..." button."""
         self.statusBar().showMessage(message.splitlines()[0], 10000)
         box = QMessageBox(QMessageBox.Critical, "ganviz", message, QMessageBox.Ok, self)
         box.setObjectName("errorDialog")
+        if details:
+            box.setDetailedText(details)
         self.errorDialog = box
         box.open()
 

@@ -26,7 +26,8 @@ class TrainingWorker(QObject):
     runStarted = Signal(object)      # dict describing a new run (after reset or load)
     runningChanged = Signal(bool)
     nonFinite = Signal(object)       # the Record whose loss or score became NaN/inf
-    failed = Signal(str)             # a message for a dialog; training keeps serving
+    failed = Signal(str, str)        # one sentence for a dialog, and details (a traceback) behind
+                                     # its Details button; training keeps serving
     saved = Signal(str)
 
     def __init__(self, started=None):
@@ -133,12 +134,15 @@ class TrainingWorker(QObject):
                     if payload["dataset_kind"] == "points" else None
             elif kind == "batch" and "weights" in payload:
                 self._add_field(payload)
-            signals[kind].emit(payload)
+            if kind == "failed":
+                self.failed.emit(*payload)
+            else:
+                signals[kind].emit(payload)
         self.process.join(5)
         if not self._stopping:
             self.runningChanged.emit(False)
             self.failed.emit(f"The training process stopped unexpectedly (exit code {self.process.exitcode}). "
-                             "Save what you need and restart ganviz.")
+                             "Save what you need and restart ganviz.", "")
 
     def _add_field(self, payload):
         """Compute the 2D field here, off the GUI thread, from the weights the batch brought."""
@@ -149,7 +153,7 @@ class TrainingWorker(QObject):
             self._mirror.load(weights)
             payload["field"] = self._mirror.field(bounds, fresh=self._fresh_noise)
         except Exception as e:  # a field that cannot be drawn must not stop the batches
-            self.failed.emit(f"Cannot draw the field: {type(e).__name__}: {e}")
+            self.failed.emit(f"Cannot draw the field: {e}", f"{type(e).__name__}: {e}")
 
     def join(self, timeout: float = 3.0):
         """After stop(): wait for the training process to end; kill it if it does not (it may

@@ -91,6 +91,50 @@ class Config:
                 if getattr(self, f.name) != getattr(other, f.name) and f.name not in LIVE_FIELDS]
 
 
+# What each setting is called on screen (panel rows, "Needs Reset" lists, messages): internal
+# field names never reach a person. Kept next to the fields until settings carry their own
+# metadata; a test checks every field has one.
+LABELS = {
+    "dataset": "dataset",
+    "objective": "objective",
+    "label_smoothing": "label smoothing",
+    "gp_weight": "gradient penalty weight",
+    "r1_gamma": "R1 penalty weight",
+    "optimizer": "optimizer",
+    "lr_d": "learning rate D",
+    "lr_g": "learning rate G",
+    "beta1": "Adam beta1",
+    "beta2": "Adam beta2",
+    "momentum": "momentum",
+    "batch_size": "batch size",
+    "d_steps": "D updates per G",
+    "lr_final": "final learning-rate fraction",
+    "decay_steps": "decay length",
+    "model": "network type",
+    "noise_dim": "noise dimension",
+    "hidden": "network width",
+    "depth": "hidden layers",
+    "activation": "activation",
+    "channels": "image network channels",
+    "g_ema": "G weight averaging",
+    "ring_modes": "ring modes",
+    "ring_radius": "ring radius",
+    "ring_sigma": "ring mode spread",
+    "image_size": "image size",
+    "grey": "grey images",
+    "seed": "seed",
+    "device": "device",
+    "probe_size": "probe batch size",
+    "probe_every": "probe interval",
+    "grid_size": "samples shown",
+}
+
+
+def label(name: str) -> str:
+    """The on-screen words for a setting (its name itself if it has none)."""
+    return LABELS.get(name, name.replace("_", " "))
+
+
 def _problems(c: Config):
     def choice(name, options):
         if getattr(c, name) not in options:

@@ -4,7 +4,7 @@ dataset and other settings), chosen by measurement with the mode-coverage protoc
 (25 modes, sigma 0.05)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .config import Config
 
@@ -20,6 +20,19 @@ class Preset:
 # What every preset sets, so a preset never inherits a user's earlier tweak of these.
 PLAIN = {"label_smoothing": 0.0, "optimizer": "adam", "beta1": 0.5, "beta2": 0.999, "d_steps": 1,
          "noise_dim": 64, "g_ema": 0.0}
+
+# Settings of the run itself rather than of the GAN: no preset touches them, so choosing
+# one keeps the user's data, seed, device and measuring choices.
+NOT_PRESET = ("dataset", "seed", "device", "ring_modes", "ring_radius", "ring_sigma",
+              "probe_size", "probe_every", "grid_size")
+
+# Config's own defaults, so a user can get back to them after trying another preset.
+DEFAULT = Preset(
+    name="Default",
+    description="ganviz's defaults: non-saturating loss + R1 penalty, 2-layer leaky-ReLU MLP, "
+                "Adam 1e-3 decaying over 6000 iterations: all 8 ring modes in about 1500",
+    changes={f.name: f.default for f in fields(Config) if f.name not in NOT_PRESET},
+)
 
 # Non-saturating loss, zero-centred R1 penalty on real data (Mescheder et al. 2018), a
 # 4-hidden-layer leaky-ReLU MLP, Adam at 2e-3 decaying linearly to 2e-5 over the protocol's
@@ -108,7 +121,7 @@ FOLDER_64 = Preset(
     },
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (STABLE, VANILLA, DIGITS, FOLDER_64)}
+PRESETS: dict[str, Preset] = {p.name: p for p in (DEFAULT, STABLE, VANILLA, DIGITS, FOLDER_64)}
 
 
 def apply_preset(config: Config, name: str) -> Config:
@@ -120,3 +133,10 @@ def apply_preset(config: Config, name: str) -> Config:
     except KeyError:
         raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
     return config.replace(**preset.changes)
+
+
+def matching_presets(config: Config) -> list[str]:
+    """The presets whose every setting `config` has (in PRESETS order): what the preset box
+    can truthfully show for it. Empty: the settings differ from every preset ("Custom")."""
+    return [name for name, p in PRESETS.items()
+            if all(getattr(config, k) == v for k, v in p.changes.items())]

@@ -15,6 +15,7 @@ of a single Step), "running" (bool), "nonfinite" (the bad Record), "failed" ((on
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 import traceback
@@ -22,8 +23,9 @@ import traceback
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import Config
+from .data import BUILTIN_DATASETS, USER_KINDS, DataError
 from .evaluate import evaluate
 from .field import d_output_histogram, network_weights
 from .trainer import Trainer
@@ -106,12 +108,23 @@ class TrainingLoop:
         elif name == "update_config" and t is not None:
             t.update_config(**args[0])
         elif name == "reset":
-            self.start(Trainer(args[0], dataset=args[1]))
+            config, trainer = args[0], None
+            with self.failing_as(lambda e: cannot_start(config.dataset, e)):
+                dataset = args[1] if args[1] is not None else self.kept_dataset(config)
+                trainer = Trainer(config, dataset=dataset)
+            if trainer is not None:
+                self.start(trainer)
         elif name == "save" and t is not None:
-            save_checkpoint(t, args[0])
-            self.send("saved", str(args[0]))
+            with self.failing_as(lambda e: f"Not saved: {e}"):
+                save_checkpoint(t, args[0])
+                self.send("saved", str(args[0]))
         elif name == "load":
-            self.start(load_checkpoint(args[0]))
+            trainer = None
+            with self.failing_as(lambda e: f"Cannot open {e}" if isinstance(e, CheckpointError)
+                                 else cannot_start(str(args[0]), e)):
+                trainer = load_checkpoint(args[0])
+            if trainer is not None:
+                self.start(trainer)
         elif name == "restore" and self.snapshot is not None:
             trainer = Trainer(Config.from_dict(self.snapshot["config"]), dataset=t.dataset)
             state = copy.deepcopy(self.snapshot)
@@ -130,6 +143,25 @@ class TrainingLoop:
             self.answer(*args)
         elif name == "stop":
             self.running, self.stopped = False, True
+
+    @contextlib.contextmanager
+    def failing_as(self, sentence):
+        """An error inside becomes a "failed" message worded by sentence(error), with the
+        traceback behind Details; the current run stays as it was."""
+        try:
+            yield
+        except Exception as e:
+            self.send("failed", (sentence(e), traceback.format_exc(limit=6)))
+
+    def kept_dataset(self, config):
+        """Data that cannot be loaded again by name (points drawn in the window, or restored
+        from a checkpoint) stays with a Reset that names it: the new run trains on it too."""
+        t = self.trainer
+        name = config.dataset
+        if t is None or t.dataset.name != name or name in BUILTIN_DATASETS \
+                or name.partition(":")[0] in USER_KINDS:
+            return None
+        return t.dataset
 
     def answer(self, call_id, fn, fn_args):
         """Run fn(trainer, *fn_args) here and send back what it returns (or the error): how
@@ -212,3 +244,14 @@ class TrainingLoop:
             self.snapshot = copy.deepcopy(self.trainer.state_dict(history=False))
             self.snapshot_rows = len(self.trainer.history)
             self.snapshot_time = now
+
+
+def cannot_start(dataset: str, error: Exception) -> str:
+    """One sentence for a run that could not start. DataError messages begin with the file
+    they are about ("/x/nope.csv: no such file")."""
+    if isinstance(error, DataError):
+        kind, sep, _ = dataset.partition(":")
+        return f"Cannot read {error}" if sep and kind in USER_KINDS else f"Cannot load the data: {error}"
+    if isinstance(error, ValueError):   # ConfigError, a model that does not fit the data
+        return f"Cannot start a run with these settings: {error}"
+    return f"Cannot start the run: {type(error).__name__}: {error}"

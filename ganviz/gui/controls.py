@@ -2,15 +2,17 @@
 settings that can change live are sent at once, the others wait for Reset (and say so)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
 
-from ganviz.core.config import LIVE_FIELDS, OBJECTIVES, OPTIMIZERS, Config
-from ganviz.core.data import BUILTIN_DATASETS
+from ganviz.core.config import LIVE_FIELDS, OBJECTIVES, OPTIMIZERS, Config, label
+from ganviz.core.data import BUILTIN_DATASETS, IMAGE_SUFFIXES
 from ganviz.core.objectives import OBJECTIVES as OBJECTIVE_INFO
-from ganviz.core.presets import PRESETS, apply_preset
+from ganviz.core.presets import PRESETS, apply_preset, matching_presets
 
 FOLDER_ENTRY = "Folder of images…"
 USER_DATA = {  # combo text -> (spec kind, picker: "file" or "folder", file filter)
@@ -19,6 +21,34 @@ USER_DATA = {  # combo text -> (spec kind, picker: "file" or "folder", file filt
     FOLDER_ENTRY: ("folder", "folder", ""),
     "NumPy .npy file…": ("npy", "file", "NumPy arrays (*.npy);;All files (*)"),
 }
+CUSTOM = "Custom"
+# Data a run can have that no entry above loads by name: points drawn in the window (kept by
+# the training process for Reset). Combo text for such a dataset name.
+OTHER_DATA = {"drawn": "your drawing"}
+
+
+def image_folder_problem(path: str) -> str | None:
+    """None when the folder holds at least one image that can be read (checked at once when a
+    folder is chosen, instead of failing on Reset); else what is wrong, in one sentence."""
+    from PIL import Image
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return f"{path} is not a folder."
+    tried = 0
+    for file in folder.rglob("*"):
+        if file.suffix.lower() not in IMAGE_SUFFIXES or not file.is_file():
+            continue
+        tried += 1
+        try:
+            with Image.open(file) as image:
+                image.load()   # a full decode, as training's loader does: a bad tail fails here
+            return None
+        except Exception:  # Pillow raises many types (OSError, SyntaxError, ...)
+            continue
+    if not tried:
+        kinds = ", ".join(s.lstrip(".").upper() for s in IMAGE_SUFFIXES)
+        return f"{path} has no images ({kinds} files, subfolders included)."
+    return f"None of the {tried} image files in {path} can be read."
 
 
 def _spin(lo, hi, value, step=1):
@@ -41,6 +71,7 @@ def _dspin(lo, hi, value, decimals, step):
 class ControlPanel(QWidget):
     liveChanged = Signal(dict)       # settings to apply at the next update
     pendingChanged = Signal(list)    # names of settings that will apply on Reset
+    problem = Signal(str, str)       # something chosen cannot work: a sentence, and details
 
     def __init__(self, config: Config, parent=None):
         super().__init__(parent)
@@ -49,11 +80,12 @@ class ControlPanel(QWidget):
         form = QFormLayout(self)
 
         self.presetCombo = QComboBox(objectName="presetCombo")
-        self.presetCombo.addItem("Custom")
+        self.presetCombo.addItem(CUSTOM)
         for name, preset in PRESETS.items():
             self.presetCombo.addItem(name)
             self.presetCombo.setItemData(self.presetCombo.count() - 1, preset.description, 3)  # tooltip
-        self.presetCombo.setToolTip("Named sets of hyperparameters; applied on Reset")
+        self.presetCombo.setToolTip("Named sets of hyperparameters; applied on Reset. Custom: the "
+                                    "settings differ from every preset")
         self.presetCombo.currentTextChanged.connect(self._preset_chosen)
         self.presetDescription = QLabel(objectName="presetDescription", wordWrap=True)
         self.presetDescription.setStyleSheet("color: #555;")
@@ -61,7 +93,9 @@ class ControlPanel(QWidget):
         form.addRow(self.presetDescription)
 
         self.datasetCombo = QComboBox(objectName="datasetCombo")
-        self.datasetCombo.addItems(list(BUILTIN_DATASETS) + list(USER_DATA))
+        for name in BUILTIN_DATASETS:
+            self.datasetCombo.addItem(name, name)   # item data: the dataset spec
+        self.datasetCombo.addItems(list(USER_DATA))
         self.datasetCombo.setToolTip("Built-in data is generated or shipped with scikit-learn; the "
                                      "last entries open a picker for your own file or folder.")
         self.datasetPath = QLineEdit(objectName="datasetPathEdit")
@@ -75,7 +109,7 @@ class ControlPanel(QWidget):
         self._path_row = QWidget()
         self._path_row.setLayout(row)
         row.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Dataset", self.datasetCombo)
+        form.addRow(_title("dataset"), self.datasetCombo)
         form.addRow("", self._path_row)
 
         self.objectiveCombo = QComboBox(objectName="objectiveCombo")
@@ -84,10 +118,10 @@ class ControlPanel(QWidget):
             self.objectiveCombo.addItem(o.label, name)
             self.objectiveCombo.setItemData(self.objectiveCombo.count() - 1,
                                             f"{o.formula_d}\n{o.formula_g}", 3)  # ToolTipRole
-        form.addRow("Objective", self.objectiveCombo)
+        form.addRow(_title("objective"), self.objectiveCombo)
         self.optimizerCombo = QComboBox(objectName="optimizerCombo")
         self.optimizerCombo.addItems(OPTIMIZERS)
-        form.addRow("Optimizer", self.optimizerCombo)
+        form.addRow(_title("optimizer"), self.optimizerCombo)
         self.lrDSpin = _dspin(1e-6, 1.0, config.lr_d, 6, 1e-5)
         self.lrGSpin = _dspin(1e-6, 1.0, config.lr_g, 6, 1e-5)
         self.beta1Spin = _dspin(0.0, 0.999, config.beta1, 3, 0.05)
@@ -100,20 +134,20 @@ class ControlPanel(QWidget):
         self.deviceCombo = QComboBox(objectName="deviceCombo")
         self.deviceCombo.addItems(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
                                   + (["mps"] if _mps() else []))
-        rows = [("Learning rate D", self.lrDSpin, "lrDSpin", "Step size of the discriminator's optimizer (live)."),
-                ("Learning rate G", self.lrGSpin, "lrGSpin", "Step size of the generator's optimizer (live)."),
-                ("Adam beta1", self.beta1Spin, "beta1Spin", "Adam's momentum; 0.5 is the DCGAN choice (live)."),
-                ("Adam beta2", self.beta2Spin, "beta2Spin", "Adam's second-moment decay (live)."),
-                ("Batch size", self.batchSizeSpin, "batchSizeSpin", "Samples per update (on Reset)."),
-                ("Noise dimension", self.noiseDimSpin, "noiseDimSpin", "Size of z (on Reset)."),
-                ("D updates per G", self.dStepsSpin, "dStepsSpin", "k: discriminator updates before each generator update (live)."),
-                ("Label smoothing", self.labelSmoothingSpin, "labelSmoothingSpin", "One-sided: real target becomes 1 - s (live)."),
-                ("Seed", self.seedSpin, "seedSpin", "Same seed and settings give the same run (on Reset)."),
-                ("Device", self.deviceCombo, "deviceCombo", "auto picks CUDA, then Apple MPS, then CPU (on Reset).")]
-        for label, w, name, tip in rows:
+        rows = [("lr_d", self.lrDSpin, "lrDSpin", "Step size of the discriminator's optimizer (live)."),
+                ("lr_g", self.lrGSpin, "lrGSpin", "Step size of the generator's optimizer (live)."),
+                ("beta1", self.beta1Spin, "beta1Spin", "Adam's momentum; 0.5 is the DCGAN choice (live)."),
+                ("beta2", self.beta2Spin, "beta2Spin", "Adam's second-moment decay (live)."),
+                ("batch_size", self.batchSizeSpin, "batchSizeSpin", "Samples per update (on Reset)."),
+                ("noise_dim", self.noiseDimSpin, "noiseDimSpin", "Size of z (on Reset)."),
+                ("d_steps", self.dStepsSpin, "dStepsSpin", "k: discriminator updates before each generator update (live)."),
+                ("label_smoothing", self.labelSmoothingSpin, "labelSmoothingSpin", "One-sided: real target becomes 1 - s (live)."),
+                ("seed", self.seedSpin, "seedSpin", "Same seed and settings give the same run (on Reset)."),
+                ("device", self.deviceCombo, "deviceCombo", "auto picks CUDA, then Apple MPS, then CPU (on Reset).")]
+        for field, w, name, tip in rows:
             w.setObjectName(name)
             w.setToolTip(tip)
-            form.addRow(label, w)
+            form.addRow(_title(field), w)
         self.pendingLabel = QLabel(objectName="pendingLabel")
         self.pendingLabel.setWordWrap(True)
         self.pendingLabel.setStyleSheet("color: #a05000;")
@@ -127,14 +161,32 @@ class ControlPanel(QWidget):
         for w in (self.objectiveCombo, self.optimizerCombo, self.deviceCombo):
             w.currentIndexChanged.connect(self._changed)
         self.datasetCombo.currentIndexChanged.connect(self._dataset_changed)
-        self.datasetPath.editingFinished.connect(self._changed)
+        self.datasetPath.editingFinished.connect(self._path_edited)
+        self._checked_path = ""
 
     # ----------------------------------------------------------------- reading and writing
     def dataset_spec(self) -> str:
         text = self.datasetCombo.currentText()
         if text in USER_DATA:
             return f"{USER_DATA[text][0]}:{self.datasetPath.text().strip()}"
-        return text
+        return self.datasetCombo.currentData() or text
+
+    def dataset_problem(self) -> str | None:
+        """Why the chosen data cannot start a run, before asking the training process."""
+        text = self.datasetCombo.currentText()
+        if text in USER_DATA and not self.datasetPath.text().strip():
+            what = "folder" if USER_DATA[text][1] == "folder" else "file"
+            return f"Choose a {what} for the dataset first (the … button next to Dataset)."
+        return None
+
+    def dataset_label(self, spec: str | None = None) -> str:
+        """How the panel names a dataset spec (the chosen one by default), e.g. "digits",
+        "your drawing", "/home/a/points.csv"."""
+        spec = self.dataset_spec() if spec is None else spec
+        kind, sep, path = spec.partition(":")
+        if sep and any(kind == k for k, _, _ in USER_DATA.values()):
+            return path
+        return OTHER_DATA.get(spec, spec)
 
     def values(self) -> dict:
         return {"dataset": self.dataset_spec(),
@@ -160,13 +212,14 @@ class ControlPanel(QWidget):
                    self.labelSmoothingSpin, self.seedSpin, self.deviceCombo, self.datasetPath]
         for w in widgets:
             w.blockSignals(True)
-        kind, _, path = c.dataset.partition(":")
-        user = next((text for text, spec in USER_DATA.items() if spec[0] == kind and path), None)
+        kind, sep, path = c.dataset.partition(":")
+        user = next((text for text, spec in USER_DATA.items() if spec[0] == kind and sep), None)
+        self._keep_other_data(None if user else c.dataset)
         if user:
             self.datasetCombo.setCurrentText(user)
             self.datasetPath.setText(path)
-        elif c.dataset in BUILTIN_DATASETS:
-            self.datasetCombo.setCurrentText(c.dataset)
+        else:
+            self.datasetCombo.setCurrentIndex(self.datasetCombo.findData(c.dataset))
         self.objectiveCombo.setCurrentIndex(self.objectiveCombo.findData(c.objective))
         self.optimizerCombo.setCurrentText(c.optimizer)
         self.lrDSpin.setValue(c.lr_d)
@@ -183,12 +236,34 @@ class ControlPanel(QWidget):
         for w in widgets:
             w.blockSignals(False)
         self._path_row.setVisible(bool(user))
+        self._checked_path = path if user else ""
         self.pendingLabel.clear()
         if not keep_preset:
-            self.presetCombo.blockSignals(True)
-            self.presetCombo.setCurrentIndex(0)
-            self.presetCombo.blockSignals(False)
-            self.presetDescription.clear()
+            self._show_matching_preset(c)
+
+    def _keep_other_data(self, name: str | None):
+        """The combo lists data without an entry of its own (a drawing) only while the running
+        config uses it: it cannot be loaded again once another run replaced it."""
+        first_user = self.datasetCombo.findText(next(iter(USER_DATA)))
+        for i in reversed(range(len(BUILTIN_DATASETS), first_user)):
+            if self.datasetCombo.itemData(i) != name:
+                self.datasetCombo.removeItem(i)
+        if name and self.datasetCombo.findData(name) < 0:
+            at = self.datasetCombo.findText(next(iter(USER_DATA)))
+            self.datasetCombo.insertItem(at, OTHER_DATA.get(name, name), name)
+            self.datasetCombo.setItemData(at, "The data of the current run (not loadable by name): "
+                                              "Reset keeps training on it", 3)   # tooltip
+
+    def _show_matching_preset(self, c: Config):
+        """Name the preset these settings are (the one chosen, while it still fits), with its
+        description; "Custom" only when they differ from every preset."""
+        matches = matching_presets(c)
+        current = self.presetCombo.currentText()
+        name = current if current in matches else (matches[0] if matches else CUSTOM)
+        self.presetCombo.blockSignals(True)
+        self.presetCombo.setCurrentText(name)
+        self.presetCombo.blockSignals(False)
+        self.presetDescription.setText(PRESETS[name].description if name in PRESETS else "")
 
     # ----------------------------------------------------------------- reacting
     def _preset_chosen(self, name):
@@ -219,6 +294,8 @@ class ControlPanel(QWidget):
         self._path_row.setVisible(text in USER_DATA)
         if text in USER_DATA and not self.datasetPath.text():
             self._pick_path()
+        elif text in USER_DATA and USER_DATA[text][1] == "folder":
+            self._path_edited()   # a path typed for another kind: check it as a folder now
         self._changed()
 
     def _pick_path(self):
@@ -228,11 +305,29 @@ class ControlPanel(QWidget):
         _, picker, filt = USER_DATA[text]
         if picker == "folder":
             path = QFileDialog.getExistingDirectory(self, "Choose a folder of images")
+            if path and not self._folder_ok(path):
+                return   # said why; the previous choice stays
         else:
             path, _ = QFileDialog.getOpenFileName(self, f"Choose a {text.rstrip('…')}", "", filt)
         if path:
             self.datasetPath.setText(path)
+            self._checked_path = path
             self._changed()
+
+    def _path_edited(self):
+        path = self.datasetPath.text().strip()
+        text = self.datasetCombo.currentText()
+        if path and path != self._checked_path and USER_DATA.get(text, ("", ""))[1] == "folder":
+            self._checked_path = path
+            self._folder_ok(path)
+        self._changed()
+
+    def _folder_ok(self, path: str) -> bool:
+        problem = image_folder_problem(path)
+        if problem:
+            self.problem.emit(problem, f"folder: {path}\nimage files read: {', '.join(IMAGE_SUFFIXES)} "
+                                       "(subfolders included), decoded with Pillow")
+        return problem is None
 
     def _changed(self):
         values = self.values()
@@ -243,8 +338,18 @@ class ControlPanel(QWidget):
             self.base = self.base.replace(**live)
             self.liveChanged.emit(live)
         self.pendingLabel.setText(
-            f"Needs Reset (a new model) to apply: {', '.join(pending)}." if pending else "")
+            f"Needs Reset (a new model) to apply: {', '.join(map(label, pending))}." if pending else "")
         self.pendingChanged.emit(pending)
+        try:
+            self._show_matching_preset(self.config())
+        except ValueError:
+            pass   # settings no run can have: the box keeps what it said
+
+
+def _title(field: str) -> str:
+    """A form row's label: the setting's on-screen words, capitalised."""
+    words = label(field)
+    return words[0].upper() + words[1:]
 
 
 def _mps() -> bool:

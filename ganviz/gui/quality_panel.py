@@ -8,6 +8,12 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .plots import G_COLOUR, REAL_COLOUR
 
+# Titles of the history plot; each run sets its own (a moons run has no digits title).
+WAITING_TITLE = "sample quality: measuring…"
+MODES_TITLE = "modes covered (green), high quality % on the same scale (orange)"
+DIGITS_TITLE = "digit classes covered"
+NO_SCORE_TITLE = "no quality score for this data (ganviz scores the ring, grid and digits)"
+
 
 class QualityPanel(QWidget):
     def __init__(self, parent=None):
@@ -17,7 +23,7 @@ class QualityPanel(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         left = QVBoxLayout()
-        self.modesLabel = QLabel("modes –", objectName="modesLabel")
+        self.modesLabel = QLabel("quality –", objectName="modesLabel")
         self.modesLabel.setStyleSheet("font-size: 15px; font-weight: bold;")
         self.detailLabel = QLabel("", objectName="qualityDetailLabel")
         self.detailLabel.setWordWrap(True)
@@ -27,7 +33,7 @@ class QualityPanel(QWidget):
         left.addWidget(self.modesLabel)
         left.addWidget(self.detailLabel)
         self.historyPlot = pg.PlotWidget(background="w", objectName="qualityHistoryPlot")
-        self.historyPlot.setTitle("modes covered / high quality %", color="#222", size="9pt")
+        self._set_title(WAITING_TITLE)
         self.historyPlot.setLabel("bottom", "iteration")
         self.modesCurve = self.historyPlot.plot(pen=pg.mkPen(REAL_COLOUR, width=2), symbol="o", symbolSize=4)
         self.hqCurve = self.historyPlot.plot(pen=pg.mkPen(G_COLOUR, width=1))
@@ -46,30 +52,42 @@ class QualityPanel(QWidget):
         layout.addWidget(self.histPlot, 1)
         self.history = []   # (iteration, modes covered, high quality %)
 
+    def _set_title(self, title: str):
+        self.title = title
+        self.historyPlot.setTitle(title, color="#222", size="9pt")
+
     def clear(self):
+        """A new run: nothing of the last one stays, until its first scores arrive."""
         self.history.clear()
         self.modesCurve.setData([], [])
         self.hqCurve.setData([], [])
-        self.modesLabel.setText("modes –")
+        self.realBars.setOpts(x=[], height=[])
+        self.fakeBars.setOpts(x=[], height=[])
+        self.modesLabel.setText("quality –")
         self.detailLabel.clear()
+        self._set_title(WAITING_TITLE)
 
     def show_metrics(self, metrics: dict, iteration: int):
         if "modes_covered" in metrics:
             n, covered, hq = metrics["n_modes"], metrics["modes_covered"], metrics["high_quality"]
             self.modesLabel.setText(f"modes covered {covered}/{n}")
             self.detailLabel.setText(f"high quality {hq:.1f} %   reverse KL {metrics['reverse_kl']:.3f}")
-            title = "modes covered (green), high quality % on the same scale (orange)"
+            title = MODES_TITLE
         elif "classes_covered" in metrics:
             n, covered, hq = 10, metrics["classes_covered"], float("nan")
             self.modesLabel.setText(f"digit classes {covered}/10")
             self.detailLabel.setText(f"class-histogram KL {metrics['kl']:.3f} (real data "
                                      f"{metrics.get('real_kl', float('nan')):.3f})")
-            title = "digit classes covered"
+            title = DIGITS_TITLE
         else:
             self.modesLabel.setText("no known modes for this data")
             self.detailLabel.clear()
+            self.history.clear()
+            self.modesCurve.setData([], [])
+            self.hqCurve.setData([], [])
+            self._set_title(NO_SCORE_TITLE)
             return
-        self.historyPlot.setTitle(title, color="#222", size="9pt")
+        self._set_title(title)
         if not self.history or self.history[-1][0] != iteration:
             self.history.append((iteration, covered, hq * n / 100.0))
         h = np.array(self.history, dtype=float)

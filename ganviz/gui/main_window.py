@@ -7,10 +7,11 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
 from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMainWindow,
-                               QMenu, QMessageBox, QScrollArea, QSlider, QStackedWidget, QToolBar,
+                               QMenu, QMessageBox, QProgressBar, QScrollArea, QSlider, QStackedWidget, QToolBar,
                                QToolButton, QVBoxLayout, QWidget)
 
 from ganviz.core.config import Config, ConfigError
@@ -26,6 +27,7 @@ from .plots import AccuracyPlot, LossPlot, ScorePlot
 from .quality_panel import QualityPanel
 from .readout import explain_step
 from .sample_view import SampleView
+from .toolbar_keys import ToolbarKeys
 from .worker import TrainingWorker
 
 FRAME_MS = 100  # metric plots redraw at most 10 times a second, and only when new data came:
@@ -44,8 +46,8 @@ class MainWindow(QMainWindow):
         self.objective = get_objective(self.config.objective)
         self.running = False
         self.next_phase = "D"
-        self.elapsed = 0.0
-        self._run_started_at = None
+        self.elapsed = 0.0             # seconds spent in this run's updates (its history's durations)
+        self._loading = None           # (what, path) while the training process builds a run
         self.errorDialog = self.nanDialog = None
         self.run_info = None           # what the training process said about the current run
         self.last_batch_time = 0.0
@@ -54,6 +56,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_controls()
         self._build_status()
+        self.toolbarKeys = ToolbarKeys(self, (self.trainAction, self.stepAction, self.stepIterationAction))
 
         self.thread = QThread(self)
         self.worker = TrainingWorker(training_process)
@@ -64,8 +67,10 @@ class MainWindow(QMainWindow):
         self.worker.runStarted.connect(self._on_run_started)
         self.worker.runningChanged.connect(self._on_running)
         self.worker.nonFinite.connect(self._on_non_finite)
-        self.worker.failed.connect(self._show_error)
-        self.worker.saved.connect(lambda p: self.statusBar().showMessage(f"Saved {p}", 5000))
+        self.worker.failed.connect(self._on_failed)
+        # a method, not a lambda: a lambda runs in the worker's thread, and touching the
+        # status bar from there is a cross-thread Qt error
+        self.worker.saved.connect(self._on_saved)
         self.fieldView.boundsChanged.connect(self._set_field_bounds)
         self.fieldView.drawingSubmitted.connect(lambda pts: self.use_points(pts, "drawn"))
         self.thread.start()
@@ -74,8 +79,10 @@ class MainWindow(QMainWindow):
         self.frameTimer.timeout.connect(self._redraw)
         self.frameTimer.start()
         if checkpoint:
+            self._start_loading("open", checkpoint)
             self.worker.load(checkpoint)
         else:
+            self._start_loading("reset", self.config.dataset)
             self.worker.reset(self.config)
 
     # ------------------------------------------------------------------ layout
@@ -200,6 +207,7 @@ class MainWindow(QMainWindow):
     def _build_controls(self):
         self.controls = ControlPanel(self.config)
         self.controls.liveChanged.connect(lambda changes: self.worker.update_config(**changes))
+        self.controls.problem.connect(self._show_error)
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
@@ -210,6 +218,12 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.LeftDockWidgetArea, dock)
 
     def _build_status(self):
+        self.busyIndicator = QProgressBar(objectName="busyIndicator")
+        self.busyIndicator.setRange(0, 0)            # no known end: Qt's "busy" animation
+        self.busyIndicator.setMaximumWidth(120)
+        self.busyIndicator.setTextVisible(False)
+        self.busyIndicator.hide()
+        self.statusBar().addPermanentWidget(self.busyIndicator)
         self.status = {}
         for name in ("iteration", "epoch", "rate", "device", "elapsed", "quality"):
             label = QLabel(objectName=f"{name}Label")
@@ -218,6 +232,9 @@ class MainWindow(QMainWindow):
             self.status[name] = label
         self.status["quality"].setToolTip("Quality of the samples: modes covered (ring, grid) or digit "
                                           "classes covered, by a classifier trained on real digits")
+        self.status["elapsed"].setToolTip("Time this run has spent in its updates: the sum of every update's "
+                                          "duration in its history, kept by Save and Open. Pauses and "
+                                          "drawing are not counted.")
 
     # ------------------------------------------------------------------ commands
     def toggle_training(self):
@@ -235,11 +252,16 @@ class MainWindow(QMainWindow):
         self.worker.step_iteration()
 
     def reset(self):
+        problem = self.controls.dataset_problem()
+        if problem:
+            self._show_error(problem)
+            return
         try:
             config = self.controls.config()
         except ConfigError as e:
-            self._show_error(f"Cannot start a run with these settings: {e}")
+            self._show_error("Cannot start a run with these settings.", str(e))
             return
+        self._start_loading("reset", config.dataset)
         self.worker.reset(config)
 
     def use_points(self, points, name: str):
@@ -250,6 +272,7 @@ class MainWindow(QMainWindow):
         except (ValueError, ConfigError) as e:
             self._show_error(f"Cannot use these points: {e}")
             return
+        self._start_loading("drawing", name)
         self.worker.reset(config, dataset)
 
     def _set_field_bounds(self, bounds):
@@ -268,6 +291,7 @@ class MainWindow(QMainWindow):
         if path:
             if os.path.isdir(path):
                 path = os.path.join(path, "checkpoint.pt")
+            self._start_loading("open", path)
             self.worker.load(path)
 
     def export_csv(self, path=None):
@@ -293,13 +317,51 @@ class MainWindow(QMainWindow):
                 return
         self.statusBar().showMessage(f"Wrote {', '.join(names)} to {folder}", 5000)
 
+    # ------------------------------------------------------------------ long work
+    def _start_loading(self, what: str, source: str):
+        """The training process is building a run (loading data, building models: seconds for
+        a folder of images): say so at once, and disable what makes no sense meanwhile, until
+        the run starts (_on_run_started) or fails (_on_failed)."""
+        self._loading = (what, source)
+        if what == "open":
+            message = f"Opening {source}…"
+        elif what == "drawing":
+            message = "Starting a new run on your drawing…"
+        else:
+            message = f"Loading {self.controls.dataset_label(source)} and building the models…"
+        self.statusBar().showMessage(message)
+        self.busyIndicator.show()
+        self._set_run_controls_enabled(False)
+
+    def _end_loading(self):
+        loading, self._loading = self._loading, None
+        self.busyIndicator.hide()
+        self._set_run_controls_enabled(True)
+        return loading
+
+    def _set_run_controls_enabled(self, enabled: bool):
+        for a in (self.trainAction, self.stepAction, self.stepIterationAction, self.resetAction,
+                  self.saveAction, self.openAction):
+            a.setEnabled(enabled)
+        self.controls.setEnabled(enabled)
+
     # ------------------------------------------------------------------ from the worker
+    def _on_failed(self, message, details=""):
+        if self._loading is not None:
+            self._end_loading()   # the old run is still there, and usable again
+        self._show_error(message, details)
+
+    def _on_saved(self, path):
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+
     def _on_run_started(self, info):
+        loading = self._end_loading()
         self.run_info = info
         self.config = info["config"]
         self.objective = get_objective(self.config.objective)
         self.controls.set_config(self.config)
         self.history = History.from_array_state(info["history"])
+        self.elapsed = 0.0   # _append_rows adds the durations of the history the run brings
         for plot in self.plots:
             plot.clear_data()
         rows = self.history.array()
@@ -316,16 +378,33 @@ class MainWindow(QMainWindow):
         if info["real"] is not None:
             self.fieldView.show_real(info["real"])
         self.qualityPanel.clear()
+        self.status["quality"].clear()
         self.worker.set_field_bounds(self.fieldView.bounds() if points else None)
         self.status["device"].setText(f"device {info['device']}")
         self.next_phase = info["next_phase"]
-        self.elapsed = 0.0
         self.stepReadout.setText("Press Step to run one update and see what it did.")
         self.stepExplanation.clear()
+        self.pipeline.set_phase(self.next_phase, "")   # no "Last step" of the previous run
         self._update_phase_labels()
+        self.statusBar().showMessage(self._run_message(info, loading), 8000)
+
+    def _run_message(self, info, loading) -> str:
+        """What the status bar says about a run that just started: new, or opened where it stood."""
+        rows = self.history.array()
+        iteration = int(np.sum(rows[:, COLUMNS.index("phase")] == 1))   # one G update per iteration
+        self.status["iteration"].setText(f"iteration {iteration}")
+        data = self.controls.dataset_label(info["dataset_name"])
+        size = f"{info['dataset_size']} {'points' if info['dataset_kind'] == 'points' else 'samples'}"
         skipped = info["skipped"]
-        self.statusBar().showMessage(f"New run: {info['dataset_name']}, {info['dataset_size']} samples"
-                                     + (f" ({skipped} unreadable images skipped)" if skipped else ""), 8000)
+        size += f", {skipped} unreadable images skipped" if skipped else ""
+        what, source = loading or (None, None)
+        if what == "open":
+            return f"Opened {source} at iteration {iteration}: {data}, {size}"
+        if what == "drawing":
+            return f"New run on your drawing: {size}"
+        if what == "reset" or not len(rows):
+            return f"New run: {data}, {size}"
+        return f"Run at iteration {iteration}: {data}, {size}"
 
     def _on_batch(self, payload):
         try:
@@ -350,6 +429,7 @@ class MainWindow(QMainWindow):
             self.worker.ack()
 
     def _append_rows(self, rows):
+        self.elapsed += float(np.nansum(rows[:, COLUMNS.index("duration")]))
         phases = rows[:, COLUMNS.index("phase")]
         for plot in self.plots:
             plot.append(rows, phases)
@@ -364,11 +444,6 @@ class MainWindow(QMainWindow):
     def _on_running(self, running):
         self.running = running
         self.trainAction.setText("Pause" if running else "Train")
-        if running:
-            self._run_started_at = time.perf_counter()
-        elif self._run_started_at is not None:
-            self.elapsed += time.perf_counter() - self._run_started_at
-            self._run_started_at = None
         self._update_phase_labels()
 
     def _on_non_finite(self, record):
@@ -412,8 +487,7 @@ class MainWindow(QMainWindow):
     def _redraw(self):
         for plot in self.plots:
             plot.redraw()
-        seconds = self.elapsed + (time.perf_counter() - self._run_started_at if self._run_started_at else 0)
-        self.status["elapsed"].setText(f"{int(seconds) // 60}:{int(seconds) % 60:02d} trained")
+        self.status["elapsed"].setText(f"{_clock(self.elapsed)} training")
 
     def _set_smoothing(self, value):
         for plot in self.plots:
@@ -432,3 +506,8 @@ class MainWindow(QMainWindow):
             self.thread.quit()
             self.thread.wait()
 
+
+def _clock(seconds: float) -> str:
+    """0:07, 12:34, 1:02:03."""
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"

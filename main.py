@@ -40,8 +40,26 @@ def bootstrap():
         f.write("installed\n")
 
 
+def opens_window(args) -> bool:
+    return args[:1] in ([], ["gui"])
+
+
+def check_system_libraries(args):
+    """Before Qt starts (and before a first install takes minutes): on a Linux desktop, name
+    the missing system packages Qt's X11 plugin needs instead of letting Qt abort."""
+    if not opens_window(args):
+        return
+    sys.path.insert(0, ROOT)
+    from ganviz.gui.system_libs import check_window_libraries   # standard library only
+    message = check_window_libraries()
+    if message:
+        print(message, file=sys.stderr)
+        sys.exit(2)
+
+
 def main():
     args = sys.argv[1:]
+    check_system_libraries(args)
     here = os.path.realpath(sys.prefix) == os.path.realpath(VENV)
     if not here and not dependencies_present():
         bootstrap()

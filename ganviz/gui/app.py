@@ -19,6 +19,12 @@ def make_app():
 
 
 def run_app(args=None) -> int:
+    from .system_libs import check_window_libraries
+    problem = check_window_libraries()   # before Qt, which would abort the process instead
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+
     from ganviz.core import process
     training = process.start()   # it imports torch on the other core while the window builds
 

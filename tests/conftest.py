@@ -5,11 +5,61 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 import torch  # noqa: E402,F401  (torch before the QApplication)
 
+pytest_plugins = ["pytester"]   # test_state runs a small suite to prove the Qt-warning fixture
+
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     # Tiny networks on a shared 2-core machine: more torch threads only add contention.
     torch.set_num_threads(1)
+
+
+# Qt messages that say nothing about ganviz, allowed during GUI tests (all others fail them):
+QT_NOISE = (
+    # The offscreen platform (these tests' default) cannot resize a real window from its
+    # size hints; on a real screen the message never appears.
+    "This plugin does not support propagateSizeHints()",
+)
+
+
+class QtMessages:
+    """Every warning, critical or fatal message Qt emits while installed (from any thread)."""
+
+    def __init__(self, allowed=QT_NOISE):
+        self.allowed = allowed
+        self.caught: list[str] = []
+
+    def _handler(self, mode, context, message):
+        from PySide6.QtCore import QtMsgType
+        if mode != QtMsgType.QtDebugMsg and mode != QtMsgType.QtInfoMsg \
+                and not any(a in message for a in self.allowed):
+            self.caught.append(f"{mode.name}: {message}")
+        if self._previous is not None:   # pytest-qt's own capture keeps working
+            self._previous(mode, context, message)
+
+    def __enter__(self):
+        from PySide6.QtCore import qInstallMessageHandler
+        self._previous = qInstallMessageHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        from PySide6.QtCore import qInstallMessageHandler
+        qInstallMessageHandler(self._previous)
+        return False
+
+
+@pytest.fixture(autouse=True)
+def fail_on_qt_warning(request):
+    """A GUI test (one that uses qtbot or qapp) fails when Qt warns during it, its teardown
+    included: such warnings ("Cannot create children for a parent that is in a different
+    thread") are bugs users see in their terminal."""
+    if not {"qtbot", "qapp"} & set(request.fixturenames):
+        yield
+        return
+    with QtMessages() as messages:
+        yield
+    if messages.caught:
+        pytest.fail("Qt warned during this test:\n" + "\n".join(messages.caught), pytrace=False)
 
 
 @pytest.fixture

@@ -100,7 +100,7 @@ def test_learning_rate_change_while_training_takes_effect(window, qtbot):
 
 def test_change_needing_new_model_says_so_and_applies_on_reset(window, qtbot):
     window.controls.noiseDimSpin.setValue(5)
-    assert "noise_dim" in window.controls.pendingLabel.text()
+    assert "noise dimension" in window.controls.pendingLabel.text()
     assert window.run_info["config"].noise_dim != 5
     qtbot.mouseClick(window.findChild(QWidget, "resetButton"), Qt.LeftButton)
     qtbot.waitUntil(lambda: window.run_info["config"].noise_dim == 5, timeout=20000)

@@ -76,7 +76,7 @@ def test_gui_refuses_invalid_settings_with_a_message(window, qtbot, monkeypatch)
                         lambda: {"dataset": "ring", "batch_size": 0})
     trainer = window.worker.call(probes.identity)
     window.reset()
-    assert window.errorDialog is not None and "batch_size" in window.errorDialog.text()
+    assert window.errorDialog is not None and "batch size" in window.errorDialog.text()
     assert window.worker.call(probes.identity) == trainer
 
 

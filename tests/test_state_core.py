@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ganviz.core.config import LABELS, Config, label
+from ganviz.core.config import LABELS, Config, ConfigError, in_words, label
 from ganviz.core.data import DataError, load_dataset
 from ganviz.core.loop import cannot_start
 from ganviz.core.presets import PRESETS, apply_preset, matching_presets
@@ -38,6 +38,10 @@ def test_every_setting_has_words_for_the_screen():
         assert "_" not in LABELS[name], name
     assert [label(n) for n in ("r1_gamma", "lr_final", "decay_steps")] == \
         ["R1 penalty weight", "final learning-rate fraction", "decay length"]
+    with pytest.raises(ConfigError) as e:
+        Config(batch_size=0, lr_final=2.0)
+    assert in_words(e.value) == ("batch size must be a positive number (got 0); "
+                                 "final learning-rate fraction must be in [0, 1] (got 2.0)")
 
 
 def test_a_missing_data_file_reads_as_one_plain_sentence(tmp_path):

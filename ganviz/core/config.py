@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, fields
 
 OBJECTIVES = ("nonsaturating", "minimax", "least_squares", "hinge", "wgan_gp")
@@ -133,6 +134,13 @@ LABELS = {
 def label(name: str) -> str:
     """The on-screen words for a setting (its name itself if it has none)."""
     return LABELS.get(name, name.replace("_", " "))
+
+
+def in_words(error: Exception) -> str:
+    """A ConfigError's problems with each setting named in words ("batch size must be a
+    positive number (got 0)"): the message for a window; the CLI keeps the option names."""
+    return "; ".join(re.sub(r"^\w+", lambda m: LABELS.get(m.group(0), m.group(0)), part)
+                     for part in str(error).split("; "))
 
 
 def _problems(c: Config):

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import Config
+from .config import Config, in_words
 from .data import BUILTIN_DATASETS, USER_KINDS, DataError
 from .evaluate import evaluate
 from .field import d_output_histogram, network_weights
@@ -253,5 +253,5 @@ def cannot_start(dataset: str, error: Exception) -> str:
         kind, sep, _ = dataset.partition(":")
         return f"Cannot read {error}" if sep and kind in USER_KINDS else f"Cannot load the data: {error}"
     if isinstance(error, ValueError):   # ConfigError, a model that does not fit the data
-        return f"Cannot start a run with these settings: {error}"
+        return f"Cannot start a run with these settings: {in_words(error)}"
     return f"Cannot start the run: {type(error).__name__}: {error}"

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout,
                                QMenu, QMessageBox, QProgressBar, QScrollArea, QSlider, QStackedWidget, QToolBar,
                                QToolButton, QVBoxLayout, QWidget)
 
-from ganviz.core.config import Config, ConfigError
+from ganviz.core.config import Config, ConfigError, in_words
 from ganviz.core.data import points_dataset
 from ganviz.core.evaluate import format_metrics
 from ganviz.core.history import COLUMNS, History
@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
         try:
             config = self.controls.config()
         except ConfigError as e:
-            self._show_error("Cannot start a run with these settings.", str(e))
+            self._show_error(f"Cannot start a run with these settings: {in_words(e)}.", str(e))
             return
         self._start_loading("reset", config.dataset)
         self.worker.reset(config)

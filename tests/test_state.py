@@ -59,6 +59,7 @@ def test_new_run_clears_last_step_and_retitles_quality(window, qtbot):
     assert window.pipeline.caption == "Next: D update"
     qtbot.waitUntil(lambda: window.qualityPanel.title == NO_SCORE_TITLE, timeout=10000)
     assert window.qualityPanel.modesLabel.text() == "no known modes for this data"
+    assert window.qualityPanel.historyPlot.getPlotItem().vb.viewRange()[0] == [0, 1]   # not the ring's axis
     assert window.status["quality"].text() == ""
     assert window.qualityPanel.history == []
 
@@ -132,6 +133,14 @@ def test_bad_dataset_path_reads_as_a_plain_sentence_and_ends_the_loading(window,
     assert window.errorDialog.text() == f"Cannot read {missing}: no such file"
     assert "Traceback" in window.errorDialog.detailedText()
     assert not window.busyIndicator.isVisible() and window.resetAction.isEnabled()
+    window.errorDialog.close()
+
+
+def test_a_drawing_too_small_to_train_on_says_so_plainly(window, qtbot):
+    window.use_points(np.zeros((1, 2)), "drawn")
+    assert window.errorDialog.isVisible()
+    assert window.errorDialog.text() == "Cannot train on this drawing: only 1 point(s); need at least 2."
+    assert window._loading is None
     window.errorDialog.close()
 
 

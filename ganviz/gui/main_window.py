@@ -270,7 +270,8 @@ class MainWindow(QMainWindow):
             dataset = points_dataset(points, name=name)
             config = self.controls.config().replace(dataset=name)
         except (ValueError, ConfigError) as e:
-            self._show_error(f"Cannot use these points: {e}")
+            problem = str(e).removeprefix(f"{name}: ")   # DataError names the data; here it is the drawing
+            self._show_error(f"Cannot train on this drawing: {problem}.", f"{type(e).__name__}: {e}")
             return
         self._start_loading("drawing", name)
         self.worker.reset(config, dataset)
@@ -302,7 +303,7 @@ class MainWindow(QMainWindow):
                 self.history.write_csv(path)
                 self.statusBar().showMessage(f"Wrote {len(self.history)} rows to {path}", 5000)
             except OSError as e:
-                self._show_error(f"Cannot write {path}: {e.strerror or e}")
+                self._show_error(f"Cannot write {path}: {e.strerror or e}", f"{type(e).__name__}: {e}")
 
     def export_pngs(self, folder=None):
         if not folder:
@@ -386,15 +387,15 @@ class MainWindow(QMainWindow):
         self.stepExplanation.clear()
         self.pipeline.set_phase(self.next_phase, "")   # no "Last step" of the previous run
         self._update_phase_labels()
-        self.statusBar().showMessage(self._run_message(info, loading), 8000)
-
-    def _run_message(self, info, loading) -> str:
-        """What the status bar says about a run that just started: new, or opened where it stood."""
-        rows = self.history.array()
-        iteration = int(np.sum(rows[:, COLUMNS.index("phase")] == 1))   # one G update per iteration
+        # completed iterations: one G update each (the next batch says the same)
+        iteration = int(np.sum(self.history.column("phase") == 1))
         self.status["iteration"].setText(f"iteration {iteration}")
+        self.statusBar().showMessage(self._run_message(info, loading, iteration), 8000)
+
+    def _run_message(self, info, loading, iteration: int) -> str:
+        """What the status bar says about a run that just started: new, or opened where it stood."""
         data = self.controls.dataset_label(info["dataset_name"])
-        size = f"{info['dataset_size']} {'points' if info['dataset_kind'] == 'points' else 'samples'}"
+        size = f"{info['dataset_size']} {'points' if info['dataset_kind'] == 'points' else 'images'}"
         skipped = info["skipped"]
         size += f", {skipped} unreadable images skipped" if skipped else ""
         what, source = loading or (None, None)
@@ -402,7 +403,7 @@ class MainWindow(QMainWindow):
             return f"Opened {source} at iteration {iteration}: {data}, {size}"
         if what == "drawing":
             return f"New run on your drawing: {size}"
-        if what == "reset" or not len(rows):
+        if what == "reset" or not len(self.history):
             return f"New run: {data}, {size}"
         return f"Run at iteration {iteration}: {data}, {size}"
 

@@ -9,10 +9,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from .plots import G_COLOUR, REAL_COLOUR
 
 # Titles of the history plot; each run sets its own (a moons run has no digits title).
+# Short enough for the panel at 1280x720; the tooltip says the rest.
 WAITING_TITLE = "sample quality: measuring…"
-MODES_TITLE = "modes covered (green), high quality % on the same scale (orange)"
+MODES_TITLE = "modes covered (green), high quality (orange)"
 DIGITS_TITLE = "digit classes covered"
-NO_SCORE_TITLE = "no quality score for this data (ganviz scores the ring, grid and digits)"
+NO_SCORE_TITLE = "no quality score for this data"
 
 
 class QualityPanel(QWidget):
@@ -38,6 +39,8 @@ class QualityPanel(QWidget):
         self.modesCurve = self.historyPlot.plot(pen=pg.mkPen(REAL_COLOUR, width=2), symbol="o", symbolSize=4)
         self.hqCurve = self.historyPlot.plot(pen=pg.mkPen(G_COLOUR, width=1))
         self.historyPlot.setMinimumHeight(100)
+        self.historyPlot.setToolTip("Modes covered over the iterations; high quality % drawn on the same "
+                                    "scale (100 % = every mode). Scored for the ring, grid and digits.")
         left.addWidget(self.historyPlot, 1)
         layout.addLayout(left, 1)
 
@@ -66,6 +69,8 @@ class QualityPanel(QWidget):
         self.modesLabel.setText("quality –")
         self.detailLabel.clear()
         self._set_title(WAITING_TITLE)
+        self.historyPlot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)   # not the last run's axes
+        self.historyPlot.enableAutoRange()
 
     def show_metrics(self, metrics: dict, iteration: int):
         if "modes_covered" in metrics:
@@ -81,7 +86,7 @@ class QualityPanel(QWidget):
             title = DIGITS_TITLE
         else:
             self.modesLabel.setText("no known modes for this data")
-            self.detailLabel.clear()
+            self.detailLabel.setText("ganviz scores the ring, grid and digits")
             self.history.clear()
             self.modesCurve.setData([], [])
             self.hqCurve.setData([], [])

@@ -99,9 +99,9 @@ class QualityPanel(QWidget):
         self.modesCurve.setData(h[:, 0], h[:, 1])
         self.hqCurve.setData(h[:, 0], h[:, 2], connect="finite")
         if len(h) == 1:   # one score (a run just opened at iteration 526): from 0, not 525.6-526.4
-            self.historyPlot.setXRange(0, max(h[0, 0], 1.0))
+            self.historyPlot.setRange(xRange=(0, max(h[0, 0], 1.0)), yRange=(0, n))
         else:
-            self.historyPlot.enableAutoRange(axis="x")
+            self.historyPlot.enableAutoRange()
 
     def show_histogram(self, edges, real_counts, fake_counts):
         centres = (edges[:-1] + edges[1:]) / 2

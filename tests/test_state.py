@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from ganviz.core.config import Config
-from ganviz.core.history import COLUMNS
 from ganviz.gui.controls import FOLDER_ENTRY, ControlPanel
 from ganviz.gui.quality_panel import MODES_TITLE, NO_SCORE_TITLE
 

@@ -10,7 +10,7 @@ import time
 from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMainWindow,
-                               QMenu, QMessageBox, QScrollArea, QSlider, QStackedWidget, QToolBar,
+                               QMenu, QMessageBox, QScrollArea, QSlider, QSplitter, QStackedWidget, QToolBar,
                                QToolButton, QVBoxLayout, QWidget)
 
 from ganviz.core.config import Config, ConfigError
@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.phaseLabel.setStyleSheet("font-weight: bold; font-size: 13px;")
         self.stepReadout = QLabel("Press Step to run one update and see what it did.", objectName="stepReadout")
         self.stepReadout.setStyleSheet("font-family: monospace; font-size: 13px;")
+        self.stepReadout.setWordWrap(True)   # a narrow window wraps it instead of widening
         self.stepExplanation = QLabel(objectName="stepExplanation")
         self.stepExplanation.setWordWrap(True)
         self.stepExplanation.setStyleSheet("color: #444;")
@@ -126,16 +127,26 @@ class MainWindow(QMainWindow):
         self.dataViews = QStackedWidget(objectName="dataViews")   # images: samples; 2D: the field
         self.dataViews.addWidget(self.sampleView)
         self.dataViews.addWidget(self.fieldView)
-        plots = QVBoxLayout()
+        plots = QWidget(objectName="plotsColumn")
+        column = QVBoxLayout(plots)
+        column.setContentsMargins(0, 0, 0, 0)
         for plot in (self.scorePlot, self.lossPlot, self.accuracyPlot):
-            plots.addWidget(plot, 1)
-        data = QVBoxLayout()
-        data.addWidget(self.dataViews, 3)
-        data.addWidget(self.qualityPanel, 1)
-        grid = QHBoxLayout()
-        grid.addLayout(plots, 1)
-        grid.addLayout(data, 1)
-        layout.addLayout(grid, 1)
+            plot.setMinimumSize(280, 120)
+            column.addWidget(plot, 1)
+        data = QWidget(objectName="dataColumn")
+        column = QVBoxLayout(data)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.dataViews, 3)
+        column.addWidget(self.qualityPanel, 1)
+        # a splitter: the user decides how wide the plots and the samples are
+        self.viewSplitter = QSplitter(Qt.Horizontal, objectName="viewSplitter")
+        self.viewSplitter.addWidget(plots)
+        self.viewSplitter.addWidget(data)
+        self.viewSplitter.setChildrenCollapsible(False)
+        self.viewSplitter.setStretchFactor(0, 9)
+        self.viewSplitter.setStretchFactor(1, 11)
+        self.viewSplitter.setSizes([450, 550])
+        layout.addWidget(self.viewSplitter, 1)
         self.setCentralWidget(central)
         self.plots = (self.scorePlot, self.lossPlot, self.accuracyPlot)
 
@@ -194,7 +205,14 @@ class MainWindow(QMainWindow):
         self.dgzSplitCheck = QCheckBox("D(G(z)) before/after D", objectName="dgzSplitCheck")
         self.dgzSplitCheck.setToolTip("Show D(G(z)) just before (D_G_z1) and just after (D_G_z2) each D update")
         self.dgzSplitCheck.toggled.connect(self.scorePlot.show_d_update_split)
-        for w in (self.logAxisCheck, self.lossPartsCheck, self.dgzSplitCheck, self.freshNoiseCheck):
+        self.stepViewCheck = QCheckBox("Step view", objectName="stepViewCheck")
+        self.stepViewCheck.setToolTip("Zoom the plots onto the last few updates, a large marker per "
+                                      "update. On while you step; off when training runs.")
+        self.stepViewCheck.toggled.connect(self._set_step_view)
+        self.stepViewCheck.clicked.connect(lambda on: setattr(self, "_step_view_declined", not on))
+        self._step_view_declined = False   # the user asked for the whole history while stepping
+        for w in (self.stepViewCheck, self.logAxisCheck, self.lossPartsCheck, self.dgzSplitCheck,
+                  self.freshNoiseCheck):
             bar.addWidget(w)
 
     def _build_controls(self):
@@ -228,11 +246,21 @@ class MainWindow(QMainWindow):
 
     def step(self):
         self.worker.pause()
+        self._enter_step_view()
         self.worker.step()
 
     def step_iteration(self):
         self.worker.pause()
+        self._enter_step_view()
         self.worker.step_iteration()
+
+    def _enter_step_view(self):
+        if not self._step_view_declined:
+            self.stepViewCheck.setChecked(True)
+
+    def _set_step_view(self, on: bool):
+        for plot in self.plots:
+            plot.set_step_view(on)
 
     def reset(self):
         try:
@@ -366,6 +394,8 @@ class MainWindow(QMainWindow):
         self.trainAction.setText("Pause" if running else "Train")
         if running:
             self._run_started_at = time.perf_counter()
+            self._step_view_declined = False
+            self.stepViewCheck.setChecked(False)   # training: the whole history again
         elif self._run_started_at is not None:
             self.elapsed += time.perf_counter() - self._run_started_at
             self._run_started_at = None

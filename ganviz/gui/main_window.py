@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout,
 
 from ganviz.core.config import Config, ConfigError
 from ganviz.core.data import points_dataset
+from ganviz.core.diagnosis import diagnose
 from ganviz.core.evaluate import format_metrics
 from ganviz.core.history import COLUMNS, History
 from ganviz.core.objectives import get_objective
@@ -28,6 +29,8 @@ from .readout import explain_step
 from .sample_view import SampleView
 from .worker import TrainingWorker
 
+STATES_INTERVAL = 1.0   # seconds between re-naming the run's state while it trains
+DIAGNOSIS_ROWS = 4000   # history rows the named states are read from (the newest and the first)
 FRAME_MS = 100  # metric plots redraw at most 10 times a second, and only when new data came:
                 # painting holds the GIL the training thread needs (the 2D field has its own 20 fps)
 
@@ -48,6 +51,8 @@ class MainWindow(QMainWindow):
         self._run_started_at = None
         self.errorDialog = self.nanDialog = None
         self.run_info = None           # what the training process said about the current run
+        self.metrics = None            # the latest quality metrics of the run
+        self._states_at = 0.0          # when the named states were last worked out
         self.last_batch_time = 0.0
 
         self._build_views()
@@ -91,11 +96,16 @@ class MainWindow(QMainWindow):
         self.stepExplanation = QLabel(objectName="stepExplanation")
         self.stepExplanation.setWordWrap(True)
         self.stepExplanation.setStyleSheet("color: #444;")
+        self.stateLabel = QLabel(objectName="stateLabel")   # named states: collapse, equilibrium...
+        self.stateLabel.setWordWrap(True)
+        self.stateLabel.setToolTip("States named from the numbers: mode collapse (quality panel), D "
+                                   "overpowering G and near equilibrium (the last probe measurements).")
         top = QGridLayout()
-        top.addWidget(self.pipeline, 0, 0, 3, 1)
+        top.addWidget(self.pipeline, 0, 0, 4, 1)
         top.addWidget(self.phaseLabel, 0, 1)
         top.addWidget(self.stepReadout, 1, 1)
         top.addWidget(self.stepExplanation, 2, 1)
+        top.addWidget(self.stateLabel, 3, 1)
         top.setColumnStretch(0, 2)
         top.setColumnStretch(1, 3)
         layout.addLayout(top)
@@ -344,6 +354,8 @@ class MainWindow(QMainWindow):
         if info["real"] is not None:
             self.fieldView.show_real(info["real"])
         self.qualityPanel.clear()
+        self.metrics = None
+        self.stateLabel.clear()
         self.worker.set_field_bounds(self.fieldView.bounds() if points else None)
         self.status["device"].setText(f"device {info['device']}")
         self.next_phase = info["next_phase"]
@@ -364,6 +376,7 @@ class MainWindow(QMainWindow):
             if "field" in payload:
                 self.fieldView.show_field(payload["field"])
             if payload.get("metrics") is not None:
+                self.metrics = payload["metrics"]
                 self.status["quality"].setText(format_metrics(payload["metrics"]))
                 self.qualityPanel.show_metrics(payload["metrics"], payload["iteration"])
             if "histogram" in payload:
@@ -374,8 +387,19 @@ class MainWindow(QMainWindow):
             self.status["rate"].setText(f"{payload['ups']:.0f} updates/s")
             self._update_phase_labels()
             self.last_batch_time = time.perf_counter()
+            if self.last_batch_time - self._states_at > STATES_INTERVAL or not self.running:
+                self._show_states()
         finally:
             self.worker.ack()
+
+    def _show_states(self):
+        """Name what is happening (diagnosis.py), from the same numbers the plots show."""
+        self._states_at = time.perf_counter()
+        states = diagnose(self.history.tail(DIAGNOSIS_ROWS), self.history.head(DIAGNOSIS_ROWS),
+                          self.metrics, self.objective)
+        colour = {"warning": "#b34700", "good": "#1d7a3a"}
+        self.stateLabel.setText("<br>".join(
+            f"<b style='color:{colour[s.severity]}'>{s.name}:</b> {s.what} <i>{s.advice}</i>" for s in states))
 
     def _append_rows(self, rows):
         phases = rows[:, COLUMNS.index("phase")]

@@ -163,8 +163,12 @@ class PipelineDiagram(QWidget):
         fake = node(g.right() + 0.6 * u, mid, "fake G(z)", width=1.5 * u)
         d = network(fake.right() + 0.7 * u, (mid + bottom) / 2, "D", D_COLOUR, self.phase in ("D", "both"))
         score_text = self.stage.score_label if self.stage is not None and self.stage.score_label else "score D(·)"
-        score = node(d.right() + 0.6 * u, (mid + bottom) / 2, score_text,
-                     width=max(1.5 * u, min(p.fontMetrics().horizontalAdvance(score_text) + 12, w - d.right() - 0.7 * u)))
+        room = w - d.right() - 0.7 * u
+        wide = p.fontMetrics().horizontalAdvance(score_text) + 20
+        if wide > room:   # a narrow window: the name above its value
+            score_text = score_text.replace(" ", "\n", 1) if " " in score_text else score_text
+            wide = max(p.fontMetrics().horizontalAdvance(line) for line in score_text.split("\n")) + 20
+        score = node(d.right() + 0.6 * u, (mid + bottom) / 2, score_text, width=max(1.5 * u, min(wide, room)))
         real = node(fake.left(), bottom + 0.08 * h, "real x", QColor(*REAL_COLOUR).lighter(170), width=1.5 * u)
         arrow("z-G", QPointF(z.right(), mid), QPointF(g.left(), mid))
         arrow("G-fake", QPointF(g.right(), mid), QPointF(fake.left(), mid))

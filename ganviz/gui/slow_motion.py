@@ -146,8 +146,7 @@ class SlowMotion(QObject):
     def _show(self, index):
         self.index = index
         stage, n, r = self.stages[index], len(self.stages), self.record
-        self.panel.title.setText(f"Stage {index + 1} of {n}: {stage.title}   (slow motion of the {r.phase} update "
-                                 f"just done, update {r.update})")
+        self.panel.title.setText(f"Stage {index + 1} of {n}: {stage.title}   ({r.phase} update {r.update}, just done)")
         self.panel.text.setText(stage.text)
         self.diagram.set_stage(r.phase, stage, f"Slow motion: {r.phase} update, stage {index + 1}/{n}",
                                seconds=min(0.9, 0.6 * self.panel.seconds))

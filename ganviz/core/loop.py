@@ -10,8 +10,9 @@ data (Records, numpy arrays), at most ~25 batches a second; until the window ack
 batch, records wait in an outbox and samples are replaced (latest wins).
 
 Messages out are (kind, payload) pairs: "run" (a new run started), "batch", "step" (the Record
-of a single Step), "running" (bool), "nonfinite" (the bad Record), "failed" ((one-sentence message, details)),
-"saved" (a path), "result" (the answer to a "call").
+of a single Step), "stages" ((Record, dict of floats): a slow-motion Step's stages, right after
+its "step"), "running" (bool), "nonfinite" (the bad Record), "failed" ((one-sentence message,
+details)), "saved" (a path), "result" (the answer to a "call").
 """
 from __future__ import annotations
 
@@ -93,11 +94,14 @@ class TrainingLoop:
             self.running = False
             self.flush(force_samples=True, force=True)
             self.send("running", False)
-        elif name == "step" and t is not None:
-            record = t.step(fetch=True)
+        elif name in ("step", "step_stages") and t is not None:
+            stages = {} if name == "step_stages" else None   # slow motion: the same update, its stages told
+            record = t.step(fetch=True, stages=stages)
             self.outbox.append(record)
             self.flush(force_samples=True, metrics=True, force=True)
             self.send("step", record)
+            if stages is not None:
+                self.send("stages", (record, stages))
         elif name == "step_iteration" and t is not None:
             records = t.step_iteration(fetch=True)
             self.outbox.extend(records)

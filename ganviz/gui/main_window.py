@@ -27,6 +27,7 @@ from .plots import AccuracyPlot, LossPlot, ScorePlot
 from .quality_panel import QualityPanel
 from .readout import explain_step
 from .sample_view import SampleView
+from .slow_motion import SlowMotion
 from .worker import TrainingWorker
 
 STATES_INTERVAL = 1.0   # seconds between re-naming the run's state while it trains
@@ -66,6 +67,8 @@ class MainWindow(QMainWindow):
         self.thread.started.connect(self.worker.run)
         self.worker.batchReady.connect(self._on_batch)
         self.worker.stepDone.connect(self._on_step)
+        self.worker.stagesReady.connect(self._on_stages)   # a method, so it runs in the GUI thread
+        self.slowMotion.ended.connect(self._update_phase_labels)
         self.worker.runStarted.connect(self._on_run_started)
         self.worker.runningChanged.connect(self._on_running)
         self.worker.nonFinite.connect(self._on_non_finite)
@@ -100,12 +103,18 @@ class MainWindow(QMainWindow):
         self.stateLabel.setWordWrap(True)
         self.stateLabel.setToolTip("States named from the numbers: mode collapse (quality panel), D "
                                    "overpowering G and near equilibrium (the last probe measurements).")
+        self.slowMotion = SlowMotion(self.pipeline, self)   # its toggle, panel, keys (N, P)
+        self.addActions(self.slowMotion.actions)
         top = QGridLayout()
-        top.addWidget(self.pipeline, 0, 0, 4, 1)
+        top.addWidget(self.pipeline, 0, 0, 5, 1)
         top.addWidget(self.phaseLabel, 0, 1)
         top.addWidget(self.stepReadout, 1, 1)
         top.addWidget(self.stepExplanation, 2, 1)
-        top.addWidget(self.stateLabel, 3, 1)
+        top.addWidget(self.slowMotion.panel, 3, 1)
+        top.addWidget(self.stateLabel, 4, 1)
+        # in slow motion the stages tell the step; its summary's long explanation would only
+        # take the plots' height (at 1280x720 they have little)
+        self.slowMotion.check.toggled.connect(lambda on: self.stepExplanation.setVisible(not on))
         top.setColumnStretch(0, 2)
         top.setColumnStretch(1, 3)
         layout.addLayout(top)
@@ -180,6 +189,7 @@ class MainWindow(QMainWindow):
                                   "Train continuously / pause within one update")
         self.stepAction = action("Step D", "stepButton", self.step, "S",
                                  "Run exactly one update: the next phase of the iteration")
+        bar.addWidget(self.slowMotion.check)
         self.stepIterationAction = action("Step iteration", "stepIterationButton", self.step_iteration, "I",
                                           "Finish the current iteration: the remaining D updates, then one G update")
         self.resetAction = action("Reset", "resetButton", self.reset, "Ctrl+R",
@@ -249,6 +259,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ commands
     def toggle_training(self):
+        self.slowMotion.end()
         if self.running:
             self.worker.pause()
         else:
@@ -257,9 +268,13 @@ class MainWindow(QMainWindow):
     def step(self):
         self.worker.pause()
         self._enter_step_view()
-        self.worker.step()
+        if self.slowMotion.enabled:
+            self.worker.step_stages()   # the same update; its stages come back to play
+        else:
+            self.worker.step()
 
     def step_iteration(self):
+        self.slowMotion.end()
         self.worker.pause()
         self._enter_step_view()
         self.worker.step_iteration()
@@ -333,6 +348,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ from the worker
     def _on_run_started(self, info):
+        self.slowMotion.end()
         self.run_info = info
         self.config = info["config"]
         self.objective = get_objective(self.config.objective)
@@ -411,12 +427,17 @@ class MainWindow(QMainWindow):
                                             field=self.dataViews.currentWidget() is self.fieldView)
         self.stepReadout.setText(readout)
         self.stepExplanation.setText(explanation)
-        self.pipeline.set_phase(record.phase, f"Last step: {record.phase} update")
+        self._update_phase_labels()
+
+    def _on_stages(self, payload):
+        record, stages = payload
+        self.slowMotion.show_update(record, stages, self.objective, self.config)
 
     def _on_running(self, running):
         self.running = running
         self.trainAction.setText("Pause" if running else "Train")
         if running:
+            self.slowMotion.end()
             self._run_started_at = time.perf_counter()
             self._step_view_declined = False
             self.stepViewCheck.setChecked(False)   # training: the whole history again
@@ -453,15 +474,23 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ display
     def _update_phase_labels(self):
+        """One convention: the header and, when paused, the diagram show the NEXT update (what
+        Step will do); the header's second part says what the last update was, from the
+        history, so a new run says nothing of one. Slow motion's diagram shows the update just
+        done, and its caption says so."""
         self.stepAction.setText(f"Step {self.next_phase}")
+        n = len(self.history)
+        last = self.history.record(n - 1) if n else None
+        last_text = f"   Last update: {last.phase} (update {last.update})" if last else ""
         if self.running:
             self.phaseLabel.setText("Training: D and G take turns")
             self.pipeline.set_phase("both", "Training: each update changes one network")
-        else:
-            frozen = "G" if self.next_phase == "D" else "D"
-            self.phaseLabel.setText(f"Paused. Next: {self.next_phase} update ({frozen} frozen)")
-            if not self.pipeline.caption.startswith("Last step"):
-                self.pipeline.set_phase(self.next_phase, f"Next: {self.next_phase} update")
+            return
+        frozen = "G" if self.next_phase == "D" else "D"
+        self.phaseLabel.setText(f"Paused. Next: {self.next_phase} update ({frozen} frozen).{last_text}")
+        if not self.slowMotion.active:
+            self.pipeline.set_phase(self.next_phase, f"Next: {self.next_phase} update (Step {self.next_phase})",
+                                    label="updates next")
 
     def _redraw(self):
         for plot in self.plots:

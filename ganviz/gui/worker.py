@@ -23,6 +23,7 @@ class WorkerError(RuntimeError):
 class TrainingWorker(QObject):
     batchReady = Signal(object)      # dict: records, samples or field, next_phase, metrics, ups, ...
     stepDone = Signal(object)        # the Record of a single Step (for the readout)
+    stagesReady = Signal(object)     # (Record, stages dict) of a slow-motion Step, after stepDone
     runStarted = Signal(object)      # dict describing a new run (after reset or load)
     runningChanged = Signal(bool)
     nonFinite = Signal(object)       # the Record whose loss or score became NaN/inf
@@ -59,6 +60,10 @@ class TrainingWorker(QObject):
 
     def step(self):
         self._send("step")
+
+    def step_stages(self):
+        """One Step whose stages come back too (slow motion); the update is a plain Step's."""
+        self._send("step_stages")
 
     def step_iteration(self):
         self._send("step_iteration")
@@ -117,7 +122,7 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self):
         signals = {"batch": self.batchReady, "step": self.stepDone, "run": self.runStarted,
-                   "running": self.runningChanged, "nonfinite": self.nonFinite,
+                   "stages": self.stagesReady, "running": self.runningChanged, "nonfinite": self.nonFinite,
                    "failed": self.failed, "saved": self.saved}
         while True:
             try:

@@ -441,6 +441,9 @@ class MainWindow(QMainWindow):
             self._run_started_at = time.perf_counter()
             self._step_view_declined = False
             self.stepViewCheck.setChecked(False)   # training: the whole history again
+            # the last Step's words would now describe an update long past
+            self.stepReadout.setText("Training: Pause, then Step, to see what one update does.")
+            self.stepExplanation.clear()
         elif self._run_started_at is not None:
             self.elapsed += time.perf_counter() - self._run_started_at
             self._run_started_at = None

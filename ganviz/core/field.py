@@ -19,6 +19,7 @@ from .objectives import get_objective
 MANIFOLD_SPAN = 2.5
 ARROW_COUNT = 128        # arrows drawn: more merge into smears on a ~500 px plot
 ARROW_FRACTION = 0.12    # the longest arrow, as a fraction of the view's smaller side
+ARROW_SPACING = 0.025    # arrows start at least this far apart (fraction of the view's smaller side)
 
 
 @dataclass
@@ -111,20 +112,35 @@ def compute_field(trainer, bounds, resolution: int = 64, manifold_steps: int = 2
                  manifold_label=manifold_label(noise_dim))
 
 
-def arrow_segments(fake: np.ndarray, push: np.ndarray, view_size: float,
-                   count: int = ARROW_COUNT, fraction: float = ARROW_FRACTION) -> np.ndarray:
-    """Line segments (6 points per arrow: shaft, two head strokes) for the first `count`
-    fakes: the same fixed-noise points every frame, so an arrow stays on its point.
+def arrow_fakes(fake: np.ndarray, spacing: float, count: int = ARROW_COUNT) -> np.ndarray:
+    """Indices of the fakes that get an arrow: taken in the fixed noise's order, each at least
+    `spacing` from those already taken, at most `count`. The same fakes keep their arrows from
+    frame to frame, and a collapsed blob gets a few arrows instead of a black wedge."""
+    finite = np.flatnonzero(np.isfinite(fake).all(1))
+    taken: list = []
+    for i in finite:
+        if len(taken) == count:
+            break
+        if not taken or np.min(np.sum((fake[taken] - fake[i]) ** 2, 1)) >= spacing ** 2:
+            taken.append(i)
+    return np.asarray(taken, dtype=int)
+
+
+def arrow_segments(fake: np.ndarray, push: np.ndarray, view_size: float, count: int = ARROW_COUNT,
+                   fraction: float = ARROW_FRACTION, spacing: float = ARROW_SPACING) -> np.ndarray:
+    """Line segments (6 points per arrow: shaft, two head strokes) for the fakes arrow_fakes()
+    picks, `spacing` a fraction of view_size.
 
     Length grows with the square root of the push's size relative to the largest drawn,
     so the longest arrow is `fraction` of view_size and one a hundredth its size still
     shows at a tenth of that; the head is a third of the arrow."""
-    fake, push = fake[:count], push[:count]
     norms = np.linalg.norm(push, axis=1)
-    ok = np.isfinite(norms) & np.isfinite(fake).all(1) & (norms > 0)
-    if not ok.any():
+    usable = np.isfinite(norms) & (norms > 0)
+    fake, push, norms = fake[usable], push[usable], norms[usable]
+    pick = arrow_fakes(fake, spacing * view_size, count)
+    if len(pick) == 0:
         return np.zeros((0, 2))
-    fake, push, norms = fake[ok], push[ok], norms[ok]
+    fake, push, norms = fake[pick], push[pick], norms[pick]
     length = fraction * view_size * np.sqrt(norms / norms.max())
     v = push / norms[:, None] * length[:, None]
     tip = fake + v
@@ -136,7 +152,7 @@ def arrow_segments(fake: np.ndarray, push: np.ndarray, view_size: float,
 
 
 def follow_extent(real, fake, current: tuple | None, margin: float = 0.15,
-                  slack: float = 0.1, spare: float = 3.0):
+                  slack: float = 0.1, spare: float = 1.4):
     """Where a view that follows the real data and the fakes ((N, 2) arrays, either may be
     None) should go: None to stay at `current` (x0, x1, y0, y1), else a new extent.
 

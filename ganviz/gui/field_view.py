@@ -47,7 +47,8 @@ class FieldView(QWidget):
                                         interactive=False, width=12)
         self.colorBar.setImageItem([], insert_in=self.plot)
         self.colorBar.axis.enableAutoSIPrefix(False)   # "0.002", not "2 (x0.001)"
-        self.manifold = pg.PlotCurveItem(pen=pg.mkPen(90, 90, 90, 120, width=1), connect="finite")
+        self.colorBar.axis.setWidth(62)                # room for "-0.015" beside the label
+        self.manifold = pg.PlotCurveItem(pen=pg.mkPen(80, 80, 80, 85, width=1), connect="finite")
         self.fake = pg.ScatterPlotItem(size=5, pen=pg.mkPen(150, 70, 0, 110), brush=pg.mkBrush(G_COLOUR + (170,)))
         self.arrows = pg.PlotCurveItem(pen=pg.mkPen(30, 30, 30, 150, width=1), connect="pairs")
         self.real = pg.ScatterPlotItem(size=6, pen=pg.mkPen(255, 255, 255, 230, width=1),
@@ -62,6 +63,8 @@ class FieldView(QWidget):
         # What the manifold and the change layer show, in words (true to this run's numbers).
         self.note = QLabel(objectName="fieldNote", wordWrap=True)
         self.note.setStyleSheet("color: #555;")
+        # two lines always: a note that grows would shrink the plot, and the view would move
+        self.note.setFixedHeight(2 * self.note.fontMetrics().lineSpacing() + 2)
         layout.addWidget(self.note)
 
         bar = QHBoxLayout()
@@ -72,9 +75,9 @@ class FieldView(QWidget):
                 ("fake", "Generated", "G(z) for the fixed noise: the same latent points, so you can follow them",
                  True),
                 ("arrows", "G gradient",
-                 f"For up to {ARROW_COUNT} of the fakes (the same ones every frame): the direction of the move "
-                 "G's loss asks for, −∂loss_G/∂G(z) with D held fixed.\nThe length shows its size relative to "
-                 "the largest drawn (square-root scale, so small ones stay visible): the longest is "
+                 f"For up to {ARROW_COUNT} fakes, spread out (the same ones every frame): the direction of the "
+                 "move G's loss asks for, −∂loss_G/∂G(z) with D held fixed.\nThe length shows its size "
+                 "relative to the largest drawn (square-root scale, so small ones stay visible): the longest is "
                  f"{ARROW_FRACTION:.0%} of the view.", True),
                 ("manifold", "G manifold", "How G warps a regular grid of its noise space (the words under the "
                  "plot say which grid)", True),
@@ -102,7 +105,7 @@ class FieldView(QWidget):
         self.follow = True
         self._framed = False           # the view has been framed on this run's points
         self._real = self._fake = None
-        self._field = None
+        self.current_field = None      # the Field last shown
         self._bar = None               # what the colour bar shows: (colour map, levels, label)
         self.stroke_points: list = []
         self.frames = 0
@@ -119,7 +122,7 @@ class FieldView(QWidget):
     def reset(self):
         self.follow = True
         self._framed = False
-        self._real = self._fake = self._field = None
+        self._real = self._fake = self.current_field = None
         for item in (self.real, self.fake, self.strokes):
             item.clear()
         self.arrows.setData([], [])
@@ -135,7 +138,7 @@ class FieldView(QWidget):
 
     def show_field(self, field):
         self.frames += 1
-        self._field = field
+        self.current_field = field
         x0, x1, y0, y1 = field.bounds
         self.heatmap.setImage(field.heatmap, autoLevels=False, levels=self._heat_levels(field))
         self.heatmap.setRect(x0, y0, x1 - x0, y1 - y0)
@@ -162,16 +165,16 @@ class FieldView(QWidget):
         return (float(lo), float(hi) if hi > lo else float(lo) + 1)
 
     def _showing_change(self) -> bool:
-        return self.layerChecks["change"].isChecked() and self._field is not None \
-            and self._field.change is not None
+        return self.layerChecks["change"].isChecked() and self.current_field is not None \
+            and self.current_field.change is not None
 
     def _update_colour_bar(self):
         if self._showing_change():
             levels = self.change.getLevels()
             bar = (CHANGE_MAP, (float(levels[0]), float(levels[1])), "change in D since its last update")
-        elif self._field is not None:
+        elif self.current_field is not None:
             bar = (HEAT_MAP, tuple(float(v) for v in self.heatmap.getLevels()),
-                   "D(x): probability of real" if self._field.probability else "D(x): critic value")
+                   "D(x): probability of real" if self.current_field.probability else "D(x): critic value")
         else:
             return
         if bar != self._bar:   # the colour bar repaints and re-lays-out on every change
@@ -182,12 +185,12 @@ class FieldView(QWidget):
             self._bar = bar
 
     def _show_notes(self):
-        f, notes = self._field, []
+        f, notes = self.current_field, []
         if f is not None and self.layerChecks["manifold"].isChecked() and f.manifold_label:
             notes.append(f.manifold_label)
         if f is not None and self.layerChecks["change"].isChecked():
             notes.append(f.change_label or "change in D: not computed")
-        self.note.setText("  ·  ".join(notes))
+        self.note.setText("\n".join(notes))
 
     def _set_layer(self, name, on):
         self.items[name].setVisible(on)

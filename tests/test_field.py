@@ -2,6 +2,7 @@
 points only, drawn and CSV data become the training data, the quality panel shows modes."""
 import numpy as np
 import probes
+import pytest
 import torch
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
@@ -66,7 +67,7 @@ def test_d_step_changes_heatmap_only_and_g_step_moves_points_only(window, qtbot)
     f.layerChecks["change"].setChecked(True)
     assert f.change.isVisible() and np.abs(f.change.image).max() > 0
     assert "from the last D update" in f.note.text()
-    assert f.colorBar.axis.labelText == "change in D since its last update"
+    assert f.colorBar.axis.labelText == "change in D(x)"
     change1 = f.change.image.copy()
 
     frames = window.fieldView.frames
@@ -306,6 +307,25 @@ def test_view_follows_drifting_fakes_until_the_user_moves_it(qtbot):
     v.show_field(make_field(blob))
     x0, x1, y0, y1 = v.bounds()
     assert min(x1 - x0, y1 - y0) < 4 and visible(v, blob) == 1.0
+
+
+def test_change_layer_has_its_own_colour_scale_and_words(qtbot):
+    from ganviz.gui.field_view import FieldView
+    v = FieldView()
+    qtbot.addWidget(v)
+    field = make_field(np.zeros((10, 2)))
+    field.change = np.linspace(-0.004, 0.012, 64).reshape(8, 8)
+    field.change_label = "change in D(x) from the last D update (iteration 7), max |Δ| 0.012"
+    v.show_field(field)
+    assert v.colorBar.axis.labelText == "D(x): probability of real" and v.note.text() == "G manifold: test"
+    v.layerChecks["change"].setChecked(True)
+    assert v.change.isVisible() and tuple(v.change.getLevels()) == pytest.approx((-0.012, 0.012))
+    assert v.colorBar.axis.labelText == "change in D(x)" and tuple(v.colorBar.levels()) == pytest.approx((-0.012, 0.012))
+    assert v.note.text() == "G manifold: test\n" + field.change_label
+    v.layerChecks["manifold"].setChecked(False)
+    assert v.note.text() == field.change_label
+    v.layerChecks["change"].setChecked(False)
+    assert v.colorBar.axis.labelText == "D(x): probability of real" and tuple(v.colorBar.levels()) == (0.0, 1.0)
 
 
 def test_follow_extent_moves_only_when_needed():

@@ -117,13 +117,17 @@ def arrow_fakes(fake: np.ndarray, spacing: float, count: int = ARROW_COUNT) -> n
     `spacing` from those already taken, at most `count`. The same fakes keep their arrows from
     frame to frame, and a collapsed blob gets a few arrows instead of a black wedge."""
     finite = np.flatnonzero(np.isfinite(fake).all(1))
+    x, y = fake[finite, 0].astype(np.float32), fake[finite, 1].astype(np.float32)
+    near = (x[:, None] - x[None]) ** 2 + (y[:, None] - y[None]) ** 2 < np.float32(spacing) ** 2
+    blocked = np.zeros(len(finite), bool)
     taken: list = []
-    for i in finite:
-        if len(taken) == count:
-            break
-        if not taken or np.min(np.sum((fake[taken] - fake[i]) ** 2, 1)) >= spacing ** 2:
+    for i in range(len(finite)):
+        if not blocked[i]:
             taken.append(i)
-    return np.asarray(taken, dtype=int)
+            if len(taken) == count:
+                break
+            blocked |= near[i]
+    return finite[np.asarray(taken, dtype=int)]
 
 
 def arrow_segments(fake: np.ndarray, push: np.ndarray, view_size: float, count: int = ARROW_COUNT,
@@ -164,8 +168,10 @@ def follow_extent(real, fake, current: tuple | None, margin: float = 0.15,
     for p, trim in ((real, 0.0), (fake, 0.005)):
         p = np.zeros((0, 2)) if p is None else np.asarray(p, dtype=float)
         p = p[np.isfinite(p).all(1)] if len(p) else p
-        if len(p):
+        if len(p) and trim:
             boxes.append((np.quantile(p, trim, axis=0), np.quantile(p, 1 - trim, axis=0)))
+        elif len(p):
+            boxes.append((p.min(0), p.max(0)))
     if not boxes:
         return None
     lo = np.min([b[0] for b in boxes], 0)

@@ -171,7 +171,8 @@ class FieldView(QWidget):
     def _update_colour_bar(self):
         if self._showing_change():
             levels = self.change.getLevels()
-            bar = (CHANGE_MAP, (float(levels[0]), float(levels[1])), "change in D since its last update")
+            bar = (CHANGE_MAP, (float(levels[0]), float(levels[1])),
+                   "change in D(x)" if self.current_field.probability else "change in critic value")
         elif self.current_field is not None:
             bar = (HEAT_MAP, tuple(float(v) for v in self.heatmap.getLevels()),
                    "D(x): probability of real" if self.current_field.probability else "D(x): critic value")

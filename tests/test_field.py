@@ -206,7 +206,7 @@ def test_change_in_d_is_zero_without_a_d_update_and_the_update_itself_after_one(
     weights_before = network_weights(t)
     m.load(weights_before)
     before = m.field(bounds, resolution=16)
-    assert before.change is None and before.change_label == "change in D: no D update yet in this run"
+    assert before.change is None and before.change_label == "change in D: shown after the next D update"
 
     m.note_records([t.step(fetch=True)])      # iteration 1's D update
     m.load(network_weights(t))

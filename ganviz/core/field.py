@@ -238,7 +238,7 @@ class FieldMirror:
 
     def _change(self, f: Field):
         if self._d_before is None:
-            return None, "change in D: no D update yet in this run"
+            return None, "change in D: shown after the next D update"
         if self._before_heat is None or self._before_heat[0] != f.bounds \
                 or self._before_heat[1].shape != f.heatmap.shape:
             # the view moved since: D before the update, over the plane shown now

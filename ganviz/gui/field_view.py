@@ -218,8 +218,9 @@ class FieldView(QWidget):
 
     # ---------------------------------------------------------------- view
     def _follow(self):
-        """Keep the real data and the fakes in view, unless the user has moved the view."""
-        if not self.follow:
+        """Keep the real data and the fakes in view, unless the user has moved the view (or is
+        drawing on it)."""
+        if not self.follow or self.drawButton.isChecked():
             return
         extent = follow_extent(self._real, self._fake, self.bounds() if self._framed else None)
         if extent is not None:

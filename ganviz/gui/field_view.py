@@ -51,7 +51,7 @@ class FieldView(QWidget):
         self.manifold = pg.PlotCurveItem(pen=pg.mkPen(80, 80, 80, 85, width=1), connect="finite")
         self.fake = pg.ScatterPlotItem(size=5, pen=pg.mkPen(150, 70, 0, 110), brush=pg.mkBrush(G_COLOUR + (170,)))
         self.arrows = pg.PlotCurveItem(pen=pg.mkPen(30, 30, 30, 150, width=1), connect="pairs")
-        self.real = pg.ScatterPlotItem(size=6, pen=pg.mkPen(255, 255, 255, 230, width=1),
+        self.real = pg.ScatterPlotItem(size=7, pen=pg.mkPen(255, 255, 255, 230, width=1),
                                        brush=pg.mkBrush(REAL_COLOUR + (235,)))
         self.strokes = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(30, 30, 200, 150))
         self.items = {"heatmap": self.heatmap, "change": self.change, "real": self.real, "fake": self.fake,

@@ -137,8 +137,11 @@ class TrainingWorker(QObject):
             if kind == "run":
                 self._mirror = FieldMirror(payload["config"], payload["sample_shape"], payload["fixed_noise"]) \
                     if payload["dataset_kind"] == "points" else None
-            elif kind == "batch" and "weights" in payload:
-                self._add_field(payload)
+            elif kind == "batch":
+                if self._mirror is not None:   # counts D's updates for the "change in D" layer
+                    self._mirror.note_records(payload["records"])
+                if "weights" in payload:
+                    self._add_field(payload)
             if kind == "failed":
                 self.failed.emit(*payload)
             else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QApplication, QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
+from PySide6.QtWidgets import (QApplication, QCheckBox, QGridLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
 
 from ganviz.core.field import ARROW_COUNT, ARROW_FRACTION, arrow_segments, follow_extent
@@ -67,7 +67,8 @@ class FieldView(QWidget):
         self.note.setFixedHeight(2 * self.note.fontMetrics().lineSpacing() + 2)
         layout.addWidget(self.note)
 
-        bar = QHBoxLayout()
+        bar = QGridLayout()   # two rows, so a 1024-pixel window still fits the field beside the plots
+        bar.setContentsMargins(0, 0, 0, 0)
         self.layerChecks = {}
         for name, label, tip, on in (
                 ("heatmap", "D heatmap", "D's output at every point of the visible plane", True),
@@ -88,9 +89,9 @@ class FieldView(QWidget):
             check = QCheckBox(label, objectName=f"{name}LayerCheck", checked=on)
             check.setToolTip(tip)
             check.toggled.connect(lambda on, n=name: self._set_layer(n, on))
-            bar.addWidget(check)
+            bar.addWidget(check, len(self.layerChecks) // 3, len(self.layerChecks) % 3)
             self.layerChecks[name] = check
-        bar.addStretch(1)
+        bar.setColumnStretch(3, 1)
         self.drawButton = QPushButton("Draw", objectName="drawButton", checkable=True)
         self.drawButton.setToolTip("Drag on the field to paint a distribution; then 'Use drawing'")
         self.drawButton.toggled.connect(self._set_drawing)
@@ -98,8 +99,9 @@ class FieldView(QWidget):
         self.useDrawingButton.clicked.connect(self.submit_drawing)
         self.clearDrawingButton = QPushButton("Clear", objectName="clearDrawingButton")
         self.clearDrawingButton.clicked.connect(self.clear_drawing)
-        for b in (self.drawButton, self.useDrawingButton, self.clearDrawingButton):
-            bar.addWidget(b)
+        bar.addWidget(self.drawButton, 0, 4)
+        bar.addWidget(self.clearDrawingButton, 0, 5)
+        bar.addWidget(self.useDrawingButton, 1, 4, 1, 2)
         layout.addLayout(bar)
 
         self.follow = True

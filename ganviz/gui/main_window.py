@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(plots)
         column.setContentsMargins(0, 0, 0, 0)
         for plot in (self.scorePlot, self.lossPlot, self.accuracyPlot):
-            plot.setMinimumSize(280, 120)
+            plot.setMinimumSize(260, 120)
             column.addWidget(plot, 1)
         data = QWidget(objectName="dataColumn")
         column = QVBoxLayout(data)

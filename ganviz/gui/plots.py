@@ -308,8 +308,8 @@ def _hex(colour) -> str:
 
 
 class ScorePlot(MetricPlot):
-    """D(x) and D(G(z)) on the probe batch. In the step view the newest update's before → after
-    is written beside its marker."""
+    """D(x) and D(G(z)) on the probe batch. In the step view each update is the segment that
+    ends at its marker: from the value before it (the previous marker) to the value after."""
 
     def __init__(self, parent=None):
         super().__init__("D's scores on the probe batch", "score")
@@ -320,11 +320,6 @@ class ScorePlot(MetricPlot):
         self.add_series("d_fake_z2", "D_G_z2: after D update", D_COLOUR, "d_fake_after",
                         phase="D", width=1, style=Qt.DashLine)
         self.show_d_update_split(False)
-        self.last_step = pg.TextItem(color="#222", anchor=(1, 1.1), fill=pg.mkBrush(255, 255, 255, 200))
-        self.last_step.setZValue(50)
-        self.addItem(self.last_step, ignoreBounds=True)
-        self.last_step.hide()
-        self._last_row = None
         self.set_probability(True)
 
     def show_d_update_split(self, on: bool):
@@ -346,39 +341,6 @@ class ScorePlot(MetricPlot):
             self.set_reference_lines([0.0], ["0"])
             self.setLabel("left", "critic value")
         self._update_title()
-
-    def append(self, rows, phases):
-        super().append(rows, phases)
-        measured = rows[np.isfinite(rows[:, self._spec["d_fake"][0]])]
-        if len(measured):
-            self._last_row = measured[-1]
-
-    def clear_data(self):
-        super().clear_data()
-        self._last_row = None
-
-    def redraw(self):
-        dirty = self._dirty
-        super().redraw()
-        if dirty:
-            self._label_last_step()
-
-    def _label_last_step(self):
-        """The newest update's before → after, at its marker (step view only)."""
-        row = self._last_row
-        if not self.step_view or row is None or self.log_y:
-            self.last_step.hide()
-            return
-        c = {name: row[COLUMNS.index(name)] for name in
-             ("x", "d_real_before", "d_real_after", "d_fake_before", "d_fake_after")}
-        d_update = c["x"] != round(c["x"])
-        text = f"{'D' if d_update else 'G'} update: D(G(z)) {c['d_fake_before']:.3f} → {c['d_fake_after']:.3f}"
-        if d_update:
-            text = f"D update: D(x) {c['d_real_before']:.3f} → {c['d_real_after']:.3f}\n" \
-                   f"D(G(z)) {c['d_fake_before']:.3f} → {c['d_fake_after']:.3f}"
-        self.last_step.setText(text)
-        self.last_step.setPos(c["x"], max(c["d_real_after"], c["d_fake_after"]))
-        self.last_step.show()
 
 
 class LossPlot(MetricPlot):

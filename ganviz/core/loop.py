@@ -154,7 +154,7 @@ class TrainingLoop:
             "real": real, "config": trainer.config, "device": str(trainer.device),
             "dataset_kind": ds.kind, "dataset_name": ds.name, "dataset_size": len(ds),
             "sample_shape": ds.sample_shape, "fixed_noise": trainer.fixed_noise.cpu().numpy(),
-            "skipped": ds.skipped, "history": trainer.history.array(), "next_phase": trainer.next_phase,
+            "skipped": ds.skipped, "note": getattr(trainer, "load_note", ""), "history": trainer.history.array(), "next_phase": trainer.next_phase,
         })
         self.send("running", False)
         self.flush(force_samples=True, metrics=True, force=True)

@@ -139,8 +139,7 @@ def load_checkpoint(path, device=None, dataset=None):
     except (KeyError, RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0]
         raise CheckpointError(f"{path}: checkpoint does not match its model or data ({first[:200]})") from None
-    notes = "; ".join(n for n in (note, noise_note) if n)
-    trainer.load_note = f"{os.fspath(path)}: {notes}" if notes else ""
+    trainer.load_note = "; ".join(n for n in (note, noise_note) if n)
     if trainer.load_note:
-        report_note(trainer.load_note)
+        report_note(f"{os.fspath(path)}: {trainer.load_note}")
     return trainer

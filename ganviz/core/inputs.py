@@ -12,7 +12,7 @@ from pathlib import Path
 
 # No dataset ganviz trains on needs more: 8 GiB of float32 is 2 billion values (e.g. 500 000
 # colour images of 64x64), far past what these models learn from in a session.
-MAX_DATA_BYTES = 8 << 30
+MAX_DATA_BYTES = 8_000_000_000
 # Of the memory the machine has free, data may take this share: loading holds the file's own
 # values and their float32 copy for a moment, and training needs room beside them.
 MEMORY_SHARE = 0.5
@@ -47,13 +47,16 @@ def data_budget() -> tuple[int, str]:
     return MAX_DATA_BYTES, "ganviz's limit for one dataset"
 
 
-def check_size(name: str, what: str, nbytes: int) -> None:
-    """Refuse `nbytes` (what the input declares it needs, e.g. "header declares (N, C, H, W)
-    uint8") when it passes the budget; nothing has been allocated yet."""
+def check_size(name, what: str, nbytes: int, loading: int | None = None) -> None:
+    """Refuse input that declares `nbytes` of data (`what`, e.g. "header declares shape (N, 2)
+    of float64") when it, or the `loading` bytes held while it is converted to float32,
+    passes the budget. Called before anything is allocated."""
     budget, why = data_budget()
-    if nbytes > budget:
-        raise DataError(f"{name}: {what}, {human_bytes(nbytes)} in memory; ganviz loads at most "
-                        f"{human_bytes(budget)} ({why})")
+    need = max(nbytes, loading or 0)
+    if need > budget:
+        extra = f" ({human_bytes(loading)} in memory while loading)" if loading and loading > nbytes else ""
+        raise DataError(f"{name}: {what}: {human_bytes(nbytes)} of data{extra}; ganviz loads at "
+                        f"most {human_bytes(budget)} ({why})")
 
 
 def human_bytes(n: float) -> str:

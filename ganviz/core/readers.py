@@ -211,7 +211,7 @@ def _read_idx_stream(path, stream, file_size) -> np.ndarray:
     if count == 0:
         raise DataError(f"{path}: no images (header dims {n}x{h}x{w})")
     # the bytes, then their float32 copy
-    check_size(path, f"header declares {n} images of {h}x{w} pixels", count * 5)
+    check_size(path, f"header declares {n} images of {h}x{w} pixels", count, count * 5)
     if file_size is not None and file_size < 16 + count:
         raise DataError(f"{path}: truncated: header dims {n}x{h}x{w} say {16 + count} bytes, "
                         f"file has {file_size}")
@@ -257,7 +257,8 @@ def read_npy(path: Path) -> np.ndarray:
     if count == 0:
         raise DataError(f"{path}: empty array (shape {shape})")
     # the file's values, then their float32 copy
-    check_size(path, f"header declares shape {shape} of {dtype}", count * (dtype.itemsize + 4))
+    check_size(path, f"header declares shape {shape} of {dtype}", count * dtype.itemsize,
+               count * (dtype.itemsize + 4))
     if size - data_start < count * dtype.itemsize:
         raise DataError(f"{path}: truncated: header declares shape {shape} of {dtype}, "
                         f"{count * dtype.itemsize} bytes of data; the file holds {size - data_start}")

@@ -60,8 +60,7 @@ def open_generator(path, device=None) -> SavedGenerator:
         from .trainer import dataset_for
         dataset = dataset_for(config)
     if note:
-        note = f"{path}: {note}"
-        report_note(note)
+        report_note(f"{path}: {note}")
     iteration = int(state.get("counters", {}).get("iteration", 0))
     return SavedGenerator(config, generator.to(device), device, iteration, dataset, note)
 

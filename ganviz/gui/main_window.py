@@ -325,9 +325,10 @@ class MainWindow(QMainWindow):
         self._update_phase_labels()
         skipped = info["skipped"]
         note = info.get("note")  # e.g. a checkpoint saved on CUDA, opened on this CPU
-        self.statusBar().showMessage(f"New run: {info['dataset_name']}, {info['dataset_size']} samples"
-                                     + (f" ({skipped} unreadable images skipped)" if skipped else "")
-                                     + (f". {note}" if note else ""), 15000 if note else 8000)
+        self.statusBar().showMessage((f"{note[:1].upper()}{note[1:]}. " if note else "")
+                                     + f"New run: {info['dataset_name']}, {info['dataset_size']} samples"
+                                     + (f" ({skipped} unreadable images skipped)" if skipped else ""),
+                                     15000 if note else 8000)
 
     def _on_batch(self, payload):
         try:

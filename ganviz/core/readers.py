@@ -66,6 +66,16 @@ class _CsvParser:
         self.path, self.line, self.saw_text, self.header_done = path, 0, False, False
 
     def parse(self, text: str) -> np.ndarray:
+        parts = []
+        while not self.header_done and text:  # up to the first row, line by line
+            end = text.find("\n") + 1 or len(text)
+            parts.append(self._part(text[:end]))
+            text = text[end:]
+        if text:
+            parts.append(self._part(text))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _part(self, text: str) -> np.ndarray:
         first_line = self.line + 1
         values = self._fast(text) if self.header_done else None
         lines = None

@@ -506,3 +506,33 @@ def test_the_saved_generator_draws_the_same_samples_as_the_trainer(tmp_path):
         assert np.array_equal(alone.generate(300), trainer.generate(300))
         assert alone.iteration == 2 and alone.dataset.name == config.dataset
         assert evaluate(alone).keys() == evaluate(trainer).keys()
+
+
+def test_the_window_shows_the_progress_of_reading_a_csv(window, qtbot, tmp_path, monkeypatch):
+    from ganviz.gui import main_window
+    monkeypatch.setattr(main_window, "LOAD_PROGRESS_BYTES", 0)  # every file counts as big here
+    path = tmp_path / "pts.csv"
+    np.savetxt(path, np.random.default_rng(0).normal(size=(2000, 2)), delimiter=",")
+    progress, messages = [], []
+    window.worker.loadProgress.connect(progress.append)
+    window.statusBar().messageChanged.connect(messages.append)
+    window.controls.set_config(window.config.replace(dataset=f"csv:{path}"))
+    window.reset()
+    qtbot.waitUntil(lambda: window.run_info["dataset_name"] == f"csv:{path}", timeout=20000)
+    size = path.stat().st_size
+    assert progress and progress[-1] == (size, size, str(path))
+    assert f"Reading pts.csv: 100 % (0 of 0 MB)" in messages
+
+
+def test_the_window_counts_skipped_images_in_the_status_bar(window, qtbot, tmp_path):
+    for i in range(3):
+        Image.new("RGB", (8, 8), (i * 60, 0, 0)).save(tmp_path / f"ok{i}.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    messages = []
+    window.statusBar().messageChanged.connect(messages.append)
+    window.controls.set_config(window.config.replace(dataset=f"folder:{tmp_path}", image_size=8,
+                                                     channels=8, batch_size=4))
+    window.reset()
+    qtbot.waitUntil(lambda: window.run_info["dataset_name"] == f"folder:{tmp_path}", timeout=20000)
+    assert f"New run: folder:{tmp_path}, 3 samples (1 unreadable images skipped)" in messages
+    window.grab().save("/tmp/input-skipped-images.png")

@@ -1,7 +1,7 @@
 """Checks made before a byte of user input is read: is it a file that ends, and will what it
 declares fit? A file's header can claim any size and a device or pipe never ends, so sizes are
-checked against a budget before memory is spent on them, and compressed data is inflated
-through a cap that stops at the first byte past it."""
+checked against a budget before memory is spent on them (compressed data is inflated only
+as far as its header declares: see readers.read_idx)."""
 from __future__ import annotations
 
 import contextlib
@@ -104,23 +104,6 @@ def _file_kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a plain file"
-
-
-class CappedReader:
-    """Reads a (decompressing) stream and refuses it as soon as more than `cap` bytes came
-    out: a compression bomb stops at the cap instead of being inflated whole."""
-
-    def __init__(self, stream, cap: int, name: str, why: str):
-        self.stream, self.cap, self.name, self.why = stream, cap, name, why
-        self.total = 0
-
-    def read(self, n: int) -> bytes:
-        chunk = self.stream.read(min(n, self.cap - self.total + 1))
-        self.total += len(chunk)
-        if self.total > self.cap:
-            raise DataError(f"{self.name}: decompresses to more than {human_bytes(self.cap)} "
-                            f"({self.why}); refused before inflating the rest")
-        return chunk
 
 
 # A callback for long loads: progress(done_bytes, total_bytes) and note(text) for what a person

@@ -27,6 +27,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config
 from .evaluate import evaluate
 from .field import d_output_histogram, network_weights
+from .inputs import reporting
 from .trainer import Trainer
 
 EMIT_INTERVAL = 1 / 25      # seconds between batches sent to the window
@@ -54,6 +55,10 @@ class TrainingLoop:
         self.conn.send((kind, payload))
 
     def run(self):
+        with reporting(LoadProgress(self.send)):  # a big file's progress reaches the window
+            self._serve()
+
+    def _serve(self):
         last_emit = time.perf_counter()
         while not self.stopped:
             try:
@@ -158,7 +163,7 @@ class TrainingLoop:
             "real": real, "config": trainer.config, "device": str(trainer.device),
             "dataset_kind": ds.kind, "dataset_name": ds.name, "dataset_size": len(ds),
             "sample_shape": ds.sample_shape, "fixed_noise": trainer.fixed_noise.cpu().numpy(),
-            "skipped": ds.skipped, "history": trainer.history.array(), "next_phase": trainer.next_phase,
+            "skipped": ds.skipped, "note": getattr(trainer, "load_note", ""), "history": trainer.history.array(), "next_phase": trainer.next_phase,
         })
         self.send("running", False)
         self.flush(force_samples=True, metrics=True, force=True)
@@ -216,3 +221,19 @@ class TrainingLoop:
             self.snapshot = copy.deepcopy(self.trainer.state_dict(history=False))
             self.snapshot_rows = len(self.trainer.history)
             self.snapshot_time = now
+
+
+class LoadProgress:
+    """Sends the progress of reading a big data file to the window, at most 4 times a second."""
+
+    def __init__(self, send):
+        self.send, self.last = send, 0.0
+
+    def progress(self, done, total, name):
+        now = time.perf_counter()
+        if done >= total or now - self.last >= 0.25:
+            self.last = now
+            self.send("progress", (done, total, name))
+
+    def note(self, text):
+        pass  # skipped images and device notes arrive with the run itself

@@ -56,6 +56,7 @@ class BatchSampler:
         self.data = data
         self.gen = torch.Generator().manual_seed(seed)
         self.perm = None
+        self.perm_gen = None  # the generator's state the current perm was drawn from
         self.pos = 0
         self.epochs_done = -1
 
@@ -66,6 +67,7 @@ class BatchSampler:
             self.epochs_done = max(self.epochs_done, 0) + batch_size / n
             return self.data[idx.to(self.data.device)]
         if self.perm is None or self.pos + batch_size > n:
+            self.perm_gen = self.gen.get_state()
             self.perm = torch.randperm(n, generator=self.gen).to(self.data.device)
             self.pos = 0
             self.epochs_done += 1
@@ -78,12 +80,19 @@ class BatchSampler:
         return max(self.epochs_done, 0) + self.pos / len(self.data)
 
     def state_dict(self):
-        return {"gen": self.gen.get_state(), "perm": None if self.perm is None else self.perm.cpu(),
+        # The permutation is redrawn from the generator state it came from (5 KB) instead of
+        # being stored (8 bytes per sample: 64 MB for 8 million points).
+        return {"gen": self.gen.get_state(), "perm_gen": self.perm_gen,
                 "pos": self.pos, "epochs_done": self.epochs_done}
 
     def load_state_dict(self, s):
+        self.perm, self.perm_gen = None, s.get("perm_gen")
+        if s.get("perm") is not None:  # checkpoints written before perm_gen
+            self.perm = s["perm"].to(self.data.device)
+        elif self.perm_gen is not None:
+            self.gen.set_state(self.perm_gen)
+            self.perm = torch.randperm(len(self.data), generator=self.gen).to(self.data.device)
         self.gen.set_state(s["gen"])
-        self.perm = None if s["perm"] is None else s["perm"].to(self.data.device)
         self.pos, self.epochs_done = s["pos"], s["epochs_done"]
 
 

@@ -35,6 +35,8 @@ DIAGNOSIS_ROWS = 4000   # history rows the named states are read from (the newes
 FRAME_MS = 100  # metric plots redraw at most 10 times a second, and only when new data came:
                 # painting holds the GIL the training thread needs (the 2D field has its own 20 fps)
 
+LOAD_PROGRESS_BYTES = 20_000_000  # data files this big show their reading progress
+
 
 class MainWindow(QMainWindow):
     def __init__(self, config: Config | None = None, checkpoint: str | None = None, training_process=None):
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         self.worker.stagesReady.connect(self._on_stages)   # a method, so it runs in the GUI thread
         self.slowMotion.ended.connect(self._update_phase_labels)
         self.worker.runStarted.connect(self._on_run_started)
+        self.worker.loadProgress.connect(self._on_load_progress)
         self.worker.runningChanged.connect(self._on_running)
         self.worker.nonFinite.connect(self._on_non_finite)
         self.worker.failed.connect(self._show_error)
@@ -380,8 +383,17 @@ class MainWindow(QMainWindow):
         self.stepExplanation.clear()
         self._update_phase_labels()
         skipped = info["skipped"]
-        self.statusBar().showMessage(f"New run: {info['dataset_name']}, {info['dataset_size']} samples"
-                                     + (f" ({skipped} unreadable images skipped)" if skipped else ""), 8000)
+        note = info.get("note")  # e.g. a checkpoint saved on CUDA, opened on this CPU
+        self.statusBar().showMessage((f"{note[:1].upper()}{note[1:]}. " if note else "")
+                                     + f"New run: {info['dataset_name']}, {info['dataset_size']} samples"
+                                     + (f" ({skipped} unreadable images skipped)" if skipped else ""),
+                                     15000 if note else 8000)
+
+    def _on_load_progress(self, progress):
+        done, total, name = progress
+        if total >= LOAD_PROGRESS_BYTES:  # small files load before a message could be read
+            self.statusBar().showMessage(f"Reading {os.path.basename(name)}: {100 * done / total:.0f} % "
+                                         f"({done / 1e6:.0f} of {total / 1e6:.0f} MB)", 5000)
 
     def _on_batch(self, payload):
         try:

@@ -30,6 +30,7 @@ class TrainingWorker(QObject):
     failed = Signal(str, str)        # one sentence for a dialog, and details (a traceback) behind
                                      # its Details button; training keeps serving
     saved = Signal(str)
+    loadProgress = Signal(object)    # (bytes read, file size, file name) while a big file loads
 
     def __init__(self, started=None):
         """started: (process, connection) from process.start(), if the app started it early."""
@@ -123,7 +124,7 @@ class TrainingWorker(QObject):
     def run(self):
         signals = {"batch": self.batchReady, "step": self.stepDone, "run": self.runStarted,
                    "stages": self.stagesReady, "running": self.runningChanged, "nonfinite": self.nonFinite,
-                   "failed": self.failed, "saved": self.saved}
+                   "failed": self.failed, "saved": self.saved, "progress": self.loadProgress}
         while True:
             try:
                 kind, payload = self._conn.recv()

@@ -146,16 +146,20 @@ def _screenshot(args) -> int:
 
 def _train(args) -> int:
     from .cli_train import train_command
-    return train_command(args, _presets())
+    from .core.inputs import reporting
+    with reporting(StderrReporter()):  # progress of big files, skipped images, device notes
+        return train_command(args, _presets())
 
 
 def _sample(args) -> int:
     from .core.atomic import atomic_write
-    from .core.checkpoint import load_checkpoint
+    from .core.inputs import reporting
+    from .core.saved_generator import open_generator
 
     _check_folder_for(args.out)
-    trainer = load_checkpoint(args.checkpoint, device=args.device)
-    samples = trainer.generate(args.n).astype(np.float32)
+    with reporting(StderrReporter()):
+        generator = open_generator(args.checkpoint, device=args.device)  # G alone: no data
+    samples = generator.generate(args.n).astype(np.float32)
     with atomic_write(args.out, "wb") as f:
         np.save(f, samples)
     print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {args.out}")
@@ -163,19 +167,52 @@ def _sample(args) -> int:
 
 
 def _eval(args) -> int:
-    from .core.checkpoint import load_checkpoint
     from .core.evaluate import evaluate, format_metrics
+    from .core.inputs import reporting
+    from .core.saved_generator import open_generator
 
-    trainer = load_checkpoint(args.checkpoint, device=args.device)
-    metrics = evaluate(trainer)
+    with reporting(StderrReporter()):
+        generator = open_generator(args.checkpoint, device=args.device)
+    metrics = evaluate(generator)
     if args.json:
-        out = {"dataset": trainer.config.dataset, "iteration": trainer.iteration, **metrics}
+        out = {"dataset": generator.config.dataset, "iteration": generator.iteration, **metrics}
         print(json.dumps(out, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
     else:
-        line = format_metrics(metrics) or (f"no quality score for {trainer.config.dataset} "
+        line = format_metrics(metrics) or (f"no quality score for {generator.config.dataset} "
                                            "(ganviz scores ring, grid and digits)")
-        print(f"iteration {trainer.iteration}: {line}")
+        print(f"iteration {generator.iteration}: {line}")
     return 0
+
+
+class StderrReporter:
+    """Where the core's notes (skipped images, a changed device) and the progress of reading
+    a big file go on the command line: stderr, one line each; progress only for files over
+    PROGRESS_BYTES, at most twice a second, on one line rewritten in place."""
+    PROGRESS_BYTES = 20_000_000
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.shown = 0.0
+        self.open_line = False
+
+    def progress(self, done: int, total: int, name: str) -> None:
+        import time
+        if total < self.PROGRESS_BYTES:
+            return
+        now = time.monotonic()
+        if done < total and now - self.shown < 0.5:
+            return
+        self.shown = now
+        end = "\n" if done >= total else ""
+        print(f"\rreading {os.path.basename(name)}: {100 * done / total:3.0f} % "
+              f"({done / 1e6:.0f} of {total / 1e6:.0f} MB)", end=end, file=self.stream, flush=True)
+        self.open_line = done < total
+
+    def note(self, text: str) -> None:
+        if self.open_line:
+            print(file=self.stream)
+            self.open_line = False
+        print(f"ganviz: {text}", file=self.stream, flush=True)
 
 
 COMMANDS = {"gui": _gui, "train": _train, "sample": _sample, "eval": _eval,

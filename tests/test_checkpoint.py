@@ -76,6 +76,23 @@ def test_checkpoint_from_before_g_ema_still_loads(tmp_path):
     assert np.array_equal(loaded.samples(), t.samples())
 
 
+def test_checkpoint_with_a_stored_permutation_still_resumes_bit_exact(tmp_path):
+    a = make()
+    a.train(6)
+    b = make()
+    b.train(3)
+    save_checkpoint(b, tmp_path / "new.pt")
+    state = torch.load(tmp_path / "new.pt", weights_only=True)
+    assert "perm" not in state["sampler"] and state["sampler"]["perm_gen"] is not None
+    sampler = state["sampler"]  # what older versions wrote: the permutation itself
+    state["sampler"] = {"gen": sampler["gen"], "perm": b.sampler.perm.clone(), "pos": sampler["pos"],
+                        "epochs_done": sampler["epochs_done"]}
+    torch.save(state, tmp_path / "old.pt")
+    c = load_checkpoint(tmp_path / "old.pt")
+    c.train(3)
+    assert_same_run(a, c)
+
+
 def test_resumed_ring_keeps_its_modes_for_the_scores(tmp_path):
     t = make()
     save_checkpoint(t, tmp_path / "ring.pt")

@@ -70,9 +70,11 @@ def test_step_runs_exactly_one_d_then_one_g_update(window, qtbot):
     assert not same(g1, g2), "a G step did not change the generator"
     assert "D frozen" in window.stepReadout.text()
     qtbot.waitUntil(lambda: window.stepAction.text() == "Step D", timeout=5000)
-    # the score plot marks the two steps differently
+    # stepping switches the plots to the step view, which marks the two steps differently
     window._redraw()
-    assert len(window.scorePlot.d_marks.data) == 1 and len(window.scorePlot.g_marks.data) == 1
+    assert window.stepViewCheck.isChecked() and window.scorePlot.step_view
+    symbols = list(window.scorePlot._marks["d_fake"].data["symbol"])
+    assert symbols == ["o", "t1"]
 
 
 def test_step_iteration_runs_k_d_updates_then_g(window, qtbot):
@@ -256,7 +258,7 @@ def test_hover_shows_values_under_the_mouse(window, qtbot):
 
 
 def test_long_history_is_drawn_as_a_bounded_envelope_that_keeps_every_extreme():
-    from ganviz.gui.plots import DISPLAY_BINS, Series
+    from ganviz.gui.series import DISPLAY_BINS, Series
     s = Series()
     rng = np.random.default_rng(0)
     y = rng.standard_normal(300_001)

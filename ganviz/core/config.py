@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import re
 from dataclasses import dataclass, fields
 
@@ -14,6 +15,23 @@ MODELS = ("auto", "mlp", "dcgan")
 # Settings the trainer can change between two updates without rebuilding anything.
 LIVE_FIELDS = ("lr_d", "lr_g", "beta1", "beta2", "momentum", "d_steps", "label_smoothing",
                "gp_weight", "r1_gamma", "lr_final", "decay_steps", "probe_every")
+
+
+# Upper limits for sizes, each far past any useful setting yet well before one exhausts a
+# machine: a typo such as --noise-dim 100000000 is refused by name instead of allocating.
+LIMITS = {
+    "noise_dim": 4096,     # DCGAN uses 100, StyleGAN 512
+    "batch_size": 65536,
+    "hidden": 8192,        # MLP width; 8192 x 8192 is already 67 M weights per layer
+    "depth": 64,           # MLP hidden layers
+    "channels": 1024,      # DCGAN base channels (the DCGAN paper: 64 to 128)
+    "probe_size": 4096,    # measured on every Step: it must stay quick
+    "grid_size": 4096,     # samples drawn on the fixed noise for the grid or the field view
+    "ring_modes": 10000,
+    "d_steps": 1000,
+}
+INTEGER_FIELDS = ("batch_size", "d_steps", "decay_steps", "noise_dim", "hidden", "depth",
+                  "channels", "ring_modes", "image_size", "probe_size", "probe_every", "grid_size")
 
 
 class ConfigError(ValueError):
@@ -171,8 +189,14 @@ def _problems(c: Config):
             yield f"{name} must not be negative (got {getattr(c, name)!r})"
     if not 0.0 <= c.lr_final <= 1.0:
         yield f"lr_final must be in [0, 1] (got {c.lr_final!r})"
-    if c.batch_size > 65536:
-        yield f"batch_size must be at most 65536 (got {c.batch_size})"
+    for name in INTEGER_FIELDS:
+        v = getattr(c, name)
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            yield f"{name} must be a whole number (got {v!r})"
+    for name, limit in LIMITS.items():
+        v = getattr(c, name)
+        if isinstance(v, (int, float)) and v > limit:
+            yield f"{name} must be at most {limit} (got {v})"
     if c.image_size not in (0, 8, 16, 28, 32, 64):
         yield f"image_size must be 8, 16, 28, 32 or 64 (got {c.image_size})"
     if not isinstance(c.seed, int) or c.seed < 0:

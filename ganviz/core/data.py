@@ -6,9 +6,6 @@ act on (which file, what is wrong), because the GUI shows that message as it is.
 """
 from __future__ import annotations
 
-import gzip
-import math
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,18 +13,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .images import IMAGE_SUFFIXES, read_folder
+from .inputs import DataError, report_note
+from .readers import read_csv, read_idx, read_npy
+
+__all__ = ["BUILTIN_DATASETS", "USER_KINDS", "SUPPORTED_IMAGE_SIZES", "IMAGE_SUFFIXES", "DataError",
+           "Dataset", "load_dataset", "points_dataset"]
+
 BUILTIN_DATASETS = ("ring", "grid", "spiral", "moons", "circle", "digits")
 USER_KINDS = ("csv", "idx", "folder", "npy")
 SUPPORTED_IMAGE_SIZES = (8, 16, 28, 32, 64)  # the sizes the generator/discriminator models build
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dims: N x H x W
-IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dim: N labels
-
-
-class DataError(ValueError):
-    """Bad user data. The message names the file and the problem, e.g.
-    "digits.idx: not an IDX file (magic 0x1234abcd, expected 0x0803 or 0x0801)"."""
-
 
 @dataclass
 class Dataset:
@@ -38,6 +33,7 @@ class Dataset:
     sigma: float | None = None        # std of each mixture component (ring, grid)
     labels: np.ndarray | None = None  # class labels where known (digits)
     skipped: int = 0                  # unreadable images skipped in a folder
+    skipped_example: str = ""         # the first of them, "name: reason"
 
     @property
     def sample_shape(self) -> tuple:
@@ -78,13 +74,19 @@ def load_dataset(spec: str, *, seed: int = 0, n_points: int = 50_000,
             raise DataError(f"'{spec}' needs a path after '{kind}:', e.g. {kind}:/data/my_file")
         path = Path(path.strip()).expanduser()
         if kind == "csv":
-            return Dataset(spec, "points", _to_tensor(_read_csv(path)))
+            points = read_csv(path)
+            _check_points(str(path), points)
+            return Dataset(spec, "points", _to_tensor(points))
         if kind == "idx":
-            return Dataset(spec, "images", _fit_size(str(path), _read_idx(path), image_size))
+            return Dataset(spec, "images", _fit_size(str(path), read_idx(path), image_size))
         if kind == "folder":
-            images, skipped = _read_folder(path, image_size or 32, grey)
-            return Dataset(spec, "images", _to_tensor(images), skipped=skipped)
-        array = _read_npy(path)
+            images, skipped, example = read_folder(path, image_size or 32, grey)
+            if skipped:
+                report_note(f"{path}: skipped {skipped} of {skipped + len(images)} image files "
+                            f"that could not be read (e.g. {example})")
+            return Dataset(spec, "images", _to_tensor(images), skipped=skipped,
+                           skipped_example=example)
+        array = _npy_layout(path, read_npy(path))
         if array.ndim == 2:
             return Dataset(spec, "points", _to_tensor(array))
         return Dataset(spec, "images", _fit_size(str(path), array, image_size))
@@ -150,126 +152,8 @@ def _digits(image_size) -> Dataset:
 
 # ---- user files ---------------------------------------------------------------------------
 
-def _read_csv(path: Path) -> np.ndarray:
-    """Two numeric columns (comma, semicolon, tab or space separated); an optional header."""
-    _check_file(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text file (cannot decode as UTF-8)") from None
-    rows, first = [], True
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        sep = next((s for s in ",;\t" if s in line), None)  # None: split on any whitespace
-        fields = [f.strip() for f in line.split(sep)]
-        is_header = first and not all(map(_is_number, fields))
-        first = False
-        if is_header:
-            continue
-        if len(fields) != 2:
-            raise DataError(f"{path}: line {number} has {len(fields)} columns, expected 2 (x, y)")
-        for field in fields:
-            if not _is_number(field):
-                raise DataError(f"{path}: line {number}: value '{field}' is not a number")
-        rows.append((number, float(fields[0]), float(fields[1])))
-    if not rows:
-        raise DataError(f"{path}: no data rows (only a header)" if text.strip() else
-                        f"{path}: file is empty")
-    bad = next((r for r in rows if not (math.isfinite(r[1]) and math.isfinite(r[2]))), None)
-    if bad:
-        raise DataError(f"{path}: line {bad[0]} has a non-finite value ({bad[1]}, {bad[2]})")
-    points = np.array([r[1:] for r in rows])
-    _check_points(str(path), points)
-    return points
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    """MNIST-format IDX images (N x H x W unsigned bytes), raw or gzip-compressed."""
-    _check_file(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":  # gzip by its magic bytes: extensions lie
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise DataError(f"{path}: corrupt or truncated gzip data ({error})") from None
-    if len(raw) < 4:
-        raise DataError(f"{path}: not an IDX file (only {len(raw)} bytes)")
-    (magic,) = struct.unpack(">I", raw[:4])
-    if magic == IDX_LABELS_MAGIC:
-        raise DataError(f"{path}: this is an IDX labels file (magic 0x{magic:08x}); "
-                        "an images file (e.g. train-images-idx3-ubyte) is needed")
-    if magic != IDX_IMAGES_MAGIC:
-        raise DataError(f"{path}: not an IDX images file (magic 0x{magic:08x}, "
-                        f"expected 0x{IDX_IMAGES_MAGIC:08x}; "
-                        f"labels files have 0x{IDX_LABELS_MAGIC:08x})")
-    if len(raw) < 16:
-        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, expected 16)")
-    n, h, w = struct.unpack(">III", raw[4:16])
-    expected = 16 + n * h * w
-    if len(raw) < expected:
-        raise DataError(f"{path}: truncated: header dims {n}x{h}x{w} say {expected} bytes, "
-                        f"file has {len(raw)}")
-    if n * h * w == 0:
-        raise DataError(f"{path}: no images (header dims {n}x{h}x{w})")
-    images = np.frombuffer(raw, np.uint8, count=n * h * w, offset=16).reshape(n, 1, h, w)
-    return images.astype(np.float32) / 127.5 - 1.0
-
-
-def _read_folder(path: Path, size: int, grey: bool) -> tuple[np.ndarray, int]:
-    """Every PNG/JPEG/BMP below `path`, resized (short side = size) and centre-cropped."""
-    from PIL import Image, ImageOps
-    if not path.exists():
-        raise DataError(f"{path}: no such folder")
-    if not path.is_dir():
-        raise DataError(f"{path}: not a folder (use csv:, idx: or npy: for a single file)")
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise DataError(f"{path}: no image files (looked for {', '.join(IMAGE_SUFFIXES)})")
-    mode = "L" if grey else "RGB"
-    images, first_error = [], None
-    for file in files:
-        try:
-            with Image.open(file) as image:
-                image.draft(mode, (size, size))  # JPEG decodes at reduced size: much faster
-                image = ImageOps.fit(image.convert(mode), (size, size),
-                                     method=Image.Resampling.BILINEAR)
-                images.append(np.asarray(image, dtype=np.uint8))
-        except Exception as error:  # Pillow raises many types (OSError, SyntaxError, ...)
-            first_error = first_error or f"{file.name}: {error}"
-    if not images:
-        raise DataError(f"{path}: all {len(files)} image files are unreadable "
-                        f"(first: {first_error})")
-    array = np.stack(images).astype(np.float32) / 127.5 - 1.0
-    array = array[:, None] if grey else array.transpose(0, 3, 1, 2)
-    return array, len(files) - len(images)
-
-
-def _read_npy(path: Path) -> np.ndarray:
+def _npy_layout(path: Path, array: np.ndarray) -> np.ndarray:
     """(N, 2) points, or images as (N, H, W), (N, C, H, W) or (N, H, W, C) with C in {1, 3}."""
-    _check_file(path)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"{path}: not a valid .npy file ({error})") from None
-    if not isinstance(array, np.ndarray):
-        array.close()
-        raise DataError(f"{path}: an .npz archive; save a single array with np.save")
-    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
-        raise DataError(f"{path}: dtype {array.dtype} is not a real number type")
-    if array.size == 0:
-        raise DataError(f"{path}: empty array (shape {array.shape})")
-    if not np.isfinite(array).all():
-        raise DataError(f"{path}: contains non-finite values (NaN or inf)")
     shape_help = ("expected (N, 2) points, or images (N, H, W), (N, C, H, W) or (N, H, W, C) "
                   "with C = 1 or 3")
     if array.ndim == 2:
@@ -304,13 +188,6 @@ def _scale_images(array: np.ndarray) -> np.ndarray:
 
 
 # ---- shared checks ------------------------------------------------------------------------
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, not a file (use folder:PATH for a folder of images)")
-
 
 def _check_points(name: str, points: np.ndarray) -> None:
     if len(points) < 2:

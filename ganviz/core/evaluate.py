@@ -17,8 +17,12 @@ def evaluate(trainer, n: int | None = None) -> dict:
     Mixtures: mode_quality's keys (modes_covered, n_modes, high_quality, reverse_kl).
     Digits: DigitScorer's keys (classes_covered, kl, histogram) plus real_kl and
     real_classes_covered, the same score on real digits: the ceiling to compare with.
+    `trainer` is a Trainer or a saved_generator.SavedGenerator (whose dataset is None for
+    the user's own data: nothing to score against).
     """
     dataset = trainer.dataset
+    if dataset is None:
+        return {}
     if dataset.modes is not None:
         return mode_quality(trainer.generate(n or MIXTURE_SAMPLES), dataset.modes, dataset.sigma)
     if dataset.name == "digits":

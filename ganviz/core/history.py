@@ -79,6 +79,14 @@ class History:
     def array(self) -> np.ndarray:
         return self._data[: self._n].copy()
 
+    def head(self, n: int) -> np.ndarray:
+        """A copy of the first n rows (all, if fewer)."""
+        return self._data[: min(n, self._n)].copy()
+
+    def tail(self, n: int) -> np.ndarray:
+        """A copy of the last n rows (all, if fewer)."""
+        return self._data[max(0, self._n - n): self._n].copy()
+
     def record(self, i: int) -> Record:
         row = self._data[i]
         values = {c: row[j] for j, c in enumerate(COLUMNS)}

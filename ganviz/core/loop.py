@@ -10,8 +10,9 @@ data (Records, numpy arrays), at most ~25 batches a second; until the window ack
 batch, records wait in an outbox and samples are replaced (latest wins).
 
 Messages out are (kind, payload) pairs: "run" (a new run started), "batch", "step" (the Record
-of a single Step), "running" (bool), "nonfinite" (the bad Record), "failed" ((one-sentence message, details)),
-"saved" (a path), "result" (the answer to a "call").
+of a single Step), "stages" ((Record, dict of floats): a slow-motion Step's stages, right after
+its "step"), "running" (bool), "nonfinite" (the bad Record), "failed" ((one-sentence message,
+details)), "saved" (a path), "result" (the answer to a "call").
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .config import Config, in_words
 from .data import BUILTIN_DATASETS, USER_KINDS, DataError
 from .evaluate import evaluate
 from .field import d_output_histogram, network_weights
+from .inputs import reporting
 from .trainer import Trainer
 
 EMIT_INTERVAL = 1 / 25      # seconds between batches sent to the window
@@ -55,6 +57,10 @@ class TrainingLoop:
         self.conn.send((kind, payload))
 
     def run(self):
+        with reporting(LoadProgress(self.send)):  # a big file's progress reaches the window
+            self._serve()
+
+    def _serve(self):
         last_emit = time.perf_counter()
         while not self.stopped:
             try:
@@ -95,11 +101,14 @@ class TrainingLoop:
             self.running = False
             self.flush(force_samples=True, force=True)
             self.send("running", False)
-        elif name == "step" and t is not None:
-            record = t.step(fetch=True)
+        elif name in ("step", "step_stages") and t is not None:
+            stages = {} if name == "step_stages" else None   # slow motion: the same update, its stages told
+            record = t.step(fetch=True, stages=stages)
             self.outbox.append(record)
             self.flush(force_samples=True, metrics=True, force=True)
             self.send("step", record)
+            if stages is not None:
+                self.send("stages", (record, stages))
         elif name == "step_iteration" and t is not None:
             records = t.step_iteration(fetch=True)
             self.outbox.extend(records)
@@ -186,7 +195,7 @@ class TrainingLoop:
             "real": real, "config": trainer.config, "device": str(trainer.device),
             "dataset_kind": ds.kind, "dataset_name": ds.name, "dataset_size": len(ds),
             "sample_shape": ds.sample_shape, "fixed_noise": trainer.fixed_noise.cpu().numpy(),
-            "skipped": ds.skipped, "history": trainer.history.array(), "next_phase": trainer.next_phase,
+            "skipped": ds.skipped, "note": getattr(trainer, "load_note", ""), "history": trainer.history.array(), "next_phase": trainer.next_phase,
         })
         self.send("running", False)
         self.flush(force_samples=True, metrics=True, force=True)
@@ -244,6 +253,22 @@ class TrainingLoop:
             self.snapshot = copy.deepcopy(self.trainer.state_dict(history=False))
             self.snapshot_rows = len(self.trainer.history)
             self.snapshot_time = now
+
+
+class LoadProgress:
+    """Sends the progress of reading a big data file to the window, at most 4 times a second."""
+
+    def __init__(self, send):
+        self.send, self.last = send, 0.0
+
+    def progress(self, done, total, name):
+        now = time.perf_counter()
+        if done >= total or now - self.last >= 0.25:
+            self.last = now
+            self.send("progress", (done, total, name))
+
+    def note(self, text):
+        pass  # skipped images and device notes arrive with the run itself
 
 
 def cannot_start(dataset: str, error: Exception) -> str:

@@ -91,7 +91,14 @@ class DCGANDiscriminator(nn.Module):
 
 
 def build_models(config, sample_shape) -> tuple[nn.Module, nn.Module]:
-    """(generator, discriminator) for data whose samples have `sample_shape`."""
+    """(generator, discriminator) for data whose samples have `sample_shape`; their memory is
+    estimated first, and networks or batches too large for the machine are refused."""
+    from .model_memory import check_model_memory
+    check_model_memory(config, tuple(sample_shape), _build_pair)
+    return _build_pair(config, sample_shape)
+
+
+def _build_pair(config, sample_shape, init: bool = True) -> tuple[nn.Module, nn.Module]:
     is_image = len(sample_shape) == 3
     kind = config.model if config.model != "auto" else ("dcgan" if is_image else "mlp")
     if kind == "mlp":
@@ -108,7 +115,7 @@ def build_models(config, sample_shape) -> tuple[nn.Module, nn.Module]:
         raise ValueError(f"DCGAN models support square images of {sorted(DCGAN_LAYOUT)} pixels, not {h}x{w}")
     g = DCGANGenerator(config.noise_dim, h, c, config.channels)
     d = DCGANDiscriminator(h, c, config.channels, batch_norm=config.objective != "wgan_gp")
-    for net in (g, d):
+    for net in (g, d) if init else ():  # no init for shapes only (model_memory)
         net.apply(_dcgan_init)
     return g, d
 

@@ -16,6 +16,8 @@ from .data import Dataset, load_dataset
 from .history import History, Record
 from .models import build_models
 from .objectives import get_objective, gradient_penalty, r1_penalty
+from .stages import UpdateWatch, mean_score, probe_values, targets
+from .stages import grad_norm_value, per_sample_grad, value
 
 NAN = float("nan")
 
@@ -54,6 +56,7 @@ class BatchSampler:
         self.data = data
         self.gen = torch.Generator().manual_seed(seed)
         self.perm = None
+        self.perm_gen = None  # the generator's state the current perm was drawn from
         self.pos = 0
         self.epochs_done = -1
 
@@ -64,6 +67,7 @@ class BatchSampler:
             self.epochs_done = max(self.epochs_done, 0) + batch_size / n
             return self.data[idx.to(self.data.device)]
         if self.perm is None or self.pos + batch_size > n:
+            self.perm_gen = self.gen.get_state()
             self.perm = torch.randperm(n, generator=self.gen).to(self.data.device)
             self.pos = 0
             self.epochs_done += 1
@@ -76,12 +80,19 @@ class BatchSampler:
         return max(self.epochs_done, 0) + self.pos / len(self.data)
 
     def state_dict(self):
-        return {"gen": self.gen.get_state(), "perm": None if self.perm is None else self.perm.cpu(),
+        # The permutation is redrawn from the generator state it came from (5 KB) instead of
+        # being stored (8 bytes per sample: 64 MB for 8 million points).
+        return {"gen": self.gen.get_state(), "perm_gen": self.perm_gen,
                 "pos": self.pos, "epochs_done": self.epochs_done}
 
     def load_state_dict(self, s):
+        self.perm, self.perm_gen = None, s.get("perm_gen")
+        if s.get("perm") is not None:  # checkpoints written before perm_gen
+            self.perm = s["perm"].to(self.data.device)
+        elif self.perm_gen is not None:
+            self.gen.set_state(self.perm_gen)
+            self.perm = torch.randperm(len(self.data), generator=self.gen).to(self.data.device)
         self.gen.set_state(s["gen"])
-        self.perm = None if s["perm"] is None else s["perm"].to(self.data.device)
         self.pos, self.epochs_done = s["pos"], s["epochs_done"]
 
 
@@ -142,12 +153,12 @@ class Trainer:
     def next_phase(self) -> str:
         return "D" if self.d_done < self.config.d_steps else "G"
 
-    def step(self, fetch: bool = True):
+    def step(self, fetch: bool = True, stages: dict | None = None):
         """Exactly one update: the next phase of the current iteration. With fetch (a single
-        Step) its record comes back at once, probe measured."""
+        Step) its record comes back at once, probe measured. stages: see step_discriminator."""
         if self.next_phase == "D":
-            return self.step_discriminator(fetch)
-        return self.step_generator(fetch)
+            return self.step_discriminator(fetch, stages=stages)
+        return self.step_generator(fetch, stages=stages)
 
     def step_iteration(self, fetch: bool = True):
         """Finish the current iteration: the remaining D updates, then one G update. With
@@ -171,9 +182,11 @@ class Trainer:
         update, training ran at 0.67-0.82 of a bare PyTorch loop's speed."""
         return fetch or self.iteration % self.config.probe_every == 0
 
-    def step_discriminator(self, fetch: bool = True, probe: bool | None = None):
+    def step_discriminator(self, fetch: bool = True, probe: bool | None = None, stages: dict | None = None):
         """One D update on a fresh real batch and fresh fakes; G is untouched, buffers included.
-        probe: measure D(x), D(G(z)) on the probe batch before and after (None: probes_now)."""
+        probe: measure D(x), D(G(z)) on the probe batch before and after (None: probes_now).
+        stages: a dict to fill with slow motion's numbers (core/stages.py), read off the
+        update without changing it: the same update, bit for bit, as without."""
         t0 = time.perf_counter()
         cfg, g, d = self.config, self.generator, self.discriminator
         self._schedule_lr("D")
@@ -181,6 +194,7 @@ class Trainer:
         before = self._probe() if probe else None
         real = self.sampler.next(cfg.batch_size)
         noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
+        watch = UpdateWatch(g) if stages is not None else None
         with torch.no_grad(), _frozen_buffers(g):
             fake = g(noise)
         if cfg.r1_gamma > 0:
@@ -188,37 +202,58 @@ class Trainer:
         real_out, fake_out = d(real), d(fake)
         loss_real, loss_fake = self.objective.d_losses(real_out, fake_out, cfg.label_smoothing)
         loss = loss_real + loss_fake
+        gp = r1 = self._nan
         if cfg.objective == "wgan_gp":
-            loss = loss + cfg.gp_weight * gradient_penalty(d, real.detach(), fake, self.noise_gen)
+            gp = cfg.gp_weight * gradient_penalty(d, real.detach(), fake, self.noise_gen)
+            loss = loss + gp
         if cfg.r1_gamma > 0:
-            loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
+            r1 = 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
+            loss = loss + r1
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = _grad_norm(d) if probe else self._nan
+        if watch is not None:
+            watch.before_step(d)
         self.opt_d.step()
         self.d_done += 1
         self.updates += 1
-        return self._finish("D", before, [loss, loss_real, loss_fake, self._nan],
-                            grad_norm, self.opt_d, t0, fetch)
+        record = self._finish("D", before, [loss, loss_real, loss_fake, self._nan],
+                              grad_norm, self.opt_d, t0, fetch)
+        if stages is not None:
+            stages.update(targets(self.objective, cfg.label_smoothing), **watch.after_step(d),
+                          **probe_values(before, self._probe_cache if before is not None else None),
+                          real_score=mean_score(self.objective, real_out),
+                          fake_score=mean_score(self.objective, fake_out),
+                          loss_real=value(loss_real), loss_fake=value(loss_fake),
+                          penalty_gp=value(gp), penalty_r1=value(r1), loss_total=value(loss),
+                          grad_norm=grad_norm_value(d, grad_norm))
+        return record
 
-    def step_generator(self, fetch: bool = True, probe: bool | None = None):
+    def step_generator(self, fetch: bool = True, probe: bool | None = None, stages: dict | None = None):
         """One G update; its gradient flows through D, whose parameters, optimizer state
-        and buffers stay exactly as they were. probe: as in step_discriminator."""
+        and buffers stay exactly as they were. probe, stages: as in step_discriminator."""
         t0 = time.perf_counter()
         cfg, g, d = self.config, self.generator, self.discriminator
         self._schedule_lr("G")
         probe = self.probes_now(fetch) if probe is None else probe
         before = self._probe() if probe else None
         noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
+        watch = UpdateWatch(d) if stages is not None else None
         d.requires_grad_(False)
         try:
             with _frozen_buffers(d):
-                loss = self.objective.g_loss(d(g(noise)))
+                fake = g(noise)
+                if watch is not None:
+                    fake.retain_grad()   # only stores the gradient arriving at the fakes
+                fake_out = d(fake)
+                loss = self.objective.g_loss(fake_out)
                 self.opt_g.zero_grad(set_to_none=True)
                 loss.backward()
         finally:
             d.requires_grad_(True)
         grad_norm = _grad_norm(g) if probe else self._nan
+        if watch is not None:
+            watch.before_step(g)
         self.opt_g.step()
         self.d_done = 0
         self.iteration += 1
@@ -226,7 +261,14 @@ class Trainer:
             self._update_ema()
         self.updates += 1
         nan = self._nan
-        return self._finish("G", before, [nan, nan, nan, loss], grad_norm, self.opt_g, t0, fetch)
+        record = self._finish("G", before, [nan, nan, nan, loss], grad_norm, self.opt_g, t0, fetch)
+        if stages is not None:
+            stages.update(targets(self.objective, cfg.label_smoothing), **watch.after_step(g),
+                          **probe_values(before, self._probe_cache if before is not None else None),
+                          fake_score=mean_score(self.objective, fake_out), loss_g=value(loss),
+                          loss_total=value(loss), grad_norm=grad_norm_value(g, grad_norm),
+                          fake_grad=per_sample_grad(fake))
+        return record
 
     def fetch_records(self) -> list[Record]:
         """All records not yet fetched, with one device-to-host transfer; they also go

@@ -1,17 +1,25 @@
 """The 2D field: real and generated points, D's output over the plane as a heatmap, the move
-G's loss asks of each fake (arrows), and G's warped noise grid (manifold). Each layer can be
-toggled; the view follows the data until the user zooms or pans. In Draw mode, dragging the
-mouse paints a distribution that can become the training data."""
+G's loss asks of some fakes (arrows), G's warped noise grid (manifold) and, on request, how
+D's output changed in its last update. Each layer can be toggled; the view follows the real
+data and the fakes until the user zooms or pans. In Draw mode, dragging the mouse paints a
+distribution that can become the training data."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QApplication, QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QApplication, QCheckBox, QGridLayout, QLabel, QPushButton, QVBoxLayout,
+                               QWidget)
+
+from ganviz.core.field import ARROW_COUNT, ARROW_FRACTION, arrow_segments, follow_extent
 
 from .plots import G_COLOUR, REAL_COLOUR
 
-LAYERS = ("heatmap", "real", "fake", "arrows", "manifold")
+LAYERS = ("heatmap", "change", "real", "fake", "arrows", "manifold")
+HEAT_MAP = "CET-D1A"      # D's belief: blue (fake) - white - red (real)
+CHANGE_MAP = "CET-D10"    # its change: cyan (fell) - white - magenta (rose); not to be read as D itself
+# Drawing order, back to front: the real data on top, so the fakes never hide it.
+Z = {"heatmap": -10, "change": -9, "manifold": 0, "fake": 1, "arrows": 2, "real": 3, "strokes": 4}
 
 
 class FieldView(QWidget):
@@ -23,42 +31,67 @@ class FieldView(QWidget):
         self.setObjectName("fieldView")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
         self.plotWidget = pg.PlotWidget(background="w", objectName="fieldPlot")
         self.plot = self.plotWidget.getPlotItem()
         self.plot.setTitle("2D field: D's belief, G's samples and the pull of G's loss", color="#222", size="10pt")
         self.plot.setAspectLocked(True)
         self.vb = self.plot.getViewBox()
 
-        self.heatmap = pg.ImageItem(axisOrder="row-major")
-        self.heatmap.setZValue(-10)
-        self.colorBar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("CET-D1A"),
+        self.heatmap = pg.ImageItem(axisOrder="row-major", colorMap=pg.colormap.get(HEAT_MAP))
+        self.change = pg.ImageItem(axisOrder="row-major", colorMap=pg.colormap.get(CHANGE_MAP))
+        self.change.setVisible(False)
+        # One colour bar for whichever of the two images is in front; no image is linked to
+        # it, so each keeps its own colour map and levels.
+        self.colorBar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(HEAT_MAP),
                                         interactive=False, width=12)
-        self.colorBar.setImageItem(self.heatmap, insert_in=self.plot)
-        self.manifold = pg.PlotCurveItem(pen=pg.mkPen(120, 120, 120, 110, width=1), connect="finite")
-        self.real = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(REAL_COLOUR + (110,)))
-        self.fake = pg.ScatterPlotItem(size=6, pen=pg.mkPen(90, 40, 0, 160), brush=pg.mkBrush(G_COLOUR + (220,)))
-        self.arrows = pg.PlotCurveItem(pen=pg.mkPen(60, 60, 60, 200, width=1.2), connect="pairs")
+        self.colorBar.setImageItem([], insert_in=self.plot)
+        self.colorBar.axis.enableAutoSIPrefix(False)   # "0.002", not "2 (x0.001)"
+        self.colorBar.axis.setWidth(62)                # room for "-0.015" beside the label
+        self.manifold = pg.PlotCurveItem(pen=pg.mkPen(80, 80, 80, 85, width=1), connect="finite")
+        self.fake = pg.ScatterPlotItem(size=5, pen=pg.mkPen(150, 70, 0, 110), brush=pg.mkBrush(G_COLOUR + (170,)))
+        self.arrows = pg.PlotCurveItem(pen=pg.mkPen(30, 30, 30, 150, width=1), connect="pairs")
+        self.real = pg.ScatterPlotItem(size=7, pen=pg.mkPen(255, 255, 255, 230, width=1),
+                                       brush=pg.mkBrush(REAL_COLOUR + (235,)))
         self.strokes = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(30, 30, 200, 150))
-        for item in (self.heatmap, self.manifold, self.real, self.arrows, self.fake, self.strokes):
+        self.items = {"heatmap": self.heatmap, "change": self.change, "real": self.real, "fake": self.fake,
+                      "arrows": self.arrows, "manifold": self.manifold, "strokes": self.strokes}
+        for name, item in self.items.items():
+            item.setZValue(Z[name])
             self.plot.addItem(item)
-        self.items = {"heatmap": self.heatmap, "real": self.real, "fake": self.fake,
-                      "arrows": self.arrows, "manifold": self.manifold}
         layout.addWidget(self.plotWidget, 1)
+        # What the manifold and the change layer show, in words (true to this run's numbers).
+        self.note = QLabel(objectName="fieldNote", wordWrap=True)
+        self.note.setStyleSheet("color: #555;")
+        # two lines always: a note that grows would shrink the plot, and the view would move
+        self.note.setFixedHeight(2 * self.note.fontMetrics().lineSpacing() + 2)
+        layout.addWidget(self.note)
 
-        bar = QHBoxLayout()
+        bar = QGridLayout()   # two rows, so a 1024-pixel window still fits the field beside the plots
+        bar.setContentsMargins(0, 0, 0, 0)
         self.layerChecks = {}
-        for name, label, tip in (
-                ("heatmap", "D heatmap", "D's output at every point of the visible plane"),
-                ("real", "Real", "Samples of the real data"),
-                ("fake", "Generated", "G(z) for the fixed noise: the same latent points, so you can follow them"),
-                ("arrows", "G gradient", "For each fake: the direction and relative size of the move G's loss asks for"),
-                ("manifold", "G manifold", "How G warps a regular grid of its noise space")):
-            check = QCheckBox(label, objectName=f"{name}LayerCheck", checked=True)
+        for name, label, tip, on in (
+                ("heatmap", "D heatmap", "D's output at every point of the visible plane", True),
+                ("real", "Real", "Samples of the real data (green, drawn on top)", True),
+                ("fake", "Generated", "G(z) for the fixed noise: the same latent points, so you can follow them",
+                 True),
+                ("arrows", "G gradient",
+                 f"For up to {ARROW_COUNT} fakes, spread out (the same ones every frame): the direction of the "
+                 "move G's loss asks for, −∂loss_G/∂G(z) with D held fixed.\nThe length shows its size "
+                 "relative to the largest drawn (square-root scale, so small ones stay visible): the longest is "
+                 f"{ARROW_FRACTION:.0%} of the view.", True),
+                ("manifold", "G manifold", "How G warps a regular grid of its noise space (the words under the "
+                 "plot say which grid)", True),
+                ("change", "Change in D",
+                 "Where D's belief moved: D's output now minus before its last update (or the updates "
+                 "since the previous frame while training), drawn over the D heatmap with its own scale: "
+                 "magenta rose, cyan fell", False)):
+            check = QCheckBox(label, objectName=f"{name}LayerCheck", checked=on)
             check.setToolTip(tip)
-            check.toggled.connect(lambda on, n=name: self.items[n].setVisible(on))
-            bar.addWidget(check)
+            check.toggled.connect(lambda on, n=name: self._set_layer(n, on))
+            bar.addWidget(check, len(self.layerChecks) // 3, len(self.layerChecks) % 3)
             self.layerChecks[name] = check
-        bar.addStretch(1)
+        bar.setColumnStretch(3, 1)
         self.drawButton = QPushButton("Draw", objectName="drawButton", checkable=True)
         self.drawButton.setToolTip("Drag on the field to paint a distribution; then 'Use drawing'")
         self.drawButton.toggled.connect(self._set_drawing)
@@ -66,15 +99,18 @@ class FieldView(QWidget):
         self.useDrawingButton.clicked.connect(self.submit_drawing)
         self.clearDrawingButton = QPushButton("Clear", objectName="clearDrawingButton")
         self.clearDrawingButton.clicked.connect(self.clear_drawing)
-        for b in (self.drawButton, self.useDrawingButton, self.clearDrawingButton):
-            bar.addWidget(b)
+        bar.addWidget(self.drawButton, 0, 4)
+        bar.addWidget(self.clearDrawingButton, 0, 5)
+        bar.addWidget(self.useDrawingButton, 1, 4, 1, 2)
         layout.addLayout(bar)
 
         self.follow = True
-        self._levels = self._label = None
+        self._framed = False           # the view has been framed on this run's points
+        self._real = self._fake = None
+        self.current_field = None      # the Field last shown
+        self._bar = None               # what the colour bar shows: (colour map, levels, label)
         self.stroke_points: list = []
         self.frames = 0
-        self._extent = None
         self.vb.sigRangeChangedManually.connect(self._stop_following)
         self.vb.sigRangeChanged.connect(lambda *_: self.boundsChanged.emit(self.bounds()))
         self.plot.autoBtn.clicked.connect(self._follow_again)
@@ -87,53 +123,91 @@ class FieldView(QWidget):
 
     def reset(self):
         self.follow = True
-        self._extent = None
+        self._framed = False
+        self._real = self._fake = self.current_field = None
         for item in (self.real, self.fake, self.strokes):
             item.clear()
         self.arrows.setData([], [])
         self.manifold.setData([], [])
         self.heatmap.clear()
+        self.change.clear()
+        self._show_notes()
 
     def show_real(self, real: np.ndarray):
+        self._real = real
         self.real.setData(real[:, 0], real[:, 1])
-        self._follow_data(real)
+        self._follow()
 
     def show_field(self, field):
         self.frames += 1
+        self.current_field = field
         x0, x1, y0, y1 = field.bounds
-        self.heatmap.setImage(field.heatmap, autoLevels=False)
+        self.heatmap.setImage(field.heatmap, autoLevels=False, levels=self._heat_levels(field))
         self.heatmap.setRect(x0, y0, x1 - x0, y1 - y0)
-        if field.probability:
-            levels, label = (0.0, 1.0), "D(x): probability of real"
+        if field.change is not None:
+            top = float(np.nanmax(np.abs(field.change))) if np.isfinite(field.change).any() else 0.0
+            top = top if top > 0 else 1e-6    # no change at all: white, on a tiny scale
+            self.change.setImage(field.change, autoLevels=False, levels=(-top, top))
+            self.change.setRect(x0, y0, x1 - x0, y1 - y0)
         else:
-            lo, hi = np.nanpercentile(field.heatmap, [2, 98]) if np.isfinite(field.heatmap).any() else (-1, 1)
-            levels, label = (float(lo), float(hi) if hi > lo else float(lo) + 1), "D(x): critic value"
-        if levels != self._levels:   # the colour bar repaints and re-lays-out on every change
-            self.colorBar.setLevels(levels)
-            self._levels = levels
-        if label != self._label:
-            self.colorBar.axis.setLabel(label)
-            self._label = label
+            self.change.clear()
         self.fake.setData(field.fake[:, 0], field.fake[:, 1])
+        self._fake = field.fake
         self._draw_arrows(field.fake, field.push)
         self._draw_manifold(field.manifold)
+        self._update_colour_bar()
+        self._show_notes()
+        self._follow()
+
+    def _heat_levels(self, field):
+        if field.probability:
+            return (0.0, 1.0)
+        finite = field.heatmap[np.isfinite(field.heatmap)]
+        lo, hi = np.percentile(finite, [2, 98]) if len(finite) else (-1.0, 1.0)
+        return (float(lo), float(hi) if hi > lo else float(lo) + 1)
+
+    def _showing_change(self) -> bool:
+        return self.layerChecks["change"].isChecked() and self.current_field is not None \
+            and self.current_field.change is not None
+
+    def _update_colour_bar(self):
+        if self._showing_change():
+            levels = self.change.getLevels()
+            bar = (CHANGE_MAP, (float(levels[0]), float(levels[1])),
+                   "change in D(x)" if self.current_field.probability else "change in critic value")
+        elif self.current_field is not None:
+            bar = (HEAT_MAP, tuple(float(v) for v in self.heatmap.getLevels()),
+                   "D(x): probability of real" if self.current_field.probability else "D(x): critic value")
+        else:
+            return
+        if bar != self._bar:   # the colour bar repaints and re-lays-out on every change
+            if self._bar is None or bar[0] != self._bar[0]:
+                self.colorBar.setColorMap(pg.colormap.get(bar[0]))
+            self.colorBar.setLevels(bar[1])
+            self.colorBar.axis.setLabel(bar[2])
+            self._bar = bar
+
+    def _show_notes(self):
+        f, notes = self.current_field, []
+        if f is not None and self.layerChecks["manifold"].isChecked() and f.manifold_label:
+            notes.append(f.manifold_label)
+        if f is not None and self.layerChecks["change"].isChecked():
+            notes.append(f.change_label or "change in D: not computed")
+        self.note.setText("\n".join(notes))
+
+    def _set_layer(self, name, on):
+        self.items[name].setVisible(on)
+        if name == "change":
+            self._update_colour_bar()
+        self._show_notes()
 
     def _draw_arrows(self, fake, push):
-        norms = np.linalg.norm(push, axis=1)
-        top = np.nanmax(norms) if len(norms) and np.isfinite(norms).any() else 0.0
-        if top <= 0:
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        segments = arrow_segments(fake, push, min(x1 - x0, y1 - y0))
+        if len(segments) == 0:
             self.arrows.setData([], [])
-            return
-        (x0, x1), _ = self.vb.viewRange()
-        v = push / top * 0.08 * (x1 - x0)        # the longest arrow is 8 % of the view's width
-        tip = fake + v
-        # a small head: two short strokes back from the tip at +-25 degrees
-        back = -v * 0.3
-        c, s = np.cos(0.44), np.sin(0.44)
-        left = tip + np.stack([c * back[:, 0] - s * back[:, 1], s * back[:, 0] + c * back[:, 1]], 1)
-        right = tip + np.stack([c * back[:, 0] + s * back[:, 1], -s * back[:, 0] + c * back[:, 1]], 1)
-        segments = np.stack([fake, tip, tip, left, tip, right], 1).reshape(-1, 2)
-        self.arrows.setData(segments[:, 0], segments[:, 1])
+        else:
+            self.arrows.setData(segments[:, 0], segments[:, 1])
 
     def _draw_manifold(self, grid):
         rows, cols, _ = grid.shape
@@ -145,25 +219,25 @@ class FieldView(QWidget):
         self.manifold.setData(pts[:, 0], pts[:, 1])
 
     # ---------------------------------------------------------------- view
-    def _follow_data(self, real):
-        """Frame the real data (with a margin) unless the user has moved the view."""
-        finite = real[np.isfinite(real).all(1)]
-        if not self.follow or len(finite) == 0:
+    def _follow(self):
+        """Keep the real data and the fakes in view, unless the user has moved the view (or is
+        drawing on it)."""
+        if not self.follow or self.drawButton.isChecked():
             return
-        lo, hi = finite.min(0).astype(float), finite.max(0).astype(float)
-        pad = 0.25 * max(float((hi - lo).max()), 1e-3)
-        extent = tuple(float(v) for v in (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad))
-        if self._extent is None or not np.allclose(extent, self._extent, rtol=0.05, atol=0.05 * pad):
-            self._extent = extent
+        extent = follow_extent(self._real, self._fake, self.bounds() if self._framed else None)
+        if extent is not None:
+            self._framed = True
             self.vb.setRange(xRange=extent[:2], yRange=extent[2:], padding=0)
 
     def _stop_following(self, *_):
         self.follow = False
 
     def _follow_again(self):
+        """The "A" button: follow the points again, from now."""
+        self.vb.disableAutoRange()   # the button also turned pyqtgraph's own autorange on
         self.follow = True
-        self._extent = None
-        self.vb.disableAutoRange()
+        self._framed = False
+        self._follow()
 
     # ---------------------------------------------------------------- drawing
     def _set_drawing(self, on):

@@ -11,11 +11,13 @@ import numpy as np
 from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMainWindow,
-                               QMenu, QMessageBox, QProgressBar, QScrollArea, QSlider, QStackedWidget, QToolBar,
+                               QMenu, QMessageBox, QProgressBar, QScrollArea, QSlider, QSplitter, QStackedWidget,
+                               QToolBar,
                                QToolButton, QVBoxLayout, QWidget)
 
 from ganviz.core.config import Config, ConfigError, in_words
 from ganviz.core.data import points_dataset
+from ganviz.core.diagnosis import diagnose
 from ganviz.core.evaluate import format_metrics
 from ganviz.core.history import COLUMNS, History
 from ganviz.core.objectives import get_objective
@@ -27,11 +29,16 @@ from .plots import AccuracyPlot, LossPlot, ScorePlot
 from .quality_panel import QualityPanel
 from .readout import explain_step
 from .sample_view import SampleView
+from .slow_motion import SlowMotion
 from .toolbar_keys import ToolbarKeys
 from .worker import TrainingWorker
 
+STATES_INTERVAL = 1.0   # seconds between re-naming the run's state while it trains
+DIAGNOSIS_ROWS = 4000   # history rows the named states are read from (the newest and the first)
 FRAME_MS = 100  # metric plots redraw at most 10 times a second, and only when new data came:
                 # painting holds the GIL the training thread needs (the 2D field has its own 20 fps)
+
+LOAD_PROGRESS_BYTES = 20_000_000  # data files this big show their reading progress
 
 
 class MainWindow(QMainWindow):
@@ -50,6 +57,8 @@ class MainWindow(QMainWindow):
         self._loading = None           # (what, path) while the training process builds a run
         self.errorDialog = self.nanDialog = None
         self.run_info = None           # what the training process said about the current run
+        self.metrics = None            # the latest quality metrics of the run
+        self._states_at = 0.0          # when the named states were last worked out
         self.last_batch_time = 0.0
 
         self._build_views()
@@ -64,7 +73,10 @@ class MainWindow(QMainWindow):
         self.thread.started.connect(self.worker.run)
         self.worker.batchReady.connect(self._on_batch)
         self.worker.stepDone.connect(self._on_step)
+        self.worker.stagesReady.connect(self._on_stages)   # a method, so it runs in the GUI thread
+        self.slowMotion.ended.connect(self._update_phase_labels)
         self.worker.runStarted.connect(self._on_run_started)
+        self.worker.loadProgress.connect(self._on_load_progress)
         self.worker.runningChanged.connect(self._on_running)
         self.worker.nonFinite.connect(self._on_non_finite)
         self.worker.failed.connect(self._on_failed)
@@ -94,14 +106,26 @@ class MainWindow(QMainWindow):
         self.phaseLabel.setStyleSheet("font-weight: bold; font-size: 13px;")
         self.stepReadout = QLabel("Press Step to run one update and see what it did.", objectName="stepReadout")
         self.stepReadout.setStyleSheet("font-family: monospace; font-size: 13px;")
+        self.stepReadout.setWordWrap(True)   # a narrow window wraps it instead of widening
         self.stepExplanation = QLabel(objectName="stepExplanation")
         self.stepExplanation.setWordWrap(True)
         self.stepExplanation.setStyleSheet("color: #444;")
+        self.stateLabel = QLabel(objectName="stateLabel")   # named states: collapse, equilibrium...
+        self.stateLabel.setWordWrap(True)
+        self.stateLabel.setToolTip("States named from the numbers: mode collapse (quality panel), D "
+                                   "overpowering G and near equilibrium (the last probe measurements).")
+        self.slowMotion = SlowMotion(self.pipeline, self)   # its toggle, panel, keys (N, P)
+        self.addActions(self.slowMotion.actions)
         top = QGridLayout()
-        top.addWidget(self.pipeline, 0, 0, 3, 1)
+        top.addWidget(self.pipeline, 0, 0, 5, 1)
         top.addWidget(self.phaseLabel, 0, 1)
         top.addWidget(self.stepReadout, 1, 1)
         top.addWidget(self.stepExplanation, 2, 1)
+        top.addWidget(self.slowMotion.panel, 3, 1)
+        top.addWidget(self.stateLabel, 4, 1)
+        # in slow motion the stages tell the step; its summary's long explanation would only
+        # take the plots' height (at 1280x720 they have little)
+        self.slowMotion.check.toggled.connect(lambda on: self.stepExplanation.setVisible(not on))
         top.setColumnStretch(0, 2)
         top.setColumnStretch(1, 3)
         layout.addLayout(top)
@@ -133,16 +157,26 @@ class MainWindow(QMainWindow):
         self.dataViews = QStackedWidget(objectName="dataViews")   # images: samples; 2D: the field
         self.dataViews.addWidget(self.sampleView)
         self.dataViews.addWidget(self.fieldView)
-        plots = QVBoxLayout()
+        plots = QWidget(objectName="plotsColumn")
+        column = QVBoxLayout(plots)
+        column.setContentsMargins(0, 0, 0, 0)
         for plot in (self.scorePlot, self.lossPlot, self.accuracyPlot):
-            plots.addWidget(plot, 1)
-        data = QVBoxLayout()
-        data.addWidget(self.dataViews, 3)
-        data.addWidget(self.qualityPanel, 1)
-        grid = QHBoxLayout()
-        grid.addLayout(plots, 1)
-        grid.addLayout(data, 1)
-        layout.addLayout(grid, 1)
+            plot.setMinimumSize(260, 120)
+            column.addWidget(plot, 1)
+        data = QWidget(objectName="dataColumn")
+        column = QVBoxLayout(data)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.dataViews, 3)
+        column.addWidget(self.qualityPanel, 1)
+        # a splitter: the user decides how wide the plots and the samples are
+        self.viewSplitter = QSplitter(Qt.Horizontal, objectName="viewSplitter")
+        self.viewSplitter.addWidget(plots)
+        self.viewSplitter.addWidget(data)
+        self.viewSplitter.setChildrenCollapsible(False)
+        self.viewSplitter.setStretchFactor(0, 9)
+        self.viewSplitter.setStretchFactor(1, 11)
+        self.viewSplitter.setSizes([450, 550])
+        layout.addWidget(self.viewSplitter, 1)
         self.setCentralWidget(central)
         self.plots = (self.scorePlot, self.lossPlot, self.accuracyPlot)
 
@@ -166,6 +200,7 @@ class MainWindow(QMainWindow):
                                   "Train continuously / pause within one update")
         self.stepAction = action("Step D", "stepButton", self.step, "S",
                                  "Run exactly one update: the next phase of the iteration")
+        bar.addWidget(self.slowMotion.check)
         self.stepIterationAction = action("Step iteration", "stepIterationButton", self.step_iteration, "I",
                                           "Finish the current iteration: the remaining D updates, then one G update")
         self.resetAction = action("Reset", "resetButton", self.reset, "Ctrl+R",
@@ -201,7 +236,14 @@ class MainWindow(QMainWindow):
         self.dgzSplitCheck = QCheckBox("D(G(z)) before/after D", objectName="dgzSplitCheck")
         self.dgzSplitCheck.setToolTip("Show D(G(z)) just before (D_G_z1) and just after (D_G_z2) each D update")
         self.dgzSplitCheck.toggled.connect(self.scorePlot.show_d_update_split)
-        for w in (self.logAxisCheck, self.lossPartsCheck, self.dgzSplitCheck, self.freshNoiseCheck):
+        self.stepViewCheck = QCheckBox("Step view", objectName="stepViewCheck")
+        self.stepViewCheck.setToolTip("Zoom the plots onto the last few updates, a large marker per "
+                                      "update. On while you step; off when training runs.")
+        self.stepViewCheck.toggled.connect(self._set_step_view)
+        self.stepViewCheck.clicked.connect(lambda on: setattr(self, "_step_view_declined", not on))
+        self._step_view_declined = False   # the user asked for the whole history while stepping
+        for w in (self.stepViewCheck, self.logAxisCheck, self.lossPartsCheck, self.dgzSplitCheck,
+                  self.freshNoiseCheck):
             bar.addWidget(w)
 
     def _build_controls(self):
@@ -238,6 +280,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ commands
     def toggle_training(self):
+        self.slowMotion.end()
         if self.running:
             self.worker.pause()
         else:
@@ -245,11 +288,25 @@ class MainWindow(QMainWindow):
 
     def step(self):
         self.worker.pause()
-        self.worker.step()
+        self._enter_step_view()
+        if self.slowMotion.enabled:
+            self.worker.step_stages()   # the same update; its stages come back to play
+        else:
+            self.worker.step()
 
     def step_iteration(self):
+        self.slowMotion.end()
         self.worker.pause()
+        self._enter_step_view()
         self.worker.step_iteration()
+
+    def _enter_step_view(self):
+        if not self._step_view_declined:
+            self.stepViewCheck.setChecked(True)
+
+    def _set_step_view(self, on: bool):
+        for plot in self.plots:
+            plot.set_step_view(on)
 
     def reset(self):
         problem = self.controls.dataset_problem()
@@ -357,6 +414,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_started(self, info):
         loading = self._end_loading()
+        self.slowMotion.end()
         self.run_info = info
         self.config = info["config"]
         self.objective = get_objective(self.config.objective)
@@ -380,24 +438,27 @@ class MainWindow(QMainWindow):
             self.fieldView.show_real(info["real"])
         self.qualityPanel.clear()
         self.status["quality"].clear()
+        self.metrics = None
+        self.stateLabel.clear()
         self.worker.set_field_bounds(self.fieldView.bounds() if points else None)
         self.status["device"].setText(f"device {info['device']}")
         self.next_phase = info["next_phase"]
         self.stepReadout.setText("Press Step to run one update and see what it did.")
         self.stepExplanation.clear()
-        self.pipeline.set_phase(self.next_phase, "")   # no "Last step" of the previous run
         self._update_phase_labels()
         # completed iterations: one G update each (the next batch says the same)
         iteration = int(np.sum(self.history.column("phase") == 1))
         self.status["iteration"].setText(f"iteration {iteration}")
-        self.statusBar().showMessage(self._run_message(info, loading, iteration), 8000)
+        note = info.get("note")  # e.g. a checkpoint saved on CUDA, opened on this CPU
+        self.statusBar().showMessage((f"{note[:1].upper()}{note[1:]}. " if note else "")
+                                     + self._run_message(info, loading, iteration), 15000 if note else 8000)
 
     def _run_message(self, info, loading, iteration: int) -> str:
         """What the status bar says about a run that just started: new, or opened where it stood."""
         data = self.controls.dataset_label(info["dataset_name"])
         size = f"{info['dataset_size']} {'points' if info['dataset_kind'] == 'points' else 'images'}"
         skipped = info["skipped"]
-        size += f", {skipped} unreadable images skipped" if skipped else ""
+        size += f", {skipped} unreadable image{'s' if skipped != 1 else ''} skipped" if skipped else ""
         what, source = loading or (None, None)
         if what == "open":
             return f"Opened {source} at iteration {iteration}: {data}, {size}"
@@ -406,6 +467,12 @@ class MainWindow(QMainWindow):
         if what == "reset" or not len(self.history):
             return f"New run: {data}, {size}"
         return f"Run at iteration {iteration}: {data}, {size}"
+
+    def _on_load_progress(self, progress):
+        done, total, name = progress
+        if total >= LOAD_PROGRESS_BYTES:  # small files load before a message could be read
+            self.statusBar().showMessage(f"Reading {os.path.basename(name)}: {100 * done / total:.0f} % "
+                                         f"({done / 1e6:.0f} of {total / 1e6:.0f} MB)", 5000)
 
     def _on_batch(self, payload):
         try:
@@ -416,6 +483,7 @@ class MainWindow(QMainWindow):
             if "field" in payload:
                 self.fieldView.show_field(payload["field"])
             if payload.get("metrics") is not None:
+                self.metrics = payload["metrics"]
                 self.status["quality"].setText(format_metrics(payload["metrics"]))
                 self.qualityPanel.show_metrics(payload["metrics"], payload["iteration"])
             if "histogram" in payload:
@@ -426,8 +494,19 @@ class MainWindow(QMainWindow):
             self.status["rate"].setText(f"{payload['ups']:.0f} updates/s")
             self._update_phase_labels()
             self.last_batch_time = time.perf_counter()
+            if self.last_batch_time - self._states_at > STATES_INTERVAL or not self.running:
+                self._show_states()
         finally:
             self.worker.ack()
+
+    def _show_states(self):
+        """Name what is happening (diagnosis.py), from the same numbers the plots show."""
+        self._states_at = time.perf_counter()
+        states = diagnose(self.history.tail(DIAGNOSIS_ROWS), self.history.head(DIAGNOSIS_ROWS),
+                          self.metrics, self.objective)
+        colour = {"warning": "#b34700", "good": "#1d7a3a"}
+        self.stateLabel.setText("<br>".join(
+            f"<b style='color:{colour[s.severity]}'>{s.name}:</b> {s.what} <i>{s.advice}</i>" for s in states))
 
     def _append_rows(self, rows):
         self.elapsed += float(np.nansum(rows[:, COLUMNS.index("duration")]))
@@ -440,11 +519,22 @@ class MainWindow(QMainWindow):
                                             field=self.dataViews.currentWidget() is self.fieldView)
         self.stepReadout.setText(readout)
         self.stepExplanation.setText(explanation)
-        self.pipeline.set_phase(record.phase, f"Last step: {record.phase} update")
+        self._update_phase_labels()
+
+    def _on_stages(self, payload):
+        record, stages = payload
+        self.slowMotion.show_update(record, stages, self.objective, self.config)
 
     def _on_running(self, running):
         self.running = running
         self.trainAction.setText("Pause" if running else "Train")
+        if running:
+            self.slowMotion.end()
+            self._step_view_declined = False
+            self.stepViewCheck.setChecked(False)   # training: the whole history again
+            # the last Step's words would now describe an update long past
+            self.stepReadout.setText("Training: Pause, then Step, to see what one update does.")
+            self.stepExplanation.clear()
         self._update_phase_labels()
 
     def _on_non_finite(self, record):
@@ -475,15 +565,23 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ display
     def _update_phase_labels(self):
+        """One convention: the header and, when paused, the diagram show the NEXT update (what
+        Step will do); the header's second part says what the last update was, from the
+        history, so a new run says nothing of one. Slow motion's diagram shows the update just
+        done, and its caption says so."""
         self.stepAction.setText(f"Step {self.next_phase}")
+        n = len(self.history)
+        last = self.history.record(n - 1) if n else None
+        last_text = f"   Last update: {last.phase} (update {last.update})" if last else ""
         if self.running:
             self.phaseLabel.setText("Training: D and G take turns")
             self.pipeline.set_phase("both", "Training: each update changes one network")
-        else:
-            frozen = "G" if self.next_phase == "D" else "D"
-            self.phaseLabel.setText(f"Paused. Next: {self.next_phase} update ({frozen} frozen)")
-            if not self.pipeline.caption.startswith("Last step"):
-                self.pipeline.set_phase(self.next_phase, f"Next: {self.next_phase} update")
+            return
+        frozen = "G" if self.next_phase == "D" else "D"
+        self.phaseLabel.setText(f"Paused. Next: {self.next_phase} update ({frozen} frozen).{last_text}")
+        if not self.slowMotion.active:
+            self.pipeline.set_phase(self.next_phase, f"Next: {self.next_phase} update (Step {self.next_phase})",
+                                    label="updates next")
 
     def _redraw(self):
         for plot in self.plots:

@@ -9,124 +9,51 @@ from PySide6.QtCore import Qt
 
 from ganviz.core.history import COLUMNS
 
+from .series import Series
+
 D_COLOUR = (52, 120, 246)      # the discriminator's colour everywhere
 G_COLOUR = (235, 120, 30)      # the generator's
 REAL_COLOUR = (40, 160, 90)
 GREY = (130, 130, 130)
-MAX_MARKERS = 400              # step markers drawn for at most this many recent updates
-DISPLAY_BINS = 2000            # a longer curve is drawn as each bin's min and max (an envelope):
-                               # handing pyqtgraph 800 000 points made a redraw cost 24 ms, not 8
-
-
-class Series:
-    """A growable (x, y) buffer with its debiased EMA, updated incrementally."""
-
-    def __init__(self):
-        self.x = np.empty(1024)
-        self.y = np.empty(1024)
-        self.s = np.empty(1024)
-        self.n = 0
-        self.weight = 0.0
-        self._ema = 0.0       # biased running EMA; debiased by dividing by 1 - w^t
-        self._wt = 1.0        # w^t
-        self.lo, self.hi = np.inf, -np.inf   # bounds of the finite y values
-        self._bins = None     # (bin size, bins done, x, y, smoothed) of display()
-
-    def clear(self):
-        self.n, self._ema, self._wt = 0, 0.0, 1.0
-        self.lo, self.hi = np.inf, -np.inf
-        self._bins = None
-
-    def extend(self, x, y):
-        k = len(x)
-        if k == 0:
-            return
-        if self.n + k > len(self.x):
-            size = max(self.n + k, 2 * len(self.x))
-            for name in ("x", "y", "s"):
-                grown = np.empty(size)
-                grown[: self.n] = getattr(self, name)[: self.n]
-                setattr(self, name, grown)
-        self.x[self.n: self.n + k] = x
-        self.y[self.n: self.n + k] = y
-        finite = np.asarray(y)[np.isfinite(y)]
-        if len(finite):
-            self.lo, self.hi = min(self.lo, finite.min()), max(self.hi, finite.max())
-        self._smooth(self.n, self.n + k)
-        self.n += k
-
-    def set_weight(self, w: float):
-        self.weight = w
-        self._ema, self._wt = 0.0, 1.0
-        self._smooth(0, self.n)
-        self._bins = None
-
-    def _smooth(self, a, b):
-        # TensorBoard's debiased exponential moving average, carried across calls; non-finite
-        # values pass through unsmoothed. (numpy's accumulate keeps scipy's 1 s import away.)
-        y, s, w = self.y[a:b], self.s[a:b], self.weight
-        ok = np.isfinite(y)
-        s[~ok] = y[~ok]
-        v = y[ok]
-        if w == 0 or len(v) == 0:
-            s[ok] = v
-            return
-        step = np.frompyfunc(lambda acc, x: w * acc + (1 - w) * x, 2, 1)
-        ema = step.accumulate(np.concatenate([[self._ema], v]).astype(object))[1:].astype(float)
-        wt = self._wt * w ** np.arange(1, len(v) + 1)
-        s[ok] = ema / (1 - wt)
-        self._ema, self._wt = ema[-1], wt[-1]
-
-    def view(self):
-        return self.x[: self.n], self.y[: self.n], self.s[: self.n]
-
-    def display(self):
-        """(x, y, smoothed) to draw: the data itself up to 2 * DISPLAY_BINS points; beyond, each
-        bin of k points (k a power of two, so finished bins never change) becomes its min and
-        max at the bin's middle, followed by the unfinished tail as it is. Finished bins are
-        computed once."""
-        n = self.n
-        if n <= 2 * DISPLAY_BINS:
-            return self.view()
-        k = 1 << int(np.ceil(np.log2(n / DISPLAY_BINS)))
-        if self._bins is None or self._bins[0] != k:
-            self._bins = (k, 0, np.empty(0), np.empty(0), np.empty(0))
-        _, done, bx, by, bs = self._bins
-        full = n // k
-        if full > done:
-            part = slice(done * k, full * k)
-            x = self.x[part].reshape(-1, k)
-            y, sm = self.y[part].reshape(-1, k), self.s[part].reshape(-1, k)
-            mid = np.repeat(0.5 * (x[:, 0] + x[:, -1]), 2)
-            bx = np.concatenate([bx, mid])
-            by = np.concatenate([by, np.stack([y.min(1), y.max(1)], 1).ravel()])
-            bs = np.concatenate([bs, np.stack([sm.min(1), sm.max(1)], 1).ravel()])
-            self._bins = (k, full, bx, by, bs)
-        tail = slice(full * k, n)
-        return (np.concatenate([bx, self.x[tail]]), np.concatenate([by, self.y[tail]]),
-                np.concatenate([bs, self.s[tail]]))
+STEP_VIEW_UPDATES = 24         # the step view shows this many recent updates ...
+STEP_VIEW_MIN_SPAN = 0.01      # ... on a y span of at least this, so one step's change shows
+STEP_MARKER_SIZE = 11
+TITLE_LINE_HEIGHT = 15         # pixels per title line at 9 pt
+TITLE_CHARS = 40               # a title line's length budget: fits a 300-pixel-wide plot
 
 
 class MetricPlot(pg.PlotWidget):
     """One plot of several named series taken from record columns, with smoothing (raw curve
-    faint behind), a log-axis option, horizontal reference lines and a hover readout."""
+    faint behind), a log-axis option, dashed reference lines labelled on the right axis
+    (outside the data), a hover readout, and a step view that zooms onto the last few updates
+    with a large marker per update (● D update, ▲ G update)."""
 
     def __init__(self, title: str, y_label: str, parent=None):
         super().__init__(parent=parent, background="w")
         self.base_title = title
-        self.setTitle(title, color="#222", size="10pt")
         self.setLabel("bottom", "iteration")
         self.setLabel("left", y_label)
         self.series: dict[str, Series] = {}
         self._curves: dict[str, tuple] = {}
+        self._marks: dict[str, pg.ScatterPlotItem] = {}
         self._spec: dict[str, tuple] = {}
         self._lines: list[pg.InfiniteLine] = []
+        self._refs: list[tuple] = []          # (value, right-axis label, colour)
+        self.ref_note = ""                    # what the dashed lines mean, for the legend
         self._dirty = False
         self.smoothing = 0.0
+        self.step_view = False
+        self._recent_x = np.empty(0)          # x of the last STEP_VIEW_UPDATES updates, every phase
         self.readout = pg.TextItem(color="#222", anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 210))
         self.readout.setZValue(100)
         self.addItem(self.readout, ignoreBounds=True)
         self.readout.hide()
+        self.showAxis("right")
+        right = self.getAxis("right")
+        right.setTextPen("#555")
+        right.setPen(pg.mkPen(GREY))
+        right.setTicks([[], []])
+        self.getAxis("left").enableAutoSIPrefix(False)   # "(x0.001)" and 495..505 confuse a learner
         self.getPlotItem().setDownsampling(auto=True, mode="peak")
         self.getPlotItem().setClipToView(True)
         self.scene().sigMouseMoved.connect(self._hover)
@@ -139,6 +66,11 @@ class MetricPlot(pg.PlotWidget):
         vb.disableAutoRange()
         vb.sigRangeChangedManually.connect(self._stop_following)
         self.getPlotItem().autoBtn.clicked.connect(self._follow_again)
+        self._update_title()
+
+    @property
+    def log_y(self) -> bool:
+        return self.getPlotItem().ctrl.logYCheck.isChecked()
 
     def add_series(self, key, label, colour, column, phase=None, width=1, style=Qt.SolidLine):
         """Plot `column` of the records (only those of `phase` if given) as `label`."""
@@ -148,45 +80,90 @@ class MetricPlot(pg.PlotWidget):
         for c in (raw, smooth):
             c.setDownsampling(auto=True, method="peak")
             c.setClipToView(True)
+        marks = pg.ScatterPlotItem(size=STEP_MARKER_SIZE, pen=pg.mkPen(colour, width=2))
+        marks.setZValue(10)
+        self.addItem(marks)
         self.series[key] = s
         self._curves[key] = (raw, smooth)
+        self._marks[key] = marks
         self._spec[key] = (COLUMNS.index(column), phase, label)
         self._update_title()
 
     def set_visible(self, key, visible: bool):
         for c in self._curves[key]:
             c.setVisible(visible)
+        self._marks[key].setVisible(visible)
         self._update_title()
 
-    def _update_title(self, extra: str = ""):
-        """The title names each visible curve in its colour: a legend that never covers data."""
-        keys = []
+    def _update_title(self):
+        """The title names each visible curve in its colour: a legend that never covers data.
+        Lines are kept short (TITLE_CHARS) so the title never widens the plot past its column."""
+        entries = []     # (plain text for the width budget, html)
         for key, (raw, smooth) in self._curves.items():
             if smooth.isVisible():
                 pen = smooth.opts["pen"]
-                dash = " (dashed)" if pen.style() != Qt.SolidLine else ""
-                keys.append(f"<span style='color:{pen.color().name()}'>&#9644; {self._spec[key][2]}{dash}</span>")
-        self.setTitle(f"<b>{self.base_title}</b><br>{'&nbsp;&nbsp;'.join(keys)}{extra}", color="#222", size="9pt")
+                label = self._spec[key][2] + (" (dashed)" if pen.style() != Qt.SolidLine else "")
+                entries.append((label, f"<span style='color:{pen.color().name()}'>&#9644; {label}</span>"))
+        if self.ref_note:
+            entries.append((self.ref_note, f"<span style='color:#666'>- - {self.ref_note}</span>"))
+        lines, line, used = [], [], 0
+        for text, html in entries:
+            if line and used + len(text) + 3 > TITLE_CHARS:
+                lines.append("&nbsp;&nbsp;".join(line))
+                line, used = [], 0
+            line.append(html)
+            used += len(text) + 3
+        lines.append("&nbsp;&nbsp;".join(line))
+        if self.step_view:
+            lines.append(f"step view, last {STEP_VIEW_UPDATES} updates: "
+                         f"<span style='color:{_hex(D_COLOUR)}'>&#9679; D</span>&nbsp;"
+                         f"<span style='color:{_hex(G_COLOUR)}'>&#9650; G</span>")
+        lines = [f"<b>{self.base_title}</b>"] + lines
+        self.setTitle("<br>".join(lines), color="#222", size="9pt")
+        # pyqtgraph gives a title one 30-pixel row: a longer legend would be cut at its top
+        height = 6 + TITLE_LINE_HEIGHT * len(lines)
+        item = self.getPlotItem()
+        item.titleLabel.setMaximumHeight(height)
+        item.layout.setRowFixedHeight(0, height)
 
-    def set_reference_lines(self, values, labels=()):
+    def set_reference_lines(self, values, labels=(), colours=()):
+        """Dashed horizontal lines at `values`, labelled on the right axis, outside the curves."""
+        labels, colours = list(labels) + [""] * len(values), list(colours) + [GREY] * len(values)
+        self._refs = [(v, t, c) for v, t, c in zip(values, labels, colours) if v is not None]
+        self._place_reference_lines()
+
+    def _place_reference_lines(self):
         for line in self._lines:
             self.removeItem(line)
-        self._lines = []
-        for v, text in zip(values, list(labels) + [""] * len(values)):
-            if v is None:
-                continue
-            line = pg.InfiniteLine(pos=v, angle=0, pen=pg.mkPen(GREY, width=1, style=Qt.DashLine),
-                                   label=text, labelOpts={"position": 0.98, "color": "#666", "anchors": [(1, 1), (1, 1)],
-                                                                "fill": (255, 255, 255, 180)})
+        self._lines, ticks = [], []
+        for v, text, colour in self._refs:
+            if self.log_y and v <= 0:
+                continue          # a log axis has no place for it
+            pos = float(np.log10(v)) if self.log_y else v   # log mode: the view is in log10 units
+            line = pg.InfiniteLine(pos=pos, angle=0, pen=pg.mkPen(colour, width=1, style=Qt.DashLine))
             self.addItem(line)
             self._lines.append(line)
+            ticks.append((pos, text))
+        self.getAxis("right").setTicks([ticks, []])
 
     def clear_data(self):
         for s in self.series.values():
             s.clear()
+        self._recent_x = np.empty(0)
         self._dirty = True
         self.follow = True
         self._fit(force=True)
+
+    def set_step_view(self, on: bool):
+        """Zoom onto the last STEP_VIEW_UPDATES updates with a large marker per update (while
+        the user steps), or show the whole history again."""
+        if on == self.step_view:
+            return
+        self.step_view = on
+        self.follow = True
+        self._update_title()
+        self._dirty = True
+        self.redraw()
 
     def _stop_following(self, *_):
         self.follow = False
@@ -196,20 +173,27 @@ class MetricPlot(pg.PlotWidget):
         self.getPlotItem().vb.disableAutoRange()
         self._fit(force=True)
 
+    def _shown(self):
+        return [(k, s) for k, s in self.series.items() if s.n and self._curves[k][1].isVisible()]
+
     def _fit(self, force=False):
-        """Grow the view to contain every visible point, with headroom; never hide data."""
-        if not self.follow or self.getPlotItem().ctrl.logYCheck.isChecked():
+        """Grow the view to contain every visible point, with headroom; never hide data. In
+        the step view: the last few updates, zoomed so a single update's change is visible."""
+        if not self.follow or self.log_y:
             return
-        shown = [s for k, s in self.series.items() if s.n and self._curves[k][1].isVisible()]
+        if self.step_view and len(self._recent_x):
+            self._fit_steps()
+            return
+        shown = [s for _, s in self._shown()]
         xmax = max((s.x[s.n - 1] for s in shown), default=1.0)
         (x0, x1), (y0, y1) = self.getPlotItem().vb.viewRange()
-        if force or xmax > x1 or x1 > 4 * max(xmax, 10):
+        if force or xmax > x1 or x1 > 4 * max(xmax, 10) or x0 > 0:
             self.setXRange(0, max(10.0, xmax * 1.3), padding=0.02)
         if self.fixed_y is not None:
             lo, hi = self.fixed_y
             lo = min([lo] + [s.lo for s in shown])
             hi = max([hi] + [s.hi for s in shown])
-            if force or (lo, hi) != (y0, y1) and (lo < y0 or hi > y1):
+            if force or (lo, hi) != (y0, y1) and (lo < y0 or hi > y1) or y1 - y0 < 0.9 * (hi - lo):
                 self.setYRange(lo, hi, padding=0.02)
             return
         lo = min((s.lo for s in shown), default=0.0)
@@ -217,6 +201,20 @@ class MetricPlot(pg.PlotWidget):
         if force or lo < y0 or hi > y1 or (hi - lo) < 0.25 * (y1 - y0):
             span = max(hi - lo, 1e-3)
             self.setYRange(lo - 0.15 * span, hi + 0.15 * span, padding=0)
+
+    def _fit_steps(self):
+        x0, x1 = float(self._recent_x[0]), float(self._recent_x[-1])
+        span = max(x1 - x0, 1.0)
+        x0, x1 = x0 - 0.06 * span, x1 + 0.12 * span
+        values = [s.y[np.searchsorted(s.x[: s.n], x0): s.n] for _, s in self._shown()]
+        values = np.concatenate(values) if values else np.empty(0)
+        values = values[np.isfinite(values)]
+        lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        pad = max(hi - lo, STEP_VIEW_MIN_SPAN) * 0.25
+        mid = 0.5 * (lo + hi)
+        half = max(hi - lo, STEP_VIEW_MIN_SPAN) / 2 + pad
+        self.setXRange(x0, x1, padding=0)
+        self.setYRange(mid - half, mid + half, padding=0)
 
     def append(self, rows: np.ndarray, phases: np.ndarray):
         """rows: history rows (one per update); phases: 0 for D updates, 1 for G."""
@@ -228,6 +226,7 @@ class MetricPlot(pg.PlotWidget):
             if phase is not None:
                 mask &= phases == (0 if phase == "D" else 1)
             self.series[key].extend(x[mask], rows[mask, col])
+        self._recent_x = np.concatenate([self._recent_x, x])[-STEP_VIEW_UPDATES:]
         self._dirty = True
 
     def set_smoothing(self, weight: float):
@@ -240,20 +239,38 @@ class MetricPlot(pg.PlotWidget):
         if not self._dirty:
             return
         self._dirty = False
-        log = self.getPlotItem().ctrl.logYCheck.isChecked()
+        log = self.log_y
+        smoothed = self.smoothing > 0 and not self.step_view   # a step's own value, unsmoothed
         for key, s in self.series.items():
             x, y, sm = s.display()
             raw, smooth = self._curves[key]
             if log:  # non-positive values cannot sit on a log axis: leave gaps, not errors
                 y, sm = np.where(y > 0, y, np.nan), np.where(sm > 0, sm, np.nan)
             raw.setData(x, y, connect="finite")
-            smooth.setData(x, sm if self.smoothing > 0 else y, connect="finite")
-            raw.setVisible(self.smoothing > 0 and smooth.isVisible())
+            smooth.setData(x, sm if smoothed else y, connect="finite")
+            raw.setVisible(smoothed and smooth.isVisible())
+            self._draw_marks(key, s)
         self._fit()
+
+    def _draw_marks(self, key, s):
+        """Step view: one large marker per update in the window, shaped by the network it
+        changed. G updates sit on whole iterations, D updates between them (x = i + j/(k+1))."""
+        marks = self._marks[key]
+        if not self.step_view or s.n == 0 or not len(self._recent_x):
+            marks.clear()
+            return
+        start = np.searchsorted(s.x[: s.n], self._recent_x[0])
+        x, y = s.x[start: s.n], s.y[start: s.n]
+        if self.log_y:
+            x, y = x[y > 0], np.log10(y[y > 0])
+        is_g = x == np.round(x)
+        marks.setData(x=x, y=y, symbol=np.where(is_g, "t1", "o").tolist(),
+                      brush=[pg.mkBrush(G_COLOUR if g else D_COLOUR) for g in is_g])
 
     def set_log_y(self, on: bool):
         self.getPlotItem().ctrl.logYCheck.setChecked(on)
         self.setLogMode(y=on)
+        self._place_reference_lines()
         if on:  # pyqtgraph's own autoscale knows log space
             self.enableAutoRange()
         else:
@@ -274,7 +291,7 @@ class MetricPlot(pg.PlotWidget):
             if s.n == 0 or not self._curves[key][1].isVisible():
                 continue
             i = int(np.clip(np.searchsorted(x, point.x()), 0, s.n - 1))
-            value = sm[i] if self.smoothing > 0 else y[i]
+            value = sm[i] if self.smoothing > 0 and not self.step_view else y[i]
             lines.append(f"{self._spec[key][2]}: {value:.4g}")
         if not lines:
             self.readout.hide()
@@ -286,11 +303,16 @@ class MetricPlot(pg.PlotWidget):
         self.readout.show()
 
 
+def _hex(colour) -> str:
+    return "#%02x%02x%02x" % colour[:3]
+
+
 class ScorePlot(MetricPlot):
-    """D(x) and D(G(z)) on the probe batch; markers show which network each step updated."""
+    """D(x) and D(G(z)) on the probe batch. In the step view each update is the segment that
+    ends at its marker: from the value before it (the previous marker) to the value after."""
 
     def __init__(self, parent=None):
-        super().__init__("Discriminator scores on the probe batch", "score")
+        super().__init__("D's scores on the probe batch", "score")
         self.add_series("d_real", "D(x)", REAL_COLOUR, "d_real_after")
         self.add_series("d_fake", "D(G(z))", G_COLOUR, "d_fake_after")
         self.add_series("d_fake_z1", "D_G_z1: before D update", D_COLOUR, "d_fake_before",
@@ -298,10 +320,6 @@ class ScorePlot(MetricPlot):
         self.add_series("d_fake_z2", "D_G_z2: after D update", D_COLOUR, "d_fake_after",
                         phase="D", width=1, style=Qt.DashLine)
         self.show_d_update_split(False)
-        self.d_marks = pg.ScatterPlotItem(symbol="o", size=8, brush=pg.mkBrush(D_COLOUR))
-        self.g_marks = pg.ScatterPlotItem(symbol="t1", size=10, brush=pg.mkBrush(G_COLOUR))
-        for m in (self.d_marks, self.g_marks):
-            self.addItem(m)
         self.set_probability(True)
 
     def show_d_update_split(self, on: bool):
@@ -310,51 +328,24 @@ class ScorePlot(MetricPlot):
             self.set_visible(key, on)
         self._dirty = True
 
-    def _update_title(self, extra=""):
-        super()._update_title("&nbsp;&nbsp;<span style='color:#3478f6'>&#9679; D update</span>"
-                              "&nbsp;<span style='color:#eb781e'>&#9650; G update</span>")
-
     def set_probability(self, probability: bool):
         """Probability objectives sit on a fixed [0, 1] axis with the 0.5 line; critics autoscale."""
         if probability:
             self.fixed_y = (0.0, 1.0)   # least squares scores may leave it: the view then grows
-            self.set_reference_lines([0.5], ["equilibrium 0.5"])
+            self.ref_note = "equilibrium 0.5"
+            self.set_reference_lines([0.5], ["0.5"])
             self.setLabel("left", "D(·): probability of real")
         else:
             self.fixed_y = None
+            self.ref_note = "critic 0"
             self.set_reference_lines([0.0], ["0"])
             self.setLabel("left", "critic value")
-
-    def redraw(self):
-        dirty = self._dirty
-        super().redraw()
-        if not dirty:
-            return
-        # Step markers: each update's D(G(z)) after it, shaped by the network it changed.
-        s = self.series["d_fake"]
-        x, y, _ = s.view()
-        phase = self._phases[-len(x):] if len(x) else x
-        lo = max(0, len(x) - MAX_MARKERS)
-        x, y, phase = x[lo:], y[lo:], phase[lo:]
-        show = len(x) > 0 and (x[-1] - x[0]) < 60  # only while the markers stay readable
-        self.d_marks.setData(x[phase == 0], y[phase == 0]) if show else self.d_marks.clear()
-        self.g_marks.setData(x[phase == 1], y[phase == 1]) if show else self.g_marks.clear()
-
-    _phases = np.empty(0)
-
-    def append(self, rows, phases):
-        super().append(rows, phases)
-        measured = np.isfinite(rows[:, self._spec["d_fake"][0]])   # the rows d_fake kept
-        self._phases = np.concatenate([self._phases[-MAX_MARKERS:], phases[measured]])
-
-    def clear_data(self):
-        super().clear_data()
-        self._phases = np.empty(0)
+        self._update_title()
 
 
 class LossPlot(MetricPlot):
     def __init__(self, parent=None):
-        super().__init__("Losses", "loss")
+        super().__init__("Losses on the training batch", "loss")
         self.add_series("loss_d", "loss_D", D_COLOUR, "loss_d", phase="D")
         self.add_series("loss_d_real", "loss_D on real", D_COLOUR, "loss_d_real", phase="D",
                         width=1, style=Qt.DashLine)
@@ -369,17 +360,20 @@ class LossPlot(MetricPlot):
         self._dirty = True
 
     def set_objective(self, objective):
-        self.set_reference_lines([objective.equilibrium_d, objective.equilibrium_g],
-                                 [f"loss_D at equilibrium {objective.equilibrium_d:.3g}"
-                                  if objective.equilibrium_d is not None else "",
-                                  f"loss_G at equilibrium {objective.equilibrium_g:.3g}"
-                                  if objective.equilibrium_g is not None else ""])
+        """Dashed lines in each network's colour at its loss where D cannot tell real from fake."""
+        d, g = objective.equilibrium_d, objective.equilibrium_g
+        self.ref_note = "equilibrium"
+        self.set_reference_lines([d, g], [f"{d:.3g}" if d is not None else "", f"{g:.3g}" if g is not None else ""],
+                                 [D_COLOUR, G_COLOUR])
+        self._update_title()
 
 
 class AccuracyPlot(MetricPlot):
     def __init__(self, parent=None):
-        super().__init__("Discriminator accuracy on the probe batch", "accuracy")
+        super().__init__("D's accuracy on the probe batch", "accuracy (fraction correct)")
         self.add_series("acc_real", "on real", REAL_COLOUR, "acc_real")
         self.add_series("acc_fake", "on fake", G_COLOUR, "acc_fake")
         self.fixed_y = (0.0, 1.0)
-        self.set_reference_lines([0.5], ["50 %"])
+        self.ref_note = "0.5: D is guessing"
+        self.set_reference_lines([0.5], ["0.5"])
+        self._update_title()

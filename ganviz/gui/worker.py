@@ -23,12 +23,14 @@ class WorkerError(RuntimeError):
 class TrainingWorker(QObject):
     batchReady = Signal(object)      # dict: records, samples or field, next_phase, metrics, ups, ...
     stepDone = Signal(object)        # the Record of a single Step (for the readout)
+    stagesReady = Signal(object)     # (Record, stages dict) of a slow-motion Step, after stepDone
     runStarted = Signal(object)      # dict describing a new run (after reset or load)
     runningChanged = Signal(bool)
     nonFinite = Signal(object)       # the Record whose loss or score became NaN/inf
     failed = Signal(str, str)        # one sentence for a dialog, and details (a traceback) behind
                                      # its Details button; training keeps serving
     saved = Signal(str)
+    loadProgress = Signal(object)    # (bytes read, file size, file name) while a big file loads
 
     def __init__(self, started=None):
         """started: (process, connection) from process.start(), if the app started it early."""
@@ -59,6 +61,10 @@ class TrainingWorker(QObject):
 
     def step(self):
         self._send("step")
+
+    def step_stages(self):
+        """One Step whose stages come back too (slow motion); the update is a plain Step's."""
+        self._send("step_stages")
 
     def step_iteration(self):
         self._send("step_iteration")
@@ -117,8 +123,8 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self):
         signals = {"batch": self.batchReady, "step": self.stepDone, "run": self.runStarted,
-                   "running": self.runningChanged, "nonfinite": self.nonFinite,
-                   "failed": self.failed, "saved": self.saved}
+                   "stages": self.stagesReady, "running": self.runningChanged, "nonfinite": self.nonFinite,
+                   "failed": self.failed, "saved": self.saved, "progress": self.loadProgress}
         while True:
             try:
                 kind, payload = self._conn.recv()
@@ -132,8 +138,11 @@ class TrainingWorker(QObject):
             if kind == "run":
                 self._mirror = FieldMirror(payload["config"], payload["sample_shape"], payload["fixed_noise"]) \
                     if payload["dataset_kind"] == "points" else None
-            elif kind == "batch" and "weights" in payload:
-                self._add_field(payload)
+            elif kind == "batch":
+                if self._mirror is not None:   # counts D's updates for the "change in D" layer
+                    self._mirror.note_records(payload["records"])
+                if "weights" in payload:
+                    self._add_field(payload)
             if kind == "failed":
                 self.failed.emit(*payload)
             else:

@@ -28,7 +28,7 @@ def poison_discriminator(trainer, value=float("nan")):
 
 def break_step(trainer):
     """Make the next update raise, as a bug in the trainer would."""
-    def boom(fetch=True):
+    def boom(fetch=True, **kwargs):   # any signature step() has (stages= for slow motion)
         raise RuntimeError("simulated failure in the trainer")
     trainer.step = boom
 

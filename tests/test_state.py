@@ -50,11 +50,11 @@ def test_preset_name_and_description_stay_after_reset(window, qtbot):
 def test_new_run_clears_last_step_and_retitles_quality(window, qtbot):
     qtbot.waitUntil(lambda: window.qualityPanel.title == MODES_TITLE, timeout=10000)   # the ring
     window.step()
-    qtbot.waitUntil(lambda: window.pipeline.caption.startswith("Last step"), timeout=10000)
+    qtbot.waitUntil(lambda: "Last update: D" in window.phaseLabel.text(), timeout=10000)
     choose_dataset(window, "moons")
     window.reset()
     started(window, qtbot, lambda info: info["dataset_name"] == "moons")
-    assert not window.pipeline.caption.startswith("Last step")
+    assert "Last" not in window.phaseLabel.text() and "Last" not in window.pipeline.caption
     assert window.pipeline.caption.startswith("Next: D update")
     qtbot.waitUntil(lambda: window.qualityPanel.title == NO_SCORE_TITLE, timeout=10000)
     assert window.qualityPanel.modesLabel.text() == "no known modes for this data"

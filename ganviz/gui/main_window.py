@@ -5,6 +5,8 @@ window sends it commands through the worker and draws the records it sends back.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 
 from PySide6.QtCore import Qt, QThread, QTimer
@@ -13,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout,
                                QMenu, QMessageBox, QScrollArea, QSlider, QStackedWidget, QToolBar,
                                QToolButton, QVBoxLayout, QWidget)
 
+from ganviz.core.atomic import WriteError, write_bytes
 from ganviz.core.config import Config, ConfigError
 from ganviz.core.data import points_dataset
 from ganviz.core.evaluate import format_metrics
@@ -26,6 +29,7 @@ from .plots import AccuracyPlot, LossPlot, ScorePlot
 from .quality_panel import QualityPanel
 from .readout import explain_step
 from .sample_view import SampleView
+from .screenshot import widget_png
 from .worker import TrainingWorker
 
 FRAME_MS = 100  # metric plots redraw at most 10 times a second, and only when new data came:
@@ -66,6 +70,10 @@ class MainWindow(QMainWindow):
         self.worker.nonFinite.connect(self._on_non_finite)
         self.worker.failed.connect(self._show_error)
         self.worker.saved.connect(lambda p: self.statusBar().showMessage(f"Saved {p}", 5000))
+        self.worker.processDied.connect(self._on_process_died)
+        self._recovering = None        # while a new training process reopens the run: what was lost
+        self.recoveryFolder = tempfile.mkdtemp(prefix="ganviz-recovery-")   # removed on close
+        self.worker.set_recovery_folder(self.recoveryFolder)
         self.fieldView.boundsChanged.connect(self._set_field_bounds)
         self.fieldView.drawingSubmitted.connect(lambda pts: self.use_points(pts, "drawn"))
         self.thread.start()
@@ -220,17 +228,28 @@ class MainWindow(QMainWindow):
                                           "classes covered, by a classifier trained on real digits")
 
     # ------------------------------------------------------------------ commands
+    def _check_serving(self) -> bool:
+        if not self.worker.serving:
+            self._show_error("No training process is running: press Reset to start a new one.")
+        return self.worker.serving
+
     def toggle_training(self):
+        if not self._check_serving():
+            return
         if self.running:
             self.worker.pause()
         else:
             self.worker.play()
 
     def step(self):
+        if not self._check_serving():
+            return
         self.worker.pause()
         self.worker.step()
 
     def step_iteration(self):
+        if not self._check_serving():
+            return
         self.worker.pause()
         self.worker.step_iteration()
 
@@ -258,7 +277,7 @@ class MainWindow(QMainWindow):
     def save_checkpoint(self, path=None):
         if not path:
             path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", "checkpoint.pt", "Checkpoints (*.pt)")
-        if path:
+        if path and self._check_serving():
             self.worker.save(path)
 
     def open_checkpoint(self, path=None):
@@ -277,8 +296,8 @@ class MainWindow(QMainWindow):
             try:
                 self.history.write_csv(path)
                 self.statusBar().showMessage(f"Wrote {len(self.history)} rows to {path}", 5000)
-            except OSError as e:
-                self._show_error(f"Cannot write {path}: {e.strerror or e}")
+            except WriteError as e:
+                self._show_error(f"{e}.")
 
     def export_pngs(self, folder=None):
         if not folder:
@@ -287,13 +306,53 @@ class MainWindow(QMainWindow):
             return
         names = {"scores.png": self.scorePlot, "losses.png": self.lossPlot,
                  "accuracy.png": self.accuracyPlot, "samples.png": self.dataViews.currentWidget()}
-        for name, widget in names.items():
-            if not widget.grab().save(os.path.join(folder, name)):
-                self._show_error(f"Cannot write {os.path.join(folder, name)}")
-                return
-        self.statusBar().showMessage(f"Wrote {', '.join(names)} to {folder}", 5000)
+        written, failed = [], []
+        for name, widget in names.items():   # each file whole or untouched; all four tried
+            try:
+                write_bytes(os.path.join(folder, name), widget_png(widget))
+                written.append(name)
+            except (WriteError, RuntimeError) as e:
+                failed.append((name, e))
+        if not failed:
+            self.statusBar().showMessage(f"Wrote {', '.join(written)} to {folder}", 5000)
+            return
+        causes = {getattr(e, "cause", str(e)) for _, e in failed}
+        what = (f"{', '.join(n for n, _ in failed)} in {folder}: {causes.pop()}" if len(causes) == 1 else
+                "; ".join(f"{n} ({getattr(e, 'cause', e)})" for n, e in failed) + f" in {folder}")
+        self._show_error(f"Cannot write {what}"
+                         + (f" ({', '.join(written)} written)." if written else " (nothing written)."),
+                         "\n".join(str(e) for _, e in failed))
 
     # ------------------------------------------------------------------ from the worker
+    def _on_process_died(self, reason, restarting):
+        """The training process died: a new one is reopening the run (say what was lost once
+        it has, in _on_run_started), or it died too often and waits for Reset."""
+        seen = self.history.record(len(self.history) - 1).update if len(self.history) else 0
+        if restarting:
+            self._recovering = {"reason": reason, "seen": seen}
+            self._set_training_actions(False)
+            self.statusBar().showMessage(f"The training process stopped ({reason}); starting a new one…")
+            return
+        self._recovering = None
+        self._set_training_actions(True)
+        self._show_error(f"The training process stopped again ({reason}), the third time within 30 s, so "
+                         "ganviz did not start another; press Reset to try again.")
+
+    def _set_training_actions(self, enabled: bool):
+        for a in (self.trainAction, self.stepAction, self.stepIterationAction, self.resetAction,
+                  self.saveAction, self.openAction):
+            a.setEnabled(enabled)
+
+    def _recovered_message(self, info) -> str:
+        reason, seen = self._recovering["reason"], self._recovering["seen"]
+        note = info.get("recovery") or {}
+        if not note.get("ok"):
+            return (f"The training process stopped ({reason}) and its last saved state could not be read "
+                    f"({note.get('error', 'unknown error')}), so a new run started with the same settings.")
+        lost = max(0, seen - info["updates"])
+        return (f"The training process stopped ({reason}); reopened the run at iteration {info['iteration']}, "
+                f"{lost} update{'' if lost == 1 else 's'} lost.")
+
     def _on_run_started(self, info):
         self.run_info = info
         self.config = info["config"]
@@ -326,6 +385,11 @@ class MainWindow(QMainWindow):
         skipped = info["skipped"]
         self.statusBar().showMessage(f"New run: {info['dataset_name']}, {info['dataset_size']} samples"
                                      + (f" ({skipped} unreadable images skipped)" if skipped else ""), 8000)
+        if self._recovering is not None:
+            message = self._recovered_message(info)
+            self._recovering = None
+            self._set_training_actions(True)
+            self._show_error(message)
 
     def _on_batch(self, payload):
         try:
@@ -431,4 +495,5 @@ class MainWindow(QMainWindow):
             self.worker.join()
             self.thread.quit()
             self.thread.wait()
+        shutil.rmtree(self.recoveryFolder, ignore_errors=True)   # the process is gone: nothing writes there
 

@@ -183,7 +183,11 @@ def check_folder(path) -> None:
             ancestor = os.path.dirname(ancestor)
         raise WriteError(path, OSError(errno.ENOENT if os.path.isdir(ancestor) else errno.ENOTDIR, ""))
     if not os.access(folder, os.W_OK):
-        raise WriteError(path, f"folder {folder} is not writable")
+        try:
+            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        raise WriteError(path, CAUSES[errno.EROFS] if read_only else f"folder {folder} is not writable")
 
 
 def _mode_for(path: str) -> int:

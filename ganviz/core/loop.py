@@ -141,8 +141,8 @@ class TrainingLoop:
             self.flush(force_samples=True, force=True)
         elif name == "call":
             self.answer(*args)
-        elif name == "recovery_folder":
-            self.recovery = RecoveryStore(args[0])
+        elif name == "recovery_folder":   # None: keep nothing on disk
+            self.recovery = RecoveryStore(args[0]) if args[0] else None
         elif name == "recover":
             self.recover(args[0])
         elif name == "stop":

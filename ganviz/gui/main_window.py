@@ -378,7 +378,8 @@ class MainWindow(QMainWindow):
         self.worker.set_field_bounds(self.fieldView.bounds() if points else None)
         self.status["device"].setText(f"device {info['device']}")
         self.next_phase = info["next_phase"]
-        self.elapsed = 0.0
+        if self._recovering is None:   # a reopened run keeps its time trained
+            self.elapsed = 0.0
         self.stepReadout.setText("Press Step to run one update and see what it did.")
         self.stepExplanation.clear()
         self._update_phase_labels()

@@ -154,6 +154,8 @@ class TrainingLoop:
         """Reopen the run kept in the recovery folder (the previous process died); if it
         cannot be read, start a new run with `fallback` (the dead run's config)."""
         try:
+            if self.recovery is None:
+                raise ValueError("no recovery state was kept")
             trainer = load_recovered(self.recovery.folder)
             note = {"ok": True}
         except Exception as e:  # noqa: BLE001 - any unreadable state: start afresh, say why

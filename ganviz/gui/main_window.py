@@ -30,7 +30,7 @@ from .quality_panel import QualityPanel
 from .readout import explain_step
 from .sample_view import SampleView
 from .screenshot import widget_png
-from .worker import TrainingWorker
+from .worker import DEATH_WINDOW, MAX_DEATHS, TrainingWorker
 
 FRAME_MS = 100  # metric plots redraw at most 10 times a second, and only when new data came:
                 # painting holds the GIL the training thread needs (the 2D field has its own 20 fps)
@@ -335,8 +335,12 @@ class MainWindow(QMainWindow):
             return
         self._recovering = None
         self._set_training_actions(True)
-        self._show_error(f"The training process stopped again ({reason}), the third time within 30 s, so "
-                         "ganviz did not start another; press Reset to try again.")
+        if self.worker.deaths_before_giving_up >= MAX_DEATHS:
+            self._show_error(f"The training process stopped again ({reason}), the third time within "
+                             f"{DEATH_WINDOW:.0f} s, so ganviz did not start another; press Reset to try again.")
+        else:
+            self._show_error(f"The training process stopped ({reason}) before a run had started; "
+                             "press Reset to try again.")
 
     def _set_training_actions(self, enabled: bool):
         for a in (self.trainAction, self.stepAction, self.stepIterationAction, self.resetAction,

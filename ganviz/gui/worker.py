@@ -71,6 +71,7 @@ class TrainingWorker(QObject):
         self._config = None          # the current run's config: a fresh start if recovery fails
         self._deaths: list[float] = []
         self._dead = False           # gave up restarting; reset() / load() start a new process
+        self.deaths_before_giving_up = 0
         self._revived = threading.Event()
 
     # ---------------------------------------------------------------- commands (any thread)
@@ -180,6 +181,7 @@ class TrainingWorker(QObject):
             self._start_process(recover=True)
             return
         self._dead = True
+        self.deaths_before_giving_up = len(self._deaths)   # fewer than MAX_DEATHS: it died before any run
         self._deaths.clear()
         self._revived.clear()
         self.processDied.emit(reason, False)

@@ -73,6 +73,7 @@ class TrainingWorker(QObject):
         self._dead = False           # gave up restarting; reset() / load() start a new process
         self.deaths_before_giving_up = 0
         self._revived = threading.Event()
+        self._revive_lock = threading.Lock()
 
     # ---------------------------------------------------------------- commands (any thread)
     def _send(self, *cmd):
@@ -163,9 +164,10 @@ class TrainingWorker(QObject):
 
     def _revive(self):
         """After giving up on a dying process: start a new one for a Reset or Open."""
-        if self._dead and self._start_process(recover=False):
-            self._dead = False
-            self._revived.set()
+        with self._revive_lock:   # two quick Resets start one process
+            if self._dead and self._start_process(recover=False):
+                self._dead = False
+                self._revived.set()
 
     def _on_process_died(self):
         """The pipe closed without a stop(): start a new process that reopens the run, unless
@@ -180,10 +182,10 @@ class TrainingWorker(QObject):
             self.processDied.emit(reason, True)
             self._start_process(recover=True)
             return
-        self._dead = True
+        self._revived.clear()   # before _dead: a Reset from now on wakes this thread
         self.deaths_before_giving_up = len(self._deaths)   # fewer than MAX_DEATHS: it died before any run
+        self._dead = True
         self._deaths.clear()
-        self._revived.clear()
         self.processDied.emit(reason, False)
         self._revived.wait()
 

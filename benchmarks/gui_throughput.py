@@ -62,6 +62,8 @@ def main():
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--preset", default=None, help='e.g. "Digits (DCGAN)" (it picks its own dataset)')
+    p.add_argument("--no-recovery", action="store_true",
+                   help="keep no recovery state on disk (to measure what keeping it costs)")
     args = p.parse_args()
 
     from ganviz.core import process
@@ -78,6 +80,8 @@ def main():
     window = MainWindow(config)
     window.resize(1400, 900)
     window.show()
+    if args.no_recovery:
+        window.worker.set_recovery_folder(None)
     headless, gui = [], []
     print(f"dataset {config.dataset}, preset {args.preset}, batch {config.batch_size}, "
           f"torch threads {torch.get_num_threads()} (headless; the training process: {process.default_threads()})")

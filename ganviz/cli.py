@@ -20,6 +20,7 @@ DATA_HELP = ("a built-in dataset (ring, grid, spiral, moons, circle, digits) or 
              "KIND:PATH with KIND csv (x,y columns), npy (points or images), idx (MNIST format) "
              "or folder (PNG/JPEG images)")
 EXIT_USAGE = 2
+EXIT_NONFINITE = 3   # `train` stopped because a loss became NaN or infinite
 EXIT_INTERRUPTED = 130
 
 
@@ -152,15 +153,15 @@ def _train(args) -> int:
 
 
 def _sample(args) -> int:
-    from .core.atomic import atomic_write
+    from .core.atomic import atomic_write, check_folder
     from .core.inputs import reporting
     from .core.saved_generator import open_generator
 
-    _check_folder_for(args.out)
+    check_folder(args.out)   # before the checkpoint loads and the samples are made
     with reporting(StderrReporter()):
         generator = open_generator(args.checkpoint, device=args.device)  # G alone: no data
     samples = generator.generate(args.n).astype(np.float32)
-    with atomic_write(args.out, "wb") as f:
+    with atomic_write(args.out, "wb") as f:   # a full disk: WriteError naming the file
         np.save(f, samples)
     print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {args.out}")
     return 0
@@ -247,16 +248,12 @@ def _size(text: str) -> str:
     return f"{int(w)}x{int(h)}"
 
 
-def _check_folder_for(path) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"cannot write {path}: folder {folder} is not writable")
-
-
 def _one_line(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
+    from .core.atomic import WriteError
+
+    if isinstance(e, WriteError):   # "Cannot write PATH: cause", after "ganviz: error: "
+        text = str(e)[:1].lower() + str(e)[1:]
+    elif isinstance(e, OSError) and e.strerror:
         text = f"{e.filename}: {e.strerror}" if e.filename else e.strerror
     else:
         text = str(e) or type(e).__name__

@@ -2,6 +2,7 @@
 and a run folder (config.json, metrics.csv, checkpoint.pt, samples.png)."""
 from __future__ import annotations
 
+import copy
 import math
 import os
 import re
@@ -13,7 +14,8 @@ import time
 import numpy as np
 import torch
 
-from .cli import EXIT_INTERRUPTED, UserError
+from .cli import EXIT_INTERRUPTED, EXIT_NONFINITE, UserError
+from .core.atomic import atomic_write
 from .core.checkpoint import load_checkpoint, save_checkpoint
 from .core.config import Config
 from .core.evaluate import evaluate, format_metrics
@@ -26,6 +28,7 @@ CONFIG_OPTIONS = ("seed", "objective", "optimizer", "lr_d", "lr_g", "beta1", "be
 CHUNK_SECONDS = 0.25   # train() this long between looks at the clock, progress and Ctrl+C
 MAX_CHUNK = 200
 SCATTER_POINTS = 2000
+SNAPSHOT_SECONDS = 2.0   # how often the last finite state is copied in memory, to write if the run diverges
 
 
 def train_command(args, presets: dict) -> int:
@@ -39,19 +42,28 @@ def train_command(args, presets: dict) -> int:
     changes.update({k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None})
     if args.resume:
         trainer, out = _resume(args, changes)
+        saved = trainer.updates    # the checkpoint in DIR holds this state
     else:
         trainer, out = _start(args, changes)
-    _write_config(trainer, out)
+        _write_config(trainer, out)
+        saved = None
     progress = Progress(args.steps)
+    guard = FiniteGuard(trainer, saved)
     with StopOnCtrlC() as stop:
         try:
-            done, seconds = train_loop(trainer, out, args.steps, args.checkpoint_every, progress, stop)
+            done, seconds = train_loop(trainer, out, args.steps, args.checkpoint_every, progress, stop, guard)
+            progress.close()
+            if guard.bad is None and not weights_finite(trainer):
+                guard.bad = trainer.history.record(len(trainer.history) - 1)
+            if guard.bad is not None:
+                return _stop_diverged(trainer, out, guard)
+            save_outputs(trainer, out, final=True)
         except KeyboardInterrupt:  # a second Ctrl+C: leave at once; the last save stands
             progress.close()
             print("ganviz: interrupted again: stopped without saving", file=sys.stderr)
             return EXIT_INTERRUPTED
-        progress.close()
-        save_outputs(trainer, out, final=True)
+        finally:
+            progress.close()   # a failed write's message starts on a line of its own
     rate = f" ({done / seconds:.1f} it/s)" if done and seconds > 0 else ""
     line = format_metrics(evaluate(trainer))
     print(f"trained {done} iterations in {seconds:.1f} s{rate}; iteration {trainer.iteration} "
@@ -94,10 +106,11 @@ def _resume(args, changes):
     return trainer, args.resume
 
 
-def train_loop(trainer, out, steps, checkpoint_every, progress, stop) -> tuple[int, float]:
+def train_loop(trainer, out, steps, checkpoint_every, progress, stop, guard=None) -> tuple[int, float]:
     """Train `steps` iterations in chunks sized to about CHUNK_SECONDS each, so records are
-    fetched in batches yet the progress line and Ctrl+C stay responsive. Returns
-    (iterations done, seconds spent training)."""
+    fetched in batches yet the progress line and Ctrl+C stay responsive. Stops at the first
+    non-finite loss (guard.bad says which). Returns (iterations done, seconds spent training)."""
+    guard = guard or FiniteGuard(trainer, None)
     done, chunk, spent = 0, 1, 0.0
     last_d = last_g = probed = None
     while done < steps and not stop.requested:
@@ -109,22 +122,78 @@ def train_loop(trainer, out, steps, checkpoint_every, progress, stop) -> tuple[i
         took = time.perf_counter() - t0
         spent += took
         done += n
+        guard.bad = next((r for r in records if not r.is_finite), None)
+        if guard.bad is not None:
+            break
+        guard.take()
         chunk = max(1, min(MAX_CHUNK, int(CHUNK_SECONDS * n / max(took, 1e-9))))
         last_d = next((r for r in reversed(records) if r.phase == "D"), last_d)
         last_g = next((r for r in reversed(records) if r.phase == "G"), last_g)
         probed = next((r for r in reversed(records) if r.phase == "G" and math.isfinite(r.d_fake_after)), probed)
         progress.update(done, done / spent if spent else 0.0, last_d, last_g, probed)
         if checkpoint_every and done % checkpoint_every == 0 and done < steps:
+            if not weights_finite(trainer):   # the last update's loss was finite, its result is not
+                guard.bad = records[-1]
+                break
             save_outputs(trainer, out, final=False)
+            guard.saved = trainer.updates
     progress.update(done, done / spent if spent else 0.0, last_d, last_g, probed, force=True)
     return done, spent
 
 
+class FiniteGuard:
+    """The last state whose losses were all finite, copied every SNAPSHOT_SECONDS, to write
+    as the checkpoint if the run diverges; `saved`: the updates of the checkpoint already in
+    the folder (None: none yet); `bad`: the first non-finite record."""
+
+    def __init__(self, trainer, saved):
+        self.trainer, self.saved, self.bad = trainer, saved, None
+        self.time = -math.inf
+        self.take()
+
+    def take(self):
+        now = time.monotonic()
+        if now - self.time >= SNAPSHOT_SECONDS:
+            self.state = copy.deepcopy(self.trainer.state_dict(history=False))
+            self.rows, self.updates, self.time = len(self.trainer.history), self.trainer.updates, now
+
+
+def weights_finite(trainer) -> bool:
+    return all(bool(torch.isfinite(p).all()) for net in (trainer.generator, trainer.discriminator)
+               for p in net.parameters())
+
+
+def _stop_diverged(trainer, out, guard) -> int:
+    """One line on stderr: where the run diverged and which checkpoint stands; exit 3. A
+    checkpoint already in the folder is never replaced by a non-finite state."""
+    bad, path = guard.bad, os.path.join(out, "checkpoint.pt")
+    loss = "loss_d" if bad.phase == "D" else "loss_g"
+    value = getattr(bad, loss)
+    what = f"{loss} became {value}" if not math.isfinite(value) else "the weights became NaN or infinite"
+    if guard.saved is None or guard.updates > guard.saved:
+        state = guard.state
+        state["history"] = torch.from_numpy(trainer.history.rows(0, guard.rows))
+        trainer.load_state_dict(state)
+        save_outputs(trainer, out, final=True)
+        kept = f"saved the last finite state (iteration {trainer.iteration}) to {path}"
+    else:
+        kept = f"kept {path} as it was (iteration {_iteration_of(guard)})"
+    print(f"ganviz: {what} at iteration {bad.iteration} ({bad.phase} update {bad.update}); "
+          f"stopped and {kept}; try a lower learning rate", file=sys.stderr)
+    return EXIT_NONFINITE
+
+
+def _iteration_of(guard) -> int:
+    return guard.state["counters"]["iteration"]
+
+
 def save_outputs(trainer, out, final: bool) -> None:
-    """checkpoint.pt and metrics.csv (always consistent with each other), and at the end
-    samples.png. Every file is written atomically."""
-    save_checkpoint(trainer, os.path.join(out, "checkpoint.pt"))
+    """config.json, checkpoint.pt and metrics.csv (always consistent with each other), and at
+    the end samples.png. Every file is written atomically; a failure raises atomic.WriteError
+    naming the file, and leaves the previous one as it was."""
+    save_checkpoint(trainer, os.path.join(out, "checkpoint.pt"))   # first: if it fails, nothing changed
     trainer.history.write_csv(os.path.join(out, "metrics.csv"))
+    _write_config(trainer, out)
     if final:
         write_samples_png(trainer, os.path.join(out, "samples.png"))
 
@@ -141,8 +210,6 @@ def write_samples_png(trainer, path) -> None:
 
 
 def _write_config(trainer, out) -> None:
-    from .core.atomic import atomic_write
-
     with atomic_write(os.path.join(out, "config.json"), "w") as f:
         f.write(trainer.config.to_json() + "\n")
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from ganviz.core.atomic import WriteError
 from ganviz.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ganviz.core.config import Config
 from ganviz.core.history import COLUMNS
@@ -164,7 +165,7 @@ def test_failed_save_keeps_the_previous_checkpoint(saved, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(CheckpointError, match="No space left"):
+    with pytest.raises(WriteError, match=f"Cannot write {saved}: no space left on device"):
         save_checkpoint(t, saved)
     monkeypatch.undo()
     assert saved.read_bytes() == good
@@ -172,7 +173,7 @@ def test_failed_save_keeps_the_previous_checkpoint(saved, monkeypatch):
     assert load_checkpoint(saved).iteration == 2
 
 
-def test_save_into_a_missing_folder_is_a_checkpoint_error(tmp_path):
-    with pytest.raises(CheckpointError, match="cannot write"):
+def test_save_into_a_missing_folder_is_a_write_error(tmp_path):
+    with pytest.raises(WriteError, match="Cannot write .*run.pt: folder .* does not exist"):
         save_checkpoint(make(), tmp_path / "no" / "such" / "folder" / "run.pt")
     assert os.listdir(tmp_path) == []

@@ -59,7 +59,8 @@ def test_export_into_a_read_only_folder_shows_message(window, qtbot, tmp_path):
 
 def test_export_csv_to_a_missing_folder_shows_message(window, qtbot, tmp_path):
     window.export_csv(str(tmp_path / "missing" / "m.csv"))
-    assert window.errorDialog is not None and "m.csv" in window.errorDialog.text()
+    assert window.errorDialog.text() == (f"Cannot write {tmp_path / 'missing' / 'm.csv'}: "
+                                         f"folder {tmp_path / 'missing'} does not exist.")
 
 
 @pytest.mark.parametrize("changes, word", [
@@ -80,12 +81,51 @@ def test_gui_refuses_invalid_settings_with_a_message(window, qtbot, monkeypatch)
     assert window.worker.call(probes.identity) == trainer
 
 
-def test_training_process_dying_shows_message_and_window_closes_cleanly(window, qtbot):
+def test_training_process_dying_is_restarted_and_window_closes_cleanly(window, qtbot):
     window.toggle_training()
     qtbot.waitUntil(lambda: len(window.history) > 0, timeout=20000)
-    window.worker.process.kill()   # as the system would, out of memory
-    qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=10000)
-    assert "stopped unexpectedly" in window.errorDialog.text()
-    assert not window.running
-    window.step()   # commands to a dead process are dropped, not raised
+    dead = window.worker.process
+    dead.kill()   # as the system would, out of memory
+    window.step()   # a command while no process runs is dropped, not raised
+    qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=60000)
+    assert window.errorDialog.text().startswith("The training process stopped (killed by signal 9, SIGKILL); "
+                                                "reopened the run at iteration ")
+    assert not window.running and not dead.is_alive() and window.worker.process.is_alive()
+    window.errorDialog.close()
+    window.step()
+    qtbot.waitUntil(lambda: "update:" in window.stepReadout.text(), timeout=20000)
     # the fixture then shuts the window down and checks that the thread and process ended
+
+
+def test_export_png_on_a_full_disk_reports_exactly_the_files_not_written(window, qtbot, tmp_path, monkeypatch):
+    import errno
+    import hashlib
+    window.step_iteration()
+    qtbot.waitUntil(lambda: len(window.history) == 2, timeout=10000)
+    window.export_pngs(str(tmp_path))
+    names = ["scores.png", "losses.png", "accuracy.png", "samples.png"]
+    assert sorted(os.listdir(tmp_path)) == sorted(names)
+    digests = {n: hashlib.sha256((tmp_path / n).read_bytes()).hexdigest() for n in names}
+    from ganviz.core import atomic
+    real_write, real_mkstemp, files = os.write, atomic.tempfile.mkstemp, []
+
+    def mkstemp(*args, **kwargs):
+        files.append(kwargs.get("prefix"))
+        return real_mkstemp(*args, **kwargs)
+
+    def write(fd, data):   # the disk fills up after the first two files
+        if len(files) > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "write", write)
+    window.statusBar().clearMessage()
+    window.export_pngs(str(tmp_path))
+    monkeypatch.undo()
+    text = window.errorDialog.text()
+    assert text == (f"Cannot write accuracy.png, samples.png in {tmp_path}: no space left on device "
+                    "(scores.png, losses.png written)."), text
+    assert "Wrote" not in window.statusBar().currentMessage()
+    assert sorted(os.listdir(tmp_path)) == sorted(names)   # no temp file left
+    for n in ("accuracy.png", "samples.png"):   # the earlier export, byte for byte
+        assert hashlib.sha256((tmp_path / n).read_bytes()).hexdigest() == digests[n]

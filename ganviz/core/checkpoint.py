@@ -1,5 +1,5 @@
 """Save and load a whole run: networks, optimizers, config, counters, phase, RNG states and
-metric history. Written atomically; a bad file gets a clear error and overwrites nothing."""
+metric history. Written atomically (core/atomic.py); a bad file gets a clear error and overwrites nothing."""
 from __future__ import annotations
 
 import os
@@ -21,13 +21,12 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
 
 
-def save_checkpoint(trainer, path) -> None:
-    state = {"format": FORMAT, "version": VERSION, **trainer.state_dict()}
-    try:
-        with atomic_write(path, "wb") as f:
-            torch.save(state, f)
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot write checkpoint ({e.strerror or e})") from None
+def save_checkpoint(trainer, path, state: dict | None = None, fsync: bool = True) -> None:
+    """Write the trainer's whole run (or `state`, a state_dict of it) to `path`, all or
+    nothing; raises atomic.WriteError naming the file and the cause (a full disk, ...)."""
+    state = {"format": FORMAT, "version": VERSION, **(trainer.state_dict() if state is None else state)}
+    with atomic_write(path, "wb", fsync=fsync) as f:
+        torch.save(state, f)
 
 
 def read_checkpoint(path) -> dict:

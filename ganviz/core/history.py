@@ -95,12 +95,16 @@ class History:
             values[c] = int(values[c])
         return Record(**values)
 
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """A copy of rows [start, stop) (without copying the whole history)."""
+        return self._data[start: min(stop, self._n)].copy()
+
     def truncate(self, n: int):
         self._n = min(self._n, n)
 
     def write_csv(self, path):
         """The full history (never the downsampled screen), written atomically."""
-        with atomic_write(path, "w", newline="") as f:
+        with atomic_write(path, "w") as f:   # raises atomic.WriteError
             w = csv.writer(f)
             w.writerow(COLUMNS)
             for row in self._data[: self._n]:

@@ -13,6 +13,10 @@ Messages out are (kind, payload) pairs: "run" (a new run started), "batch", "ste
 of a single Step), "stages" ((Record, dict of floats): a slow-motion Step's stages, right after
 its "step"), "running" (bool), "nonfinite" (the bad Record), "failed" ((one-sentence message,
 details)), "saved" (a path), "result" (the answer to a "call").
+
+If the window gives it a recovery folder ("recovery_folder"), the loop keeps the run's state
+there (recovery.py) every RECOVERY_INTERVAL seconds of training and after every pause and
+step, only while the losses are finite; a new process reopens it with "recover".
 """
 from __future__ import annotations
 
@@ -24,12 +28,14 @@ import traceback
 import numpy as np
 import torch
 
+from .atomic import WriteError
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import Config, in_words
 from .data import BUILTIN_DATASETS, USER_KINDS, DataError
 from .evaluate import evaluate
 from .field import d_output_histogram, network_weights
 from .inputs import reporting
+from .recovery import RecoveryStore, load_recovered
 from .trainer import Trainer
 
 EMIT_INTERVAL = 1 / 25      # seconds between batches sent to the window
@@ -37,6 +43,7 @@ FIELD_INTERVAL = 1 / 25     # 2D runs send the weights for the field with every 
 IMAGE_INTERVAL = 1 / 10     # image grids: 10 a second is plenty
 METRIC_INTERVAL = 2.0       # seconds between quality metrics while training
 SNAPSHOT_INTERVAL = 10.0    # seconds between in-memory "last good state" snapshots
+RECOVERY_INTERVAL = 10.0    # seconds between states kept on disk while training (and every pause/step)
 
 
 class TrainingLoop:
@@ -52,6 +59,9 @@ class TrainingLoop:
         self.snapshot_time = 0.0
         self.last_samples = self.last_metrics = 0.0
         self.rate = []              # (time, updates) pairs for updates/s
+        self.recovery: RecoveryStore | None = None
+        self.recovery_time = 0.0
+        self.diverged = False       # a non-finite loss since the run started: keep nothing on disk
 
     def send(self, kind, payload=None):
         self.conn.send((kind, payload))
@@ -124,7 +134,8 @@ class TrainingLoop:
             if trainer is not None:
                 self.start(trainer)
         elif name == "save" and t is not None:
-            with self.failing_as(lambda e: f"Not saved: {e}"):
+            # training goes on; the window says which file and why (WriteError names both)
+            with self.failing_as(lambda e: f"{e}." if isinstance(e, WriteError) else f"Not saved: {e}"):
                 save_checkpoint(t, args[0])
                 self.send("saved", str(args[0]))
         elif name == "load":
@@ -150,8 +161,43 @@ class TrainingLoop:
             self.flush(force_samples=True, force=True)
         elif name == "call":
             self.answer(*args)
+        elif name == "recovery_folder":   # None: keep nothing on disk
+            self.recovery = RecoveryStore(args[0]) if args[0] else None
+        elif name == "recover":
+            self.recover(args[0])
         elif name == "stop":
             self.running, self.stopped = False, True
+        if name in ("pause", "step", "step_iteration"):
+            self.keep_recovery_state(force=True)
+
+    def recover(self, fallback):
+        """Reopen the run kept in the recovery folder (the previous process died); if it
+        cannot be read, start a new run with `fallback` (the dead run's config)."""
+        try:
+            if self.recovery is None:
+                raise ValueError("no recovery state was kept")
+            trainer = load_recovered(self.recovery.folder)
+            note = {"ok": True}
+        except Exception as e:  # noqa: BLE001 - any unreadable state: start afresh, say why
+            trainer = Trainer(fallback)
+            note = {"ok": False, "error": str(e)}
+        self.start(trainer, recovery=note)
+
+    def keep_recovery_state(self, force=False):
+        """The run's state on disk (recovery.py) for a new process to reopen, at most every
+        RECOVERY_INTERVAL seconds unless forced; never a state past a non-finite loss."""
+        if self.recovery is None or self.trainer is None or self.diverged:
+            return
+        now = time.perf_counter()
+        if not force and now - self.recovery_time < RECOVERY_INTERVAL:
+            return
+        self.recovery_time = now
+        try:
+            self.recovery.write(self.trainer)
+        except (WriteError, OSError) as e:   # say it once; training goes on without it
+            self.recovery = None
+            self.send("failed", (f"Cannot keep the run's recovery state ({e}); if the training "
+                                 "process dies, the run since the last save is lost.", ""))
 
     @contextlib.contextmanager
     def failing_as(self, sentence):
@@ -180,13 +226,16 @@ class TrainingLoop:
         except Exception as e:
             self.send("result", (call_id, False, f"{type(e).__name__}: {e}"))
 
-    def start(self, trainer: Trainer):
-        """Swap in a new run (reset, load or restore) and tell the window about it."""
+    def start(self, trainer: Trainer, recovery=None):
+        """Swap in a new run (reset, load, restore or recover) and tell the window about it."""
         self.running = False
         self.trainer = trainer
+        self.diverged = False
         self.outbox.clear()
         self.rate.clear()
         self.take_snapshot(force=True)
+        if self.recovery is not None:
+            self.recovery.begin_run()
         ds = trainer.dataset
         real = None
         if ds.kind == "points":  # a fixed subset of the real data, shown once
@@ -195,10 +244,13 @@ class TrainingLoop:
             "real": real, "config": trainer.config, "device": str(trainer.device),
             "dataset_kind": ds.kind, "dataset_name": ds.name, "dataset_size": len(ds),
             "sample_shape": ds.sample_shape, "fixed_noise": trainer.fixed_noise.cpu().numpy(),
-            "skipped": ds.skipped, "note": getattr(trainer, "load_note", ""), "history": trainer.history.array(), "next_phase": trainer.next_phase,
+            "skipped": ds.skipped, "note": getattr(trainer, "load_note", ""), "history": trainer.history.array(),
+            "next_phase": trainer.next_phase,
+            "iteration": trainer.iteration, "updates": trainer.updates, "recovery": recovery,
         })
         self.send("running", False)
         self.flush(force_samples=True, metrics=True, force=True)
+        self.keep_recovery_state(force=True)
 
     # ---------------------------------------------------------------- output
     def flush(self, force_samples=False, metrics=False, force=False):
@@ -210,10 +262,12 @@ class TrainingLoop:
         bad = next((r for r in records if not r.is_finite), None)
         self.outbox.extend(records)
         if bad is not None:
+            self.diverged = True
             self.set_running(False)
             self.send("nonfinite", bad)
         elif records:
             self.take_snapshot()
+            self.keep_recovery_state()
         if not (self.outbox or force_samples or force):
             return
         if not self.acked and not force:

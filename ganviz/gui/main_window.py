@@ -5,16 +5,18 @@ window sends it commands through the worker and draws the records it sends back.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 
 import numpy as np
 from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout, QLabel, QMainWindow,
                                QMenu, QMessageBox, QProgressBar, QScrollArea, QSlider, QSplitter, QStackedWidget,
-                               QToolBar,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QToolBar, QToolButton, QVBoxLayout, QWidget)
 
+from ganviz.core.atomic import WriteError, write_bytes
 from ganviz.core.config import Config, ConfigError, in_words
 from ganviz.core.data import points_dataset
 from ganviz.core.diagnosis import diagnose
@@ -29,9 +31,10 @@ from .plots import AccuracyPlot, LossPlot, ScorePlot
 from .quality_panel import QualityPanel
 from .readout import explain_step
 from .sample_view import SampleView
+from .screenshot import widget_png
 from .slow_motion import SlowMotion
 from .toolbar_keys import ToolbarKeys
-from .worker import TrainingWorker
+from .worker import DEATH_WINDOW, MAX_DEATHS, TrainingWorker
 
 STATES_INTERVAL = 1.0   # seconds between re-naming the run's state while it trains
 DIAGNOSIS_ROWS = 4000   # history rows the named states are read from (the newest and the first)
@@ -83,6 +86,10 @@ class MainWindow(QMainWindow):
         # a method, not a lambda: a lambda runs in the worker's thread, and touching the
         # status bar from there is a cross-thread Qt error
         self.worker.saved.connect(self._on_saved)
+        self.worker.processDied.connect(self._on_process_died)
+        self._recovering = None        # while a new training process reopens the run: what was lost
+        self.recoveryFolder = tempfile.mkdtemp(prefix="ganviz-recovery-")   # removed on close
+        self.worker.set_recovery_folder(self.recoveryFolder)
         self.fieldView.boundsChanged.connect(self._set_field_bounds)
         self.fieldView.drawingSubmitted.connect(lambda pts: self.use_points(pts, "drawn"))
         self.thread.start()
@@ -279,7 +286,14 @@ class MainWindow(QMainWindow):
                                           "drawing are not counted.")
 
     # ------------------------------------------------------------------ commands
+    def _check_serving(self) -> bool:
+        if not self.worker.serving:
+            self._show_error("No training process is running: press Reset to start a new one.")
+        return self.worker.serving
+
     def toggle_training(self):
+        if not self._check_serving():
+            return
         self.slowMotion.end()
         if self.running:
             self.worker.pause()
@@ -287,6 +301,8 @@ class MainWindow(QMainWindow):
             self.worker.play()
 
     def step(self):
+        if not self._check_serving():
+            return
         self.worker.pause()
         self._enter_step_view()
         if self.slowMotion.enabled:
@@ -295,6 +311,8 @@ class MainWindow(QMainWindow):
             self.worker.step()
 
     def step_iteration(self):
+        if not self._check_serving():
+            return
         self.slowMotion.end()
         self.worker.pause()
         self._enter_step_view()
@@ -339,7 +357,7 @@ class MainWindow(QMainWindow):
     def save_checkpoint(self, path=None):
         if not path:
             path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", "checkpoint.pt", "Checkpoints (*.pt)")
-        if path:
+        if path and self._check_serving():
             self.worker.save(path)
 
     def open_checkpoint(self, path=None):
@@ -359,8 +377,8 @@ class MainWindow(QMainWindow):
             try:
                 self.history.write_csv(path)
                 self.statusBar().showMessage(f"Wrote {len(self.history)} rows to {path}", 5000)
-            except OSError as e:
-                self._show_error(f"Cannot write {path}: {e.strerror or e}", f"{type(e).__name__}: {e}")
+            except WriteError as e:
+                self._show_error(f"{e}.")
 
     def export_pngs(self, folder=None):
         if not folder:
@@ -369,11 +387,22 @@ class MainWindow(QMainWindow):
             return
         names = {"scores.png": self.scorePlot, "losses.png": self.lossPlot,
                  "accuracy.png": self.accuracyPlot, "samples.png": self.dataViews.currentWidget()}
-        for name, widget in names.items():
-            if not widget.grab().save(os.path.join(folder, name)):
-                self._show_error(f"Cannot write {os.path.join(folder, name)}")
-                return
-        self.statusBar().showMessage(f"Wrote {', '.join(names)} to {folder}", 5000)
+        written, failed = [], []
+        for name, widget in names.items():   # each file whole or untouched; all four tried
+            try:
+                write_bytes(os.path.join(folder, name), widget_png(widget))
+                written.append(name)
+            except (WriteError, RuntimeError) as e:
+                failed.append((name, e))
+        if not failed:
+            self.statusBar().showMessage(f"Wrote {', '.join(written)} to {folder}", 5000)
+            return
+        causes = {getattr(e, "cause", str(e)) for _, e in failed}
+        what = (f"{', '.join(n for n, _ in failed)} in {folder}: {causes.pop()}" if len(causes) == 1 else
+                "; ".join(f"{n} ({getattr(e, 'cause', e)})" for n, e in failed) + f" in {folder}")
+        self._show_error(f"Cannot write {what}"
+                         + (f" ({', '.join(written)} written)." if written else " (nothing written)."),
+                         "\n".join(str(e) for _, e in failed))
 
     # ------------------------------------------------------------------ long work
     def _start_loading(self, what: str, source: str):
@@ -398,9 +427,7 @@ class MainWindow(QMainWindow):
         return loading
 
     def _set_run_controls_enabled(self, enabled: bool):
-        for a in (self.trainAction, self.stepAction, self.stepIterationAction, self.resetAction,
-                  self.saveAction, self.openAction):
-            a.setEnabled(enabled)
+        self._set_training_actions(enabled)
         self.controls.setEnabled(enabled)
 
     # ------------------------------------------------------------------ from the worker
@@ -411,6 +438,41 @@ class MainWindow(QMainWindow):
 
     def _on_saved(self, path):
         self.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def _on_process_died(self, reason, restarting):
+        """The training process died: a new one is reopening the run (say what was lost once
+        it has, in _on_run_started), or it died too often and waits for Reset."""
+        seen = self.history.record(len(self.history) - 1).update if len(self.history) else 0
+        if not restarting and self._loading is not None:
+            self._end_loading()   # the run being built will not come
+        if restarting:
+            self._recovering = {"reason": reason, "seen": seen}
+            self._set_training_actions(False)
+            self.statusBar().showMessage(f"The training process stopped ({reason}); starting a new one…")
+            return
+        self._recovering = None
+        self._set_training_actions(True)
+        if self.worker.deaths_before_giving_up >= MAX_DEATHS:
+            self._show_error(f"The training process stopped again ({reason}), the third time within "
+                             f"{DEATH_WINDOW:.0f} s, so ganviz did not start another; press Reset to try again.")
+        else:
+            self._show_error(f"The training process stopped ({reason}) before a run had started; "
+                             "press Reset to try again.")
+
+    def _set_training_actions(self, enabled: bool):
+        for a in (self.trainAction, self.stepAction, self.stepIterationAction, self.resetAction,
+                  self.saveAction, self.openAction):
+            a.setEnabled(enabled)
+
+    def _recovered_message(self, info) -> str:
+        reason, seen = self._recovering["reason"], self._recovering["seen"]
+        note = info.get("recovery") or {}
+        if not note.get("ok"):
+            return (f"The training process stopped ({reason}) and its last saved state could not be read "
+                    f"({note.get('error', 'unknown error')}), so a new run started with the same settings.")
+        lost = max(0, seen - info["updates"])
+        return (f"The training process stopped ({reason}); reopened the run at iteration {info['iteration']}, "
+                f"{lost} update{'' if lost == 1 else 's'} lost.")
 
     def _on_run_started(self, info):
         loading = self._end_loading()
@@ -452,6 +514,11 @@ class MainWindow(QMainWindow):
         note = info.get("note")  # e.g. a checkpoint saved on CUDA, opened on this CPU
         self.statusBar().showMessage((f"{note[:1].upper()}{note[1:]}. " if note else "")
                                      + self._run_message(info, loading, iteration), 15000 if note else 8000)
+        if self._recovering is not None:
+            message = self._recovered_message(info)
+            self._recovering = None
+            self._set_training_actions(True)
+            self._show_error(message)
 
     def _run_message(self, info, loading, iteration: int) -> str:
         """What the status bar says about a run that just started: new, or opened where it stood."""
@@ -604,6 +671,7 @@ class MainWindow(QMainWindow):
             self.worker.join()
             self.thread.quit()
             self.thread.wait()
+        shutil.rmtree(self.recoveryFolder, ignore_errors=True)   # the process is gone: nothing writes there
 
 
 def _clock(seconds: float) -> str:

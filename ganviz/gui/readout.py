@@ -45,8 +45,8 @@ def _explain_d(score: str, real: str, fake: str) -> str:
     """A D step aims to push D(x) up and D(G(z)) down; each score is spoken of separately."""
     intro = "The discriminator took one gradient step on a fresh batch; the generator did not change. "
     if real == "same" and fake == "same":
-        return intro + (f"On the probe batch: no visible change at this precision (both scores moved by less "
-                        f"than 0.0005). Near equilibrium one step is small.")
+        return intro + ("On the probe batch: no visible change at this precision (each score moved by less "
+                        "than 0.001). Near equilibrium one step is small.")
     parts = {
         ("real", "up"): f"it now scores real data higher ({score}(x) up, as D aims)",
         ("real", "down"): f"it scores real data lower ({score}(x) down, against D's aim)",
@@ -75,4 +75,4 @@ def _explain_g(score: str, fake: str) -> str:
                         f"G's aim): the step, taken on fresh noise, overshot or that noise disagreed "
                         f"with the probe's.")
     return intro + (f"{score}(G(z)) on the probe batch: no visible change at this precision (it moved by less "
-                    f"than 0.0005).")
+                    "than 0.001).")

@@ -19,6 +19,12 @@ def main(args) -> int:
     except ValueError:
         print(f"ganviz: error: --size must look like 1400x900 (got {args.size!r})", file=sys.stderr)
         return 2
+    from ganviz.core.atomic import WriteError, check_folder
+    try:
+        check_folder(args.out)   # before a minute of training
+    except WriteError as e:
+        print(f"ganviz: error: cannot write {e.path}: {e.cause}", file=sys.stderr)
+        return 2
     app = make_app()
     window = MainWindow(Config(dataset=args.dataset))
     window.resize(width, height)
@@ -39,13 +45,30 @@ def main(args) -> int:
     window.step()   # end on a single step so the readout and markers show
     _wait(app, lambda: "update:" in window.stepReadout.text(), deadline)
     _wait(app, lambda: False, time.monotonic() + 0.5)   # let the last frame draw
-    ok = window.grab().save(args.out)
-    window.shutdown()
-    if not ok:
-        print(f"ganviz: error: cannot write {args.out}", file=sys.stderr)
+    from ganviz.core.atomic import WriteError, write_bytes
+    try:
+        write_bytes(args.out, widget_png(window))
+    except WriteError as e:
+        print(f"ganviz: error: cannot write {e.path}: {e.cause}", file=sys.stderr)
         return 2
+    finally:
+        window.shutdown()
     print(f"wrote {args.out}")
     return 0
+
+
+def widget_png(widget) -> bytes:
+    """What `widget` shows, as PNG bytes: rendered in memory, so the file is written by the
+    atomic writer (QPixmap.save would truncate a good file on a full disk)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.WriteOnly)
+    if not widget.grab().save(buffer, "PNG"):
+        raise RuntimeError(f"Qt could not encode {widget.objectName() or 'the window'} as PNG")
+    buffer.close()
+    return bytes(data.data())
 
 
 def _wait(app, condition, deadline):

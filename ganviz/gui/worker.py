@@ -4,11 +4,17 @@ Commands go out through a pipe (any thread may send them). A QObject living in i
 (Qt's worker-object pattern) reads what the training process sends back and re-emits it as
 signals, which Qt queues to the GUI thread. The trainer itself lives in the other process:
 painting here never competes with it for Python's interpreter lock.
+
+If the training process dies (killed, out of memory, a native crash), the reader starts a new
+one and asks it to reopen the run from the recovery folder (core/recovery.py), unless it died
+MAX_DEATHS times within DEATH_WINDOW seconds: then it waits for a Reset or an Open to try again.
 """
 from __future__ import annotations
 
 import itertools
+import signal
 import threading
+import time
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -16,8 +22,25 @@ from ganviz.core import process
 from ganviz.core.field import FieldMirror
 
 
+MAX_DEATHS = 3        # deaths within DEATH_WINDOW seconds after which no new process is started
+DEATH_WINDOW = 30.0
+
+
 class WorkerError(RuntimeError):
     pass
+
+
+def describe_exit(exitcode) -> str:
+    """How a process ended, in a few words: "killed by signal 9 (SIGKILL)", "exit code 1"."""
+    if exitcode is None:
+        return "it stopped answering"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "unknown signal"
+        return f"killed by signal {-exitcode}, {name}"
+    return f"exit code {exitcode}"
 
 
 class TrainingWorker(QObject):
@@ -31,6 +54,8 @@ class TrainingWorker(QObject):
                                      # its Details button; training keeps serving
     saved = Signal(str)
     loadProgress = Signal(object)    # (bytes read, file size, file name) while a big file loads
+    processDied = Signal(str, bool)  # how it ended; True: a new one is reopening the run,
+                                     # False: it died too often, Reset or Open starts one
 
     def __init__(self, started=None):
         """started: (process, connection) from process.start(), if the app started it early."""
@@ -44,6 +69,13 @@ class TrainingWorker(QObject):
         self._mirror = None          # 2D runs: G and D copied here to draw the field
         self._field_bounds = None    # the 2D view's visible plane
         self._fresh_noise = False
+        self._recovery_folder = None
+        self._config = None          # the current run's config: a fresh start if recovery fails
+        self._deaths: list[float] = []
+        self._dead = False           # gave up restarting; reset() / load() start a new process
+        self.deaths_before_giving_up = 0
+        self._revived = threading.Event()
+        self._revive_lock = threading.Lock()
 
     # ---------------------------------------------------------------- commands (any thread)
     def _send(self, *cmd):
@@ -73,13 +105,25 @@ class TrainingWorker(QObject):
         self._send("update_config", changes)
 
     def reset(self, config, dataset=None):
+        self._revive()
         self._send("reset", config, dataset)
 
     def save(self, path):
         self._send("save", path)
 
     def load(self, path):
+        self._revive()
         self._send("load", path)
+
+    @property
+    def serving(self) -> bool:
+        """False once the training process died too often and none was started again."""
+        return not self._dead
+
+    def set_recovery_folder(self, folder):
+        """Keep the run's state in this folder, for a new process to reopen after a death."""
+        self._recovery_folder = folder
+        self._send("recovery_folder", folder)
 
     def restore_snapshot(self):
         self._send("restore")
@@ -103,8 +147,53 @@ class TrainingWorker(QObject):
         self._send("ack")
 
     def stop(self):
-        self._stopping = True
+        with self._send_lock:
+            self._stopping = True
         self._send("stop")
+        self._revived.set()   # a reader waiting for a Reset ends
+
+    # ---------------------------------------------------------------- a new process
+    def _start_process(self, recover: bool):
+        """A new training process in place of the dead one (under the send lock, so a command
+        goes to one or the other, and never after stop())."""
+        with self._send_lock:
+            if self._stopping:
+                return False
+            self.process, self._conn = process.start()
+            if self._recovery_folder:
+                self._conn.send(("recovery_folder", self._recovery_folder))
+            if self._fresh_noise:
+                self._conn.send(("fresh_noise", True))
+            if recover:
+                self._conn.send(("recover", self._config))
+        return True
+
+    def _revive(self):
+        """After giving up on a dying process: start a new one for a Reset or Open."""
+        with self._revive_lock:   # two quick Resets start one process
+            if self._dead and self._start_process(recover=False):
+                self._dead = False
+                self._revived.set()
+
+    def _on_process_died(self):
+        """The pipe closed without a stop(): start a new process that reopens the run, unless
+        processes keep dying (then wait until a Reset or Open starts one, or stop())."""
+        self.process.join(5)
+        reason = describe_exit(self.process.exitcode)
+        self._mirror = None
+        now = time.monotonic()
+        self._deaths = [t for t in self._deaths if now - t < DEATH_WINDOW] + [now]
+        self.runningChanged.emit(False)
+        if len(self._deaths) < MAX_DEATHS and self._config is not None:
+            self.processDied.emit(reason, True)
+            self._start_process(recover=True)
+            return
+        self._revived.clear()   # before _dead: a Reset from now on wakes this thread
+        self.deaths_before_giving_up = len(self._deaths)   # fewer than MAX_DEATHS: it died before any run
+        self._dead = True
+        self._deaths.clear()
+        self.processDied.emit(reason, False)
+        self._revived.wait()
 
     def call(self, fn, *args, timeout: float = 30.0):
         """fn(trainer, *args) run in the training process between updates; returns its result.
@@ -129,13 +218,17 @@ class TrainingWorker(QObject):
             try:
                 kind, payload = self._conn.recv()
             except (EOFError, OSError):
-                break
+                if self._stopping:
+                    break
+                self._on_process_died()
+                continue
             if kind == "result":
                 with self._result_ready:
                     self._results[payload[0]] = payload[1:]
                     self._result_ready.notify_all()
                 continue
             if kind == "run":
+                self._config = payload["config"]
                 self._mirror = FieldMirror(payload["config"], payload["sample_shape"], payload["fixed_noise"]) \
                     if payload["dataset_kind"] == "points" else None
             elif kind == "batch":
@@ -148,10 +241,6 @@ class TrainingWorker(QObject):
             else:
                 signals[kind].emit(payload)
         self.process.join(5)
-        if not self._stopping:
-            self.runningChanged.emit(False)
-            self.failed.emit(f"The training process stopped unexpectedly (exit code {self.process.exitcode}). "
-                             "Save what you need and restart ganviz.", "")
 
     def _add_field(self, payload):
         """Compute the 2D field here, off the GUI thread, from the weights the batch brought."""

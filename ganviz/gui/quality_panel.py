@@ -11,7 +11,7 @@ from .plots import G_COLOUR, REAL_COLOUR
 # Titles of the history plot; each run sets its own (a moons run has no digits title).
 # Short enough for the panel at 1280x720; the tooltip says the rest.
 WAITING_TITLE = "sample quality: measuring…"
-MODES_TITLE = "modes covered (green), high quality (orange)"
+MODES_TITLE = "modes (green), high quality (orange)"
 DIGITS_TITLE = "digit classes covered"
 NO_SCORE_TITLE = "no quality score for this data"
 
@@ -99,7 +99,7 @@ class QualityPanel(QWidget):
         self.modesCurve.setData(h[:, 0], h[:, 1])
         self.hqCurve.setData(h[:, 0], h[:, 2], connect="finite")
         if len(h) == 1:   # one score (a run just opened at iteration 526): from 0, not 525.6-526.4
-            self.historyPlot.setRange(xRange=(0, max(h[0, 0], 1.0)), yRange=(0, n))
+            self.historyPlot.setRange(xRange=(0, 1.1 * max(h[0, 0], 1.0)), yRange=(0, n))   # the dot inside
         else:
             self.historyPlot.enableAutoRange()
 

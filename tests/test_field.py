@@ -62,7 +62,7 @@ def test_d_step_changes_heatmap_only_and_g_step_moves_points_only(window, qtbot)
     heat1, pts1 = field_state(window)
     assert not np.array_equal(heat0, heat1), "a D step must change D's heatmap"
     assert np.array_equal(pts0, pts1), "a D step must not move G's samples"
-    assert "heatmap changed" in window.stepExplanation.text()
+    assert "the heatmap (D) changed" in window.stepExplanation.text()
     f = window.fieldView
     f.layerChecks["change"].setChecked(True)
     assert f.change.isVisible() and np.abs(f.change.image).max() > 0
@@ -77,7 +77,7 @@ def test_d_step_changes_heatmap_only_and_g_step_moves_points_only(window, qtbot)
     heat2, pts2 = field_state(window)
     assert np.array_equal(heat1, heat2), "a G step must not change D's heatmap"
     assert not np.array_equal(pts1, pts2), "a G step must move G's samples"
-    assert "points moved" in window.stepExplanation.text()
+    assert "the points (G) moved" in window.stepExplanation.text()
     assert np.array_equal(f.change.image, change1), "after a G step the layer still shows the last D update"
     assert "from the last D update" in f.note.text()
 

@@ -153,6 +153,11 @@ class ControlPanel(QWidget):
         self.pendingLabel.setStyleSheet("color: #a05000;")
         form.addRow(self.pendingLabel)
 
+        # combo boxes as wide as a dozen characters, not their longest entry: the panel must fit
+        # a 1024-pixel window (their lists still show the whole names)
+        for combo in self.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         self.set_config(config)
         for w in (self.lrDSpin, self.lrGSpin, self.beta1Spin, self.beta2Spin, self.labelSmoothingSpin):
             w.valueChanged.connect(self._changed)

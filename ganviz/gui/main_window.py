@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.pipeline = PipelineDiagram()
         self.phaseLabel = QLabel(objectName="phaseLabel")
         self.phaseLabel.setStyleSheet("font-weight: bold; font-size: 13px;")
+        self.phaseLabel.setWordWrap(True)   # "Paused. Next: ... Last update: ..." wraps in a narrow window
         self.stepReadout = QLabel("Press Step to run one update and see what it did.", objectName="stepReadout")
         self.stepReadout.setStyleSheet("font-family: monospace; font-size: 13px;")
         self.stepReadout.setWordWrap(True)   # a narrow window wraps it instead of widening

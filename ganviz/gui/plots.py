@@ -19,7 +19,7 @@ STEP_VIEW_UPDATES = 24         # the step view shows this many recent updates ..
 STEP_VIEW_MIN_SPAN = 0.01      # ... on a y span of at least this, so one step's change shows
 STEP_MARKER_SIZE = 11
 TITLE_LINE_HEIGHT = 15         # pixels per title line at 9 pt
-TITLE_CHARS = 40               # a title line's length budget: fits a 300-pixel-wide plot
+TITLE_CHARS = 30               # a title line's length budget: fits a 260-pixel-wide plot
 
 
 class MetricPlot(pg.PlotWidget):
@@ -115,7 +115,7 @@ class MetricPlot(pg.PlotWidget):
             used += len(text) + 3
         lines.append("&nbsp;&nbsp;".join(line))
         if self.step_view:
-            lines.append(f"step view, last {STEP_VIEW_UPDATES} updates: "
+            lines.append(f"last {STEP_VIEW_UPDATES} updates: "
                          f"<span style='color:{_hex(D_COLOUR)}'>&#9679; D</span>&nbsp;"
                          f"<span style='color:{_hex(G_COLOUR)}'>&#9650; G</span>")
         lines = [f"<b>{self.base_title}</b>"] + lines
@@ -312,7 +312,7 @@ class ScorePlot(MetricPlot):
     ends at its marker: from the value before it (the previous marker) to the value after."""
 
     def __init__(self, parent=None):
-        super().__init__("D's scores on the probe batch", "score")
+        super().__init__("D's scores (probe batch)", "score")
         self.add_series("d_real", "D(x)", REAL_COLOUR, "d_real_after")
         self.add_series("d_fake", "D(G(z))", G_COLOUR, "d_fake_after")
         self.add_series("d_fake_z1", "D_G_z1: before D update", D_COLOUR, "d_fake_before",
@@ -334,7 +334,7 @@ class ScorePlot(MetricPlot):
             self.fixed_y = (0.0, 1.0)   # least squares scores may leave it: the view then grows
             self.ref_note = "equilibrium 0.5"
             self.set_reference_lines([0.5], ["0.5"])
-            self.setLabel("left", "D(·): probability of real")
+            self.setLabel("left", "D(·) = P(real)")
         else:
             self.fixed_y = None
             self.ref_note = "critic 0"
@@ -345,7 +345,7 @@ class ScorePlot(MetricPlot):
 
 class LossPlot(MetricPlot):
     def __init__(self, parent=None):
-        super().__init__("Losses on the training batch", "loss")
+        super().__init__("Losses (training batch)", "loss")
         self.add_series("loss_d", "loss_D", D_COLOUR, "loss_d", phase="D")
         self.add_series("loss_d_real", "loss_D on real", D_COLOUR, "loss_d_real", phase="D",
                         width=1, style=Qt.DashLine)
@@ -370,7 +370,7 @@ class LossPlot(MetricPlot):
 
 class AccuracyPlot(MetricPlot):
     def __init__(self, parent=None):
-        super().__init__("D's accuracy on the probe batch", "accuracy (fraction correct)")
+        super().__init__("D's accuracy (probe batch)", "fraction correct")
         self.add_series("acc_real", "on real", REAL_COLOUR, "acc_real")
         self.add_series("acc_fake", "on fake", G_COLOUR, "acc_fake")
         self.fixed_y = (0.0, 1.0)

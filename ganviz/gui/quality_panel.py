@@ -11,7 +11,8 @@ from .plots import G_COLOUR, REAL_COLOUR
 # Titles of the history plot; each run sets its own (a moons run has no digits title).
 # Short enough for the panel at 1280x720; the tooltip says the rest.
 WAITING_TITLE = "sample quality: measuring…"
-MODES_TITLE = "modes (green), high quality (orange)"
+MODES_TITLE = ("<span style='color:#28a05a'>&#9644; modes</span> "
+               "<span style='color:#eb781e'>&#9644; high quality %</span>")
 DIGITS_TITLE = "digit classes covered"
 NO_SCORE_TITLE = "no quality score for this data"
 
@@ -45,7 +46,8 @@ class QualityPanel(QWidget):
         layout.addLayout(left, 1)
 
         self.histPlot = pg.PlotWidget(background="w", objectName="dHistogramPlot")
-        self.histPlot.setTitle("D's scores: real (green) vs fake (orange)", color="#222", size="9pt")
+        self.histPlot.setTitle("D's scores: <span style='color:#28a05a'>&#9644; real</span> "
+                               "<span style='color:#eb781e'>&#9644; fake</span>", color="#222", size="9pt")
         self.histPlot.setToolTip("Histogram of D's output on the probe batch. Separated: D tells them apart; "
                                  "overlapping around 0.5: D is fooled.")
         self.realBars = pg.BarGraphItem(x=[], height=[], width=0.04, brush=pg.mkBrush(REAL_COLOUR + (150,)))

@@ -136,21 +136,6 @@ def test_plot_repaints_hundreds_of_times(window, qtbot):
     assert window.scorePlot.series["d_real"].n == 400
 
 
-def test_bad_dataset_path_shows_message(window, qtbot, tmp_path):
-    missing = tmp_path / "nope.csv"
-    window.controls.datasetCombo.blockSignals(True)
-    window.controls.datasetCombo.setCurrentText("CSV file of 2D points…")
-    window.controls.datasetCombo.blockSignals(False)
-    window.controls.datasetPath.setText(str(missing))
-    window.reset()
-    qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible(), timeout=10000)
-    assert "nope.csv" in window.errorDialog.text()
-    # the old run is still there and usable
-    window.errorDialog.close()
-    window.step()
-    qtbot.waitUntil(lambda: window.stepReadout.text().startswith("D update"), timeout=10000)
-
-
 def test_nan_pauses_with_message_and_goes_back(window, qtbot):
     window.step_iteration()
     qtbot.waitUntil(lambda: updates(window) == 2, timeout=10000)

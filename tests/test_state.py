@@ -133,6 +133,8 @@ def test_bad_dataset_path_reads_as_a_plain_sentence_and_ends_the_loading(window,
     assert "Traceback" in window.errorDialog.detailedText()
     assert not window.busyIndicator.isVisible() and window.resetAction.isEnabled()
     window.errorDialog.close()
+    window.step()   # the old run is still there and usable
+    qtbot.waitUntil(lambda: window.stepReadout.text().startswith("D update"), timeout=10000)
 
 
 def test_a_drawing_too_small_to_train_on_says_so_plainly(window, qtbot):

@@ -71,12 +71,7 @@ def check_regular_file(path: Path) -> int:
     """The file's size in bytes, after checking it is a regular file: a device (/dev/zero),
     a FIFO or a socket never ends, and opening a FIFO waits forever for a writer, so they are
     refused from their stat alone, before any open."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    st = _stat(path, "file")
     if stat.S_ISDIR(st.st_mode):
         raise DataError(f"{path}: is a folder, not a file (use folder:PATH for a folder of images)")
     if not stat.S_ISREG(st.st_mode):
@@ -85,13 +80,17 @@ def check_regular_file(path: Path) -> int:
     return st.st_size
 
 
-def check_folder(path: Path) -> None:
+def _stat(path: Path, what: str) -> os.stat_result:
     try:
-        st = os.stat(path)
+        return os.stat(path)
     except FileNotFoundError:
-        raise DataError(f"{path}: no such folder") from None
+        raise DataError(f"{path}: no such {what}") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def check_folder(path: Path) -> None:
+    st = _stat(path, "folder")
     if not stat.S_ISDIR(st.st_mode):
         raise DataError(f"{path}: not a folder (use csv:, idx: or npy: for a single file)")
 

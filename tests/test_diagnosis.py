@@ -113,6 +113,15 @@ def test_a_small_blob_between_modes_is_named_by_its_spread():
     assert diagnose(SETTLED_ROWS, SETTLED_ROWS, mixture(8, 30.0, spread=30.0, nearest=6), NS) == []
 
 
+def test_collapse_is_not_also_called_equilibrium():
+    """A collapsed G fools D on its modes: D's scores near 0.5 then mean collapse, not success."""
+    balanced = rows(300, 0.51, 0.49, 0.5, 0.5)
+    assert keys(diagnose(balanced, balanced, None, NS)) == ["equilibrium"]
+    states = diagnose(balanced, balanced, mixture(0, 0.2, spread=14.0, nearest=1), NS)
+    assert keys(states) == ["collapse"]
+    assert "stricter count, modes with a sample within 3 σ, is 0 of 8" in states[0].what
+
+
 def test_an_untrained_blob_is_not_called_collapse():
     young = rows(50, 0.6, 0.3, 0.8, 0.8)
     assert diagnose(young, young, mixture(1, 100.0), NS) == []

@@ -49,9 +49,13 @@ def diagnose(recent: np.ndarray, early: np.ndarray, metrics: dict | None, object
             states.append(collapse)
     probe = _recent_probe(recent)
     if probe is not None:
-        states += [s for s in (_overpowering(probe, recent, early, objective),
-                               _equilibrium(probe, objective, iteration)) if s]
-    return states
+        collapsed = bool(states)      # only a collapse can be named before this point
+        states.append(_overpowering(probe, recent, early, objective))
+        if not collapsed:
+            # a collapsed G fools D on its few modes, so D's scores sit near 0.5 too: "near
+            # equilibrium, this is the goal" beside a collapse would contradict it
+            states.append(_equilibrium(probe, objective, iteration))
+    return [s for s in states if s]
 
 
 def _col(rows, name):
@@ -73,7 +77,8 @@ def _collapse(m: dict) -> State | None:
     if "modes_held" in m:
         total, advice = m["n_modes"], ("Try the Default or Stable preset (non-saturating loss with the R1 "
                                        "penalty), or a lower learning rate for G, then Reset.")
-        why = "G found outputs that fool D and stopped exploring the rest."
+        why = ("G found outputs that fool D and stopped exploring the rest. (The quality panel's stricter "
+               f"count, modes with a sample within 3 σ, is {m['modes_covered']} of {total}.)")
         if m["spread"] < SMALL_SPREAD and m["modes_nearest"] <= COLLAPSED_SHARE * total:
             return State("collapse", "Mode collapse",
                          f"G's samples crowd into one small region: their spread is {m['spread']:.0f} % of "

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 from PySide6.QtCore import Qt, QThread, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QGridLayout, QLabel, QMainWindow,
                                QMenu, QMessageBox, QProgressBar, QScrollArea, QSlider, QSplitter, QStackedWidget,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
@@ -36,6 +36,8 @@ from .slow_motion import SlowMotion
 from .toolbar_keys import ToolbarKeys
 from .worker import DEATH_WINDOW, MAX_DEATHS, TrainingWorker
 
+TRAINING_TEXT = "Training: Pause, then Step, to see what one update does."
+PAUSED_TEXT = "Paused: press Step to run one update and see what it did."
 STATES_INTERVAL = 1.0   # seconds between re-naming the run's state while it trains
 DIAGNOSIS_ROWS = 4000   # history rows the named states are read from (the newest and the first)
 FRAME_MS = 100  # metric plots redraw at most 10 times a second, and only when new data came:
@@ -50,7 +52,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("ganviz: watch a GAN train")
-        self.resize(1400, 900)
+        # 1400x900, or less where the screen is smaller (a 1280x720 laptop)
+        screen = QGuiApplication.primaryScreen()
+        room = screen.availableGeometry() if screen is not None else None
+        self.resize(min(1400, room.width()) if room else 1400, min(900, room.height()) if room else 900)
         self.config = config or Config()
         self.history = History()       # the window's copy of the full history (for export)
         self.objective = get_objective(self.config.objective)
@@ -214,6 +219,9 @@ class MainWindow(QMainWindow):
         self.resetAction = action("Reset", "resetButton", self.reset, "Ctrl+R",
                                   "Start a new run with the settings in the panel")
         bar.addSeparator()
+        self.quitAction = QAction("Quit", self, objectName="quitAction", shortcut=QKeySequence.Quit)
+        self.quitAction.triggered.connect(self.close)   # Ctrl+Q; closing ends the training process
+        self.addAction(self.quitAction)
         self.saveAction = action("Save", "saveButton", self.save_checkpoint, "Ctrl+S", "Save a checkpoint")
         self.openAction = action("Open", "openButton", self.open_checkpoint, "Ctrl+O",
                                  "Open a checkpoint or a run folder written by `ganviz train`")
@@ -601,8 +609,10 @@ class MainWindow(QMainWindow):
             self._step_view_declined = False
             self.stepViewCheck.setChecked(False)   # training: the whole history again
             # the last Step's words would now describe an update long past
-            self.stepReadout.setText("Training: Pause, then Step, to see what one update does.")
+            self.stepReadout.setText(TRAINING_TEXT)
             self.stepExplanation.clear()
+        elif self.stepReadout.text() == TRAINING_TEXT:
+            self.stepReadout.setText(PAUSED_TEXT)
         self._update_phase_labels()
 
     def _on_non_finite(self, record):

@@ -27,7 +27,7 @@ class PipelineDiagram(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("pipelineDiagram")
-        self.setMinimumSize(360, 120)
+        self.setMinimumSize(330, 120)
         # grows to the height of the text beside it (slow motion's panel), never below 120 px
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
         self.phase = "D"       # the network updating (or next to): "D", "G" or "both"

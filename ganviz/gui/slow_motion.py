@@ -36,18 +36,18 @@ class SlowMotionPanel(QWidget):
         self.formula.setWordWrap(True)
         self.formula.setToolTip("The loss this update minimised, each term's value on its training batch, "
                                 "and their sum")
-        self.nextButton = QPushButton("Next stage (N)", objectName="nextStageButton")
-        self.playButton = QPushButton("Play stages (P)", objectName="playStagesButton")
+        self.nextButton = QPushButton("Next (N)", objectName="nextStageButton")
+        self.nextButton.setToolTip("Show the next stage of this update")
+        self.playButton = QPushButton("Play (P)", objectName="playStagesButton")
         self.speedSlider = QSlider(Qt.Horizontal, objectName="stageSpeedSlider")
         self.speedSlider.setRange(0, len(SECONDS_PER_STAGE) - 1)
-        self.speedSlider.setFixedWidth(110)
-        self.speedSlider.setToolTip("How long Play stages shows each stage")
+        self.speedSlider.setFixedWidth(70)
+        self.speedSlider.setToolTip("Speed: how long Play shows each stage")
         self.speedLabel = QLabel(objectName="stageSpeedLabel")
         row = QHBoxLayout()
         row.addWidget(self.nextButton)
         row.addWidget(self.playButton)
-        row.addSpacing(12)
-        row.addWidget(QLabel("Speed"))
+        row.addSpacing(6)
         row.addWidget(self.speedSlider)
         row.addWidget(self.speedLabel)
         row.addStretch(1)
@@ -156,7 +156,7 @@ class SlowMotion(QObject):
         self.next_stage()
 
     def _speed_changed(self, value):
-        self.panel.speedLabel.setText(f"{SECONDS_PER_STAGE[value]:g} s a stage")
+        self.panel.speedLabel.setText(f"{SECONDS_PER_STAGE[value]:g} s/stage")
         if self.playTimer.isActive():
             self.playTimer.setInterval(int(self.panel.seconds * 1000))
 
@@ -171,4 +171,4 @@ class SlowMotion(QObject):
         self.nextAction.setEnabled(self.enabled)
         self.panel.playButton.setEnabled(self.active)
         self.playAction.setEnabled(self.enabled)
-        self.panel.playButton.setText("Pause stages (P)" if self.playTimer.isActive() else "Play stages (P)")
+        self.panel.playButton.setText("Pause (P)" if self.playTimer.isActive() else "Play (P)")

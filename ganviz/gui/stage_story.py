@@ -120,11 +120,13 @@ def moved(before: float, after: float) -> str:
     return f"{num(before)} → {num(after)}"
 
 
-def _change(net: str, stages: dict, lr: float) -> str:
+def _change(net: str, stages: dict, lr: float, set_lr: float | None = None) -> str:
     rel = stages["weight_change_relative"] * 100
-    return (f"{net}'s weights change by {sig(stages['weight_change'])} in all "
-            f"({sig(rel)} % of their size {sig(stages['weight_norm'])}), one optimizer step at "
-            f"learning rate {sig(lr)}.")
+    rate = f"learning rate {sig(lr)}"
+    if set_lr is not None and num(lr) != num(set_lr):   # the decay schedule has lowered it
+        rate += f" (the set {sig(set_lr)}, lowered by the learning-rate decay)"
+    return (f"{net}'s weights change by {sig(stages['weight_change'])} in all: {sig(rel)} % of "
+            f"their overall size ({sig(stages['weight_norm'])}), one optimizer step at {rate}.")
 
 
 def _none_to(net: str, stages: dict) -> str:
@@ -159,7 +161,7 @@ def d_stages(record, stages: dict, objective, config) -> list[Stage]:
               f"The gradient flows back into D only (its length {sig(stages['grad_norm'])}); "
               + _none_to("G", stages),
               backward=(("D-score",),), blocked=("G-fake",), score_label=f"loss_D {num(stages['loss_total'], d)}"),
-        Stage("D's weights change", _change("D", stages, record.lr), changed="D"),
+        Stage("D's weights change", _change("D", stages, record.lr, config.lr_d), changed="D"),
         Stage("New outputs", probe, forward=(("real-D", "fake-D"), ("D-score",)),
               score_label=f"{score}(x) {num(record.d_real_after)}"),
     ]
@@ -183,7 +185,7 @@ def g_stages(record, stages: dict, objective, config) -> list[Stage]:
               f"sample at D's input, {sig(stages['grad_norm'])} over G's weights. D's weights get none "
               f"({'unchanged' if stages['frozen_grad_change'] == 0 else 'changed by ' + sig(stages['frozen_grad_change'])}).",
               backward=(("D-score",), ("fake-D",), ("G-fake",)), score_label=f"loss_G {num(stages['loss_g'])}"),
-        Stage("G's weights change", _change("G", stages, record.lr), changed="G"),
+        Stage("G's weights change", _change("G", stages, record.lr, config.lr_g), changed="G"),
         Stage("New output",
               f"New {score}(G(z)) on the probe batch: {moved(record.d_fake_before, record.d_fake_after)}; "
               f"{score}(x) stays {num(record.d_real_after)} (D did not change).",

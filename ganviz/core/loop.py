@@ -61,6 +61,7 @@ class TrainingLoop:
         self.rate = []              # (time, updates) pairs for updates/s
         self.recovery: RecoveryStore | None = None
         self.recovery_time = 0.0
+        self.recovery_kept = None   # (trainer, updates, config) last written to the recovery folder
         self.diverged = False       # a non-finite loss since the run started: keep nothing on disk
 
     def send(self, kind, payload=None):
@@ -163,6 +164,7 @@ class TrainingLoop:
             self.answer(*args)
         elif name == "recovery_folder":   # None: keep nothing on disk
             self.recovery = RecoveryStore(args[0]) if args[0] else None
+            self.recovery_kept = None
         elif name == "recover":
             self.recover(args[0])
         elif name == "stop":
@@ -191,7 +193,11 @@ class TrainingLoop:
         now = time.perf_counter()
         if not force and now - self.recovery_time < RECOVERY_INTERVAL:
             return
+        kept = (self.trainer, self.trainer.updates, self.trainer.config)   # live settings count too
+        if self.recovery_kept == kept:
+            return   # already on disk (a Step sends "pause" then "step": one write, not two)
         self.recovery_time = now
+        self.recovery_kept = kept
         try:
             self.recovery.write(self.trainer)
         except (WriteError, OSError) as e:   # say it once; training goes on without it

@@ -53,6 +53,10 @@ def test_d_step_changes_heatmap_only_and_g_step_moves_points_only(window, qtbot)
     frames = window.fieldView.frames
     window.worker.refresh()
     wait_for_frame(window, qtbot, frames)
+    # Hold the view still, as a user comparing two frames would (a pan does the same): a view
+    # that follows the moved points shows D over another plane, which is not a change in D.
+    window.fieldView.follow = False
+    bounds0 = window.fieldView.current_field.bounds
     heat0, pts0 = field_state(window)
 
     frames = window.fieldView.frames
@@ -75,6 +79,8 @@ def test_d_step_changes_heatmap_only_and_g_step_moves_points_only(window, qtbot)
     qtbot.waitUntil(lambda: window.stepReadout.text().startswith("G update"), timeout=10000)
     wait_for_frame(window, qtbot, frames)
     heat2, pts2 = field_state(window)
+    assert window.fieldView.current_field.bounds == bounds0, \
+        "a Step's words must not resize the field (at the narrowest window, 1015 px)"
     assert np.array_equal(heat1, heat2), "a G step must not change D's heatmap"
     assert not np.array_equal(pts1, pts2), "a G step must move G's samples"
     assert "the points (G) moved" in window.stepExplanation.text()

@@ -7,7 +7,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -45,16 +44,15 @@ def assert_one_line_error(result, *words):
 
 
 class Spent:
-    """Seconds, peak traced allocation (numpy and Python) and RSS growth of a block."""
+    """Peak traced allocation (numpy and Python) and RSS growth of a block. (No seconds: how
+    long a refusal takes is the shared machine's business; what it reads and builds is ours.)"""
 
     def __enter__(self):
         self.rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         tracemalloc.start()
-        self.t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.t0
         self.peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         self.rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - self.rss0
@@ -78,7 +76,7 @@ def test_npy_header_declaring_80_gb_is_refused_at_once_without_allocating(tmp_pa
     message = str(error.value)
     assert "huge.npy" in message and "83.9 GB" in message and "(10000, 1, 1024, 1024)" in message
     assert "loads at most" in message
-    assert spent.seconds < 1 and spent.peak < 5e6 and spent.rss_growth < 50e6
+    assert spent.peak < 5e6 and spent.rss_growth < 50e6
 
 
 def test_npy_that_fits_but_is_truncated_says_so(tmp_path):
@@ -102,30 +100,54 @@ def gzip_of_zeros(path, megabytes, head=b""):
     return path
 
 
-def test_idx_gzip_bomb_declaring_gigabytes_is_refused_before_inflating(tmp_path):
+@pytest.fixture
+def inflated(monkeypatch):
+    """How many bytes the readers inflate from gzip files: a list with one running total."""
+    total, inside = [0], []
+
+    class Counting(gzip.GzipFile):
+        def read(self, size=-1):
+            data = super().read(size)
+            total[0] += 0 if inside else len(data)  # readinto may read through read
+            return data
+
+        def readinto(self, buffer):
+            inside.append(1)
+            try:
+                k = super().readinto(buffer)
+            finally:
+                inside.pop()
+            total[0] += k or 0
+            return k
+
+    monkeypatch.setattr(readers.gzip, "GzipFile", Counting)
+    return total
+
+
+def test_idx_gzip_bomb_declaring_gigabytes_is_refused_before_inflating(tmp_path, inflated):
     head = (0x803).to_bytes(4, "big") + (200_000).to_bytes(4, "big") + (256).to_bytes(4, "big") * 2
     bomb = gzip_of_zeros(tmp_path / "bomb-idx3-ubyte.gz", 200, head)
     assert bomb.stat().st_size < 1e6
     with Spent() as spent, pytest.raises(DataError) as error:
         load_dataset(f"idx:{bomb}")
     assert "200000 images of 256x256" in str(error.value) and "GB" in str(error.value)
-    assert spent.seconds < 1 and spent.peak < 5e6
+    assert inflated[0] == 16 and spent.peak < 5e6  # the header, nothing more
 
 
-def test_gzip_bomb_without_a_header_is_refused_after_four_bytes(tmp_path):
+def test_gzip_bomb_without_a_header_is_refused_after_four_bytes(tmp_path, inflated):
     bomb = gzip_of_zeros(tmp_path / "zeros.gz", 200)
     with Spent() as spent, pytest.raises(DataError, match=r"not an IDX images file \(magic 0x00000000"):
         load_dataset(f"idx:{bomb}")
-    assert spent.seconds < 1 and spent.peak < 5e6  # the old reader inflated all 200 MB first
+    assert inflated[0] == 16 and spent.peak < 5e6  # the old reader inflated all 200 MB first
 
 
-def test_idx_gzip_is_inflated_only_as_far_as_its_header_declares(tmp_path):
+def test_idx_gzip_is_inflated_only_as_far_as_its_header_declares(tmp_path, inflated):
     images = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
     head = (0x803).to_bytes(4, "big") + (2).to_bytes(4, "big") + (8).to_bytes(4, "big") * 2
     path = gzip_of_zeros(tmp_path / "trailing.gz", 100, head + images.tobytes())
     with Spent() as spent:
         data = load_dataset(f"idx:{path}")
-    assert data.data.shape == (2, 1, 8, 8)
+    assert data.data.shape == (2, 1, 8, 8) and inflated[0] == 16 + 2 * 8 * 8  # not the 100 MB after
     assert torch.allclose(data.data[:, 0], torch.from_numpy(images / 127.5 - 1).float())
     assert spent.peak < 5e6
 
@@ -145,7 +167,7 @@ def test_the_budget_follows_the_machine(monkeypatch, tmp_path):
 def test_dev_zero_is_refused_up_front(kind):
     with Spent() as spent, pytest.raises(DataError, match=r"/dev/zero: is a device, not a regular file"):
         load_dataset(f"{kind}:/dev/zero")
-    assert spent.seconds < 1
+    assert spent.peak < 1e6
 
 
 def test_a_fifo_is_refused_without_opening_it(tmp_path):
@@ -216,12 +238,19 @@ def test_absurd_settings_are_refused_by_name(changes, setting):
 
 
 def test_networks_too_big_for_the_machine_are_refused_before_they_are_built(monkeypatch):
-    from ganviz.core import model_memory
+    from ganviz.core import model_memory, models
     monkeypatch.setattr(model_memory, "available_memory", lambda: 4_000_000_000)
+    built, real_build = [], models._build_pair
+
+    def build(*args, **kwargs):  # the devices of every network built, shapes-only "meta" or real
+        g, d = real_build(*args, **kwargs)
+        built.extend({p.device.type for p in [*g.parameters(), *d.parameters()]})
+        return g, d
+    monkeypatch.setattr(models, "_build_pair", build)
     with Spent() as spent, pytest.raises(ConfigError) as error:
         Trainer(TINY.replace(hidden=8192, depth=32))  # 2.1 billion weights: 42 GB to train
     assert "hidden 8192, depth 32" in str(error.value) and "lower hidden or depth" in str(error.value)
-    assert spent.seconds < 2 and spent.peak < 20e6
+    assert built == ["meta"] and spent.peak < 20e6  # measured on shapes, never built
     with pytest.raises(ConfigError, match=r"batch_size 65536 needs about .* use a batch_size of at most \d+"):
         Trainer(Config(dataset="digits", image_size=64, channels=64, batch_size=65536))
 

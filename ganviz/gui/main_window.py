@@ -123,6 +123,14 @@ class MainWindow(QMainWindow):
         self.stepExplanation = QLabel(objectName="stepExplanation")
         self.stepExplanation.setWordWrap(True)
         self.stepExplanation.setStyleSheet("color: #444;")
+        # room for the longest text from the start (at the narrowest window): a Step's words
+        # appearing must not shrink the plots and rescale the field under the learner's eyes
+        for label, lines in ((self.phaseLabel, 2), (self.stepExplanation, 5)):
+            label.setText("\n".join("x" * lines))   # measured as Qt will lay it out
+            label.setMinimumHeight(label.sizeHint().height())
+            label.clear()
+        self.phaseLabel.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+        self.stepExplanation.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         self.stateLabel = QLabel(objectName="stateLabel")   # named states: collapse, equilibrium...
         self.stateLabel.setWordWrap(True)
         self.stateLabel.setToolTip("States named from the numbers: mode collapse (quality panel), D "

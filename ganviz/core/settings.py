@@ -48,7 +48,9 @@ class Setting:
         return f"{self.help} (default {shown})"
 
     def tooltip(self) -> str:
-        return f"{self.help[0].upper()}{self.help[1:]} ({'live' if self.live else 'on Reset'})."
+        """The help as a sentence, saying when a change applies."""
+        text = self.help if self.help[1:2] in (":", " ") else self.help[0].upper() + self.help[1:]
+        return f"{text} ({'live' if self.live else 'on Reset'})."
 
     def widget_span(self) -> tuple:
         """The panel widget's (lowest, highest) value: the valid range, closed at the
@@ -57,8 +59,8 @@ class Setting:
             return self.span
         lo, lo_open, hi, hi_open = _interval(self.range or "(-inf, inf)")
         unit = 1 if self.widget == "spin" else 10 ** -self.decimals
-        hi = min(hi, self.most) if self.most is not None else hi
         lo, hi = lo + unit * lo_open, hi - unit * hi_open
+        hi = min(hi, self.most) if self.most is not None else hi   # the limit is allowed
         if self.widget == "spin":
             lo, hi = max(lo, -2**31), min(hi, 2**31 - 1)   # what a QSpinBox holds
             return int(lo), int(hi)

@@ -188,3 +188,16 @@ def test_trainer_applies_live_settings_and_holds_the_rest():
         else:
             assert pending == [name] and getattr(trainer.config, name) == before, name
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(trainer.config.lr_d)
+
+
+def test_train_writes_settings_given_by_generated_options(tmp_path, capsys):
+    """Options that only exist because the settings are declared (no hand-written line)
+    reach the run: --hidden, --r1-gamma and --no-grey are in its config.json."""
+    import json
+    out = tmp_path / "run"
+    assert cli.main(["train", "--dataset", "ring", "--steps", "3", "--batch-size", "32",
+                     "--hidden", "16", "--r1-gamma", "0.5", "--no-grey", "--out", str(out)]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["hidden"], saved["r1_gamma"], saved["grey"]) == (16, 0.5, False)
+    assert cli.main(["train", "--resume", str(out), "--steps", "1", "--depth", "3"]) == 2
+    assert "cannot change depth when resuming" in capsys.readouterr().err

@@ -66,8 +66,8 @@ def _choice_items(name: str) -> list[tuple[str, str, str]]:
     """(text, value, tooltip) of a choice widget's entries: objectives by their names in
     words with their formulas; devices only where this machine has them."""
     if name == "objective":
-        return [(OBJECTIVE_INFO[v].label, v, f"{OBJECTIVE_INFO[v].formula_d}\n{OBJECTIVE_INFO[v].formula_g}")
-                for v in SETTINGS[name].choices]
+        info = {v: OBJECTIVE_INFO[v] for v in SETTINGS[name].choices}
+        return [(o.label, v, f"{o.formula_d}\n{o.formula_g}") for v, o in info.items()]
     if name == "device":
         devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if _mps() else [])
         return [(d, d, "") for d in devices]

@@ -59,7 +59,7 @@ class Config:
                               most=65536, metavar="N", widget="spin", step=32, row=7)
     d_steps: int = setting(1, "D updates per G", help="k: discriminator updates before each "
                            "generator update", live=True, range="(0, inf)", most=1000, metavar="K",
-                           widget="spin", span=(1, 20), row=9)
+                           widget="spin", row=9)   # the panel holds what the CLI allows (a loaded k=50 stays 50)
     lr_final: float = setting(0.01, "final learning-rate fraction", help="the learning rates decay "
                               "linearly to this fraction of their set value", live=True,
                               range="[0, 1]", metavar="F")

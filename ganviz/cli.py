@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train", help="train without a window; write metrics, checkpoint and samples",
         description="Train without a window. Writes DIR/config.json, DIR/metrics.csv (one row "
-        "per update), DIR/checkpoint.pt (at the end and every --checkpoint-every iterations) "
-        "and DIR/samples.png. An iteration is d-steps discriminator updates and one generator "
+        "per update), DIR/checkpoint.pt (at the end and every --checkpoint-every iterations), "
+        "DIR/samples.png and the run store (DIR/run.db, DIR/snapshots/) that `ganviz replay` "
+        "and the window's timeline read. An iteration is d-steps discriminator updates and one generator "
         "update. Ctrl+C saves the checkpoint and exits with code 130.")
     train.add_argument("--dataset", metavar="DATA", help=DATA_HELP)
     train.add_argument("--steps", type=_count, default=5000, metavar="N",
@@ -105,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(learning rates, betas, d-steps, label smoothing)")
     train.add_argument("--checkpoint-every", type=_count, default=1000, metavar="N",
                        help="also save the checkpoint and metrics every N iterations (default 1000; 0: only at the end)")
+    train.add_argument("--budget-mb", type=_megabytes, default=500, metavar="MB",
+                       help="disk space for the run's frames and snapshots in DIR (default 500); "
+                       "past it, old moments thin out, the first and the latest always kept")
 
     sample = sub.add_parser("sample", help="write generated samples to a .npy file",
                             description="Write N generated samples as float32 .npy: N x 2 for "
@@ -237,6 +241,16 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} MB: the budget must be a positive number")
     return value
 
 

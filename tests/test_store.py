@@ -288,3 +288,23 @@ def test_a_killed_writer_leaves_a_store_that_opens(tmp_path, seconds):
 def _weights(trainer):
     return {net: {k: v.detach().numpy().copy() for k, v in m.state_dict().items()}
             for net, m in (("G", trainer.generator), ("D", trainer.discriminator))}
+
+
+def test_a_full_disk_is_a_write_error_and_keeps_what_was_committed(tmp_path):
+    from ganviz.core.atomic import WriteError
+    trainer = make()
+    store = RunStore(tmp_path / "run", trainer)
+    store.add_records(trainer.train(5))
+    store.commit()
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")   # SQLite's own "database or disk is full"
+    store.add_records(trainer.train(50))
+    store.maybe_frame(trainer, force=True)
+    with pytest.raises(WriteError) as caught:
+        store.commit()
+    assert str(caught.value) == f"Cannot write {tmp_path / 'run' / 'run.db'}: no space left on device"
+    reader = RunReader(tmp_path / "run")
+    assert len(reader) == 10 and list(reader.frame_updates()) == [0]
+    store.db.execute("PRAGMA max_page_count = 1000000")   # room again: nothing buffered was lost
+    store.close()
+    assert reader.refresh() == 110 and list(reader.frame_updates()) == [0, 110]

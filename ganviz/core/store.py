@@ -85,7 +85,8 @@ class RunStore:
         self._doomed: list[str] = []   # snapshot files to remove once their rows are gone
         self.frame_bytes = self.snapshot_bytes = self.rows = 0
         self._known_snapshots: set[int] = set()
-        self.last_commit = self.last_frame = self.last_snapshot = -np.inf
+        self.last_commit = self.last_frame = -np.inf
+        self.last_snapshot = time.perf_counter()   # the first one a SNAPSHOT_INTERVAL in
         try:
             existed = os.path.exists(self.path)
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -104,8 +105,9 @@ class RunStore:
         except BaseException:
             self._abandon()
             raise
-        with atomic_write(os.path.join(self.folder, "config.json"), "w") as f:
-            f.write(trainer.config.to_json() + "\n")
+        if not existed:   # a resumed run's config.json stays as its checkpoint's until saved
+            with atomic_write(os.path.join(self.folder, "config.json"), "w") as f:
+                f.write(trainer.config.to_json() + "\n")
         self.maybe_frame(trainer, force=True)   # the run's first moment (or where it resumes)
         self.commit()
 
@@ -380,19 +382,29 @@ class RunStore:
         self._doomed = []
 
 
-def _lock(folder: str):
+def _lock(folder: str) -> "_FolderLock":
     """One writer per run: a second one (another `ganviz train --resume` of the same folder)
-    is refused. The lock goes with the process, so a killed writer leaves none behind."""
-    path = os.path.join(folder, "run.lock")
+    is refused. The lock is on the folder itself (no file left behind) and goes with the
+    process, so a killed writer leaves none."""
     try:
-        f = open(path, "a")
+        fd = os.open(folder, os.O_RDONLY)
     except OSError as e:
-        raise WriteError(path, e) from None
+        raise WriteError(folder, e) from None
     try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:
-        f.close()
+        os.close(fd)
         if e.errno in (errno.EAGAIN, errno.EACCES):
             raise StoreError(f"{folder}: another ganviz is writing this run") from None
-        raise WriteError(path, e) from None
-    return f
+        raise WriteError(folder, e) from None
+    return _FolderLock(fd)
+
+
+class _FolderLock:
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

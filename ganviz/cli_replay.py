@@ -59,9 +59,9 @@ def replay_command(args) -> int:
 def _target(args) -> tuple[bool, str]:
     """(PNG frames?, path), checked writable before any frame is drawn."""
     if args.png:
-        folder, to_png = args.png, True
+        folder = args.png
     elif args.out.endswith(os.sep) or os.path.isdir(args.out):
-        folder, to_png = args.out, True
+        folder = args.out
     elif args.out.lower().endswith(".gif"):
         check_folder(args.out)
         return False, args.out

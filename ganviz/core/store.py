@@ -196,6 +196,7 @@ class RunStore:
         if self.db is not None:
             self.db.close()
             self.db = None
+            _drop_empty_wal(self.path)
         self._lock.close()
 
     # ------------------------------------------------------------------ writing
@@ -380,6 +381,18 @@ class RunStore:
             except OSError:
                 pass
         self._doomed = []
+
+
+def _drop_empty_wal(path: str) -> None:
+    """SQLite leaves an empty WAL and its shared memory file behind when it could not start
+    (a full disk, a read-only folder): nothing is in them, and the folder stays as it was."""
+    wal = path + "-wal"
+    try:
+        if os.path.getsize(wal) == 0:
+            os.unlink(wal)
+            os.unlink(path + "-shm")
+    except OSError:
+        pass
 
 
 def _lock(folder: str) -> "_FolderLock":

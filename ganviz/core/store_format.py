@@ -77,17 +77,43 @@ def from_json(text: str):
 
 
 def write_error(path: str, error: sqlite3.Error) -> WriteError:
-    """A failed SQLite write as atomic.WriteError, worded like every other failed write."""
+    """A failed SQLite write as atomic.WriteError, worded like every other failed write.
+    SQLite calls a full disk "disk I/O error" when it strikes the WAL's shared memory file:
+    the free space tells."""
     text = str(error)
-    if "full" in text:          # "database or disk is full"
+    if "full" in text or ("I/O" in text and _free_bytes(path) < FULL_BELOW):
         cause = CAUSES[28]      # errno.ENOSPC
-    elif "readonly" in text:    # "attempt to write a readonly database"
-        cause = "the file or its folder is read-only"
+    elif "readonly" in text or "unable to open" in text:   # "attempt to write a readonly database"
+        cause = _read_only(path) or text
     elif "I/O" in text:
         cause = CAUSES[5]       # errno.EIO
     else:
         cause = text
     return WriteError(path, cause)
+
+
+FULL_BELOW = 1 << 20   # bytes free under which a failed write is put down to a full disk
+
+
+def _read_only(path: str) -> str:
+    """Why a run.db cannot be written, where it is read-only; else ""."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return CAUSES[30]   # errno.EROFS
+    except OSError:
+        return ""
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return "the file or its folder is read-only"
+    return ""
+
+
+def _free_bytes(path: str) -> int:
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return 1 << 62
+    return st.f_bavail * st.f_frsize
 
 
 def pack_rows(rows: np.ndarray) -> bytes:

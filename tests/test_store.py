@@ -298,13 +298,14 @@ def test_a_full_disk_is_a_write_error_and_keeps_what_was_committed(tmp_path):
     store.commit()
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
     store.db.execute(f"PRAGMA max_page_count = {pages}")   # SQLite's own "database or disk is full"
-    store.add_records(trainer.train(50))
-    store.maybe_frame(trainer, force=True)
+    records = trainer.train(50)
     with pytest.raises(WriteError) as caught:
+        store.add_records(records)   # it commits by itself if half a second has passed
         store.commit()
     assert str(caught.value) == f"Cannot write {tmp_path / 'run' / 'run.db'}: no space left on device"
     reader = RunReader(tmp_path / "run")
     assert len(reader) == 10 and list(reader.frame_updates()) == [0]
     store.db.execute("PRAGMA max_page_count = 1000000")   # room again: nothing buffered was lost
+    store.maybe_frame(trainer, force=True)
     store.close()
     assert reader.refresh() == 110 and list(reader.frame_updates()) == [0, 110]

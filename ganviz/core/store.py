@@ -22,8 +22,6 @@ history is never thinned (one row per update, about 60 bytes compressed) and is 
 from __future__ import annotations
 
 import datetime
-import errno
-import fcntl
 import os
 import sqlite3
 import time
@@ -37,10 +35,10 @@ from .data import BUILTIN_DATASETS
 from .field import network_weights
 from .frames import encode_frame
 from .run_reader import RunReader  # noqa: F401  (the API: store.RunReader)
-from .store_format import (DB, FORMAT, SCHEMA, SNAPSHOTS, VERSION, StoreError, pack_rows,
-                           records_to_rows, snapshot_path, to_json, unpack_rows, write_error)
 from .history import COLUMNS
 from .retention import to_thin
+from .store_format import (DB, FORMAT, SCHEMA, SNAPSHOTS, VERSION, StoreError, drop_empty_wal, lock_folder,
+                           pack_rows, records_to_rows, snapshot_path, to_json, unpack_rows, write_error)
 
 COMMIT_INTERVAL = 0.5
 FRAME_INTERVAL = 0.5
@@ -76,7 +74,7 @@ class RunStore:
             os.makedirs(os.path.join(self.folder, SNAPSHOTS), exist_ok=True)
         except OSError as e:
             raise WriteError(self.folder, e) from None
-        self._lock = _lock(self.folder)
+        self._lock = lock_folder(self.folder)
         self.db = None
         self._pending_rows: list[np.ndarray] = []
         self._pending_frames: list[tuple] = []
@@ -196,7 +194,7 @@ class RunStore:
         if self.db is not None:
             self.db.close()
             self.db = None
-            _drop_empty_wal(self.path)
+            drop_empty_wal(self.path)
         self._lock.close()
 
     # ------------------------------------------------------------------ writing
@@ -381,43 +379,3 @@ class RunStore:
             except OSError:
                 pass
         self._doomed = []
-
-
-def _drop_empty_wal(path: str) -> None:
-    """SQLite leaves an empty WAL and its shared memory file behind when it could not start
-    (a full disk, a read-only folder): nothing is in them, and the folder stays as it was."""
-    wal = path + "-wal"
-    try:
-        if os.path.getsize(wal) == 0:
-            os.unlink(wal)
-            os.unlink(path + "-shm")
-    except OSError:
-        pass
-
-
-def _lock(folder: str) -> "_FolderLock":
-    """One writer per run: a second one (another `ganviz train --resume` of the same folder)
-    is refused. The lock is on the folder itself (no file left behind) and goes with the
-    process, so a killed writer leaves none."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError as e:
-        raise WriteError(folder, e) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        os.close(fd)
-        if e.errno in (errno.EAGAIN, errno.EACCES):
-            raise StoreError(f"{folder}: another ganviz is writing this run") from None
-        raise WriteError(folder, e) from None
-    return _FolderLock(fd)
-
-
-class _FolderLock:
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None

@@ -22,6 +22,8 @@ Tables:
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import sqlite3
@@ -136,3 +138,43 @@ def records_to_rows(records) -> np.ndarray:
 
 def snapshot_path(folder: str, update: int) -> str:
     return os.path.join(folder, SNAPSHOTS, f"{update:012d}.pt")
+
+
+def drop_empty_wal(path: str) -> None:
+    """SQLite leaves an empty WAL and its shared memory file behind when it could not start
+    (a full disk, a read-only folder): nothing is in them, and the folder stays as it was."""
+    wal = path + "-wal"
+    try:
+        if os.path.getsize(wal) == 0:
+            os.unlink(wal)
+            os.unlink(path + "-shm")
+    except OSError:
+        pass
+
+
+def lock_folder(folder: str) -> "FolderLock":
+    """One writer per run: a second one (another `ganviz train --resume` of the same folder)
+    is refused. The lock is on the folder itself (no file left behind) and goes with the
+    process, so a killed writer leaves none."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as e:
+        raise WriteError(folder, e) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EAGAIN, errno.EACCES):
+            raise StoreError(f"{folder}: another ganviz is writing this run") from None
+        raise WriteError(folder, e) from None
+    return FolderLock(fd)
+
+
+class FolderLock:
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -13,11 +13,12 @@ Budget (budget_mb, default 500 MB; `ganviz train --budget-mb`): frames and snaps
 stay within it; snapshots within SNAPSHOT_SHARE of it. Over budget, frames (or snapshots) are
 removed where they are closest together for their age (retention.py), until the total is 10 %
 under: the spacing then grows with age (dense recent moments, sparse old ones, from the whole
-run), and the first and the latest are always kept. Measured sizes: a 2D default
-frame 168 KB (its weights hardly compress), a digits frame about 5 KB (64 samples as uint8),
-a 2D default snapshot about 0.5 MB: an hour of 2D training at 2 frames a second would be
-1.2 GB of frames, so it thins to roughly 3000 frames, denser towards the present. The metric
-history is never thinned (one row per update, about 60 bytes compressed) and is not counted.
+run), and the first and the latest are always kept. Measured sizes: a 2D default frame 169 KB
+(its weights, stored raw: they hardly compress), a digits frame 2 to 4 KB (64 samples as uint8,
+compressed); a snapshot 0.54 MB (2D default) or 1.0 MB (Digits (DCGAN)). An hour of 2D
+training makes 7200 frames (1.2 GB) and 60 snapshots (32 MB): it keeps about 2600 frames,
+denser towards the present. The metric history is never thinned (one row per update, about
+40 bytes compressed) and is not counted in the budget.
 """
 from __future__ import annotations
 

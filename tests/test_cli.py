@@ -60,7 +60,8 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     code, stdout, err = run(capsys, "train", "--dataset", "ring", "--steps", 30, "--out", out)
     assert code == 0
-    assert sorted(os.listdir(out)) == ["checkpoint.pt", "config.json", "metrics.csv", "samples.png"]
+    assert sorted(os.listdir(out)) == ["checkpoint.pt", "config.json", "metrics.csv", "run.db", "samples.png",
+                                       "snapshots"]
     assert json.loads((out / "config.json").read_text())["dataset"] == "ring"
     rows = csv_rows(out / "metrics.csv")
     assert len(rows) == 60 and [r["phase"] for r in rows[:2]] == ["D", "G"]  # k=1: 2 updates each
@@ -70,6 +71,12 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
         assert image.size[0] >= 256 and image.mode == "RGB"
     assert "trained 30 iterations" in stdout and "it/s" in stdout and "modes " in stdout
     assert "\r" in err and "30/30" in err and "loss_d" in err and "D(G(z))" in err
+    from ganviz.core.store import RunReader
+    store = RunReader(out)   # the same history as metrics.csv, and the run's first and last moments
+    assert [str(v) for v in store.columns(["loss_d"])["loss_d"]] == [repr(float(r["loss_d"])) for r in rows]
+    assert store.frame_updates()[0] == 0 and store.frame_updates()[-1] == 60
+    assert list(store.snapshot_updates()) == [60]
+    assert store.quality()[-1][0] == 60 and store.quality()[-1][1]["n_modes"] == 8
 
 
 def test_resume_adds_iterations_and_applies_live_settings(tmp_path, capsys):
@@ -83,6 +90,16 @@ def test_resume_adds_iterations_and_applies_live_settings(tmp_path, capsys):
     # the default learning-rate decay scales the set value
     assert trainer.iteration == 30
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(5e-4, rel=0.01)
+    from ganviz.core.store import RunReader
+    store = RunReader(out)   # the same store, appended to: one history, both ends' moments
+    assert np.array_equal(store.columns(["update"])["update"], np.arange(1, 61))
+    assert np.array_equal(store._rows(), trainer.history.array(), equal_nan=True)
+    assert {0, 40, 60} <= set(store.frame_updates()) and list(store.snapshot_updates()) == [40, 60]
+
+
+def test_train_budget_mb_must_be_positive(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--dataset", "ring", "--steps", 1, "--out", tmp_path / "r", "--budget-mb", 0)
+    assert code == 2 and "--budget-mb: 0 MB: the budget must be a positive number" in err
 
 
 def test_resume_refuses_settings_that_need_new_networks(ring_run, capsys):

@@ -95,7 +95,7 @@ def test_drawn_stroke_becomes_training_data(window, qtbot):
     f.add_stroke(np.stack([t, 0.5 * t], 1))
     assert f.useDrawingButton.isEnabled()
     f.useDrawingButton.click()
-    qtbot.waitUntil(lambda: window.run_info["dataset_name"] == "drawn", timeout=20000)
+    qtbot.waitUntil(lambda: window.run_info.dataset_name == "drawn", timeout=20000)
     data = window.worker.call(probes.points)
     assert np.abs(data[:, 1] - 0.5 * data[:, 0]).mean() < 0.1   # points lie along the stroke
     assert data[:, 0].min() > -0.2 and data[:, 0].max() < 1.2
@@ -112,7 +112,7 @@ def test_loaded_csv_becomes_training_data(window, qtbot, tmp_path):
     c.datasetPath.setText(str(path))
     c.datasetCombo.setCurrentText("CSV file of 2D points…")
     window.reset()
-    qtbot.waitUntil(lambda: window.run_info["dataset_name"] == f"csv:{path}", timeout=20000)
+    qtbot.waitUntil(lambda: window.run_info.dataset_name == f"csv:{path}", timeout=20000)
     assert window.worker.call(probes.points).shape == (300, 2)
     qtbot.waitUntil(lambda: len(window.fieldView.real.data) > 0, timeout=10000)
     x, _ = window.fieldView.real.getData()

@@ -214,7 +214,7 @@ def send_all(c, tmp_path):
     c.send(m.SendAll())
     batch = c.expect(m.Batch)
     assert batch.metrics is not None and batch.histogram is not None and batch.weights is not None
-    assert batch.iteration == c.call(probes.updates) // 2 or batch.next_phase == "G"
+    assert batch.updates == c.call(probes.updates)   # paused: the batch tells where the run stands
 
 
 def send_samples(c, tmp_path):
@@ -258,7 +258,7 @@ def ack(c, tmp_path):
     c.auto_ack = False
     try:
         c.send(m.Play())
-        c.expect(m.Batch, lambda b: b.records)
+        c.expect(m.Batch)
         unacked = [e for e in c.quiet(0.5) if isinstance(e, m.Batch)]
         assert not unacked, "a batch came before the last one was acknowledged"
         c.send(m.Ack())

@@ -33,7 +33,7 @@ from _common import Config, machine_info, print_machine  # noqa: E402
 
 from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 
-from ganviz.core import loop  # noqa: E402
+from ganviz.service import training as loop  # noqa: E402
 from ganviz.gui.main_window import MainWindow  # noqa: E402
 
 PROBE_MS = 10
@@ -57,7 +57,7 @@ class Probe:
                 return orig_on_batch(window, payload)
             finally:
                 if probe.measuring:
-                    probe.arrivals.append((payload["time"], payload["sent"], t, time.perf_counter()))
+                    probe.arrivals.append((payload.time, payload.sent, t, time.perf_counter()))
 
         MainWindow._on_batch = _on_batch
 

@@ -66,7 +66,7 @@ def main():
                    help="keep no recovery state on disk (to measure what keeping it costs)")
     args = p.parse_args()
 
-    from ganviz.core import process
+    from ganviz.service import process
     from ganviz.gui.app import make_app
     from ganviz.gui.main_window import MainWindow
 

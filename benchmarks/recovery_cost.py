@@ -20,7 +20,7 @@ import torch  # noqa: E402
 
 from ganviz.core.config import Config  # noqa: E402
 from ganviz.core.history import History  # noqa: E402
-from ganviz.core.loop import RECOVERY_INTERVAL  # noqa: E402
+from ganviz.service.training import RECOVERY_INTERVAL  # noqa: E402
 from ganviz.core.presets import apply_preset  # noqa: E402
 from ganviz.core.recovery import RecoveryStore  # noqa: E402
 from ganviz.core.trainer import Trainer  # noqa: E402

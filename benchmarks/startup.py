@@ -16,13 +16,13 @@ import time
 t0 = time.perf_counter()
 import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from ganviz.core import process
-training = process.start()   # as `ganviz` does: first thing
+from ganviz.protocol.transports import ProcessTransport
+training = ProcessTransport.start()   # as `ganviz` does: first thing
 from ganviz.gui.app import make_app
 from ganviz.gui.main_window import MainWindow
 from ganviz.core.config import Config
 app = make_app()
-w = MainWindow(Config(), training_process=training)
+w = MainWindow(Config(), transport=training)
 w.show()
 app.processEvents()
 shown = time.perf_counter() - t0

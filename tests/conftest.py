@@ -62,13 +62,14 @@ def fail_on_qt_warning(request):
         pytest.fail("Qt warned during this test:\n" + "\n".join(messages.caught), pytrace=False)
 
 
-@pytest.fixture
-def window(qtbot):
-    """A main window on a small, fast ring config; shut down (and checked) after the test."""
+def open_window(qtbot, transport):
+    """A main window on a small, fast ring config, reaching training through `transport`;
+    shut down (and checked) after the test."""
     from ganviz.core.config import Config
     from ganviz.gui.main_window import MainWindow
 
-    w = MainWindow(Config(dataset="ring", batch_size=64, hidden=32, probe_size=64, decay_steps=0))
+    w = MainWindow(Config(dataset="ring", batch_size=64, hidden=32, probe_size=64, decay_steps=0),
+                   transport=transport)
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.run_info is not None and w.dataViews.currentWidget() is w.fieldView, timeout=30000)
@@ -76,4 +77,17 @@ def window(qtbot):
     w.shutdown()
     # A QThread still running when its owner goes away aborts the process: fail loudly instead.
     assert w.thread.isFinished(), "worker thread still running after shutdown"
-    assert not w.worker.process.is_alive(), "training process still running after shutdown"
+    assert not w.worker.transport.alive(), "training service still running after shutdown"
+
+
+@pytest.fixture
+def window(qtbot):
+    """The window with its training service in a thread of this process (no process to start)."""
+    yield from open_window(qtbot, "inprocess")
+
+
+@pytest.fixture
+def process_window(qtbot):
+    """The window with training in its own process, as users run it: for tests about the
+    process (its death, its end, the fault suite)."""
+    yield from open_window(qtbot, "process")

@@ -39,3 +39,19 @@ def mend_step(trainer):
 
 def points(trainer):
     return trainer.dataset.data.cpu().numpy()
+
+
+def config(trainer):
+    return trainer.config
+
+
+def updates(trainer):
+    return trainer.updates
+
+
+def fail(trainer):
+    raise RuntimeError("asked to fail")
+
+
+def next_phase(trainer):
+    return trainer.next_phase

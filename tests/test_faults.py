@@ -7,6 +7,12 @@ import pytest
 from ganviz.core.config import Config, ConfigError
 
 
+@pytest.fixture
+def window(process_window):
+    """The fault suite runs against training in its own process, as users run it."""
+    return process_window
+
+
 def test_closing_mid_training_fifty_times_never_crashes_or_hangs(qtbot):
     from ganviz.gui.main_window import MainWindow
     for _ in range(50):

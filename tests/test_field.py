@@ -94,12 +94,14 @@ def test_drawn_stroke_becomes_training_data(window, qtbot):
     t = np.linspace(0, 1, 50)
     f.add_stroke(np.stack([t, 0.5 * t], 1))
     assert f.useDrawingButton.isEnabled()
+    (x0, x1), _ = f.vb.viewRange()
+    margin = 5 * 0.01 * (x1 - x0)   # 5 widths of the bump each drawn point becomes (drawing_samples)
     f.useDrawingButton.click()
-    qtbot.waitUntil(lambda: window.run_info["dataset_name"] == "drawn", timeout=20000)
+    qtbot.waitUntil(lambda: window.run_info.dataset_name == "drawn", timeout=20000)
     data = window.worker.call(probes.points)
     assert np.abs(data[:, 1] - 0.5 * data[:, 0]).mean() < 0.1   # points lie along the stroke
-    # each stroke point is a bump of 1 % of the view's width: its far tails may pass 0.2
-    assert np.quantile(data[:, 0], 0.001) > -0.2 and np.quantile(data[:, 0], 0.999) < 1.2
+    # the far tails of 20 000 bumps: quantiles, not the extremes (a 5-sigma point turns up)
+    assert np.quantile(data[:, 0], 0.001) > -margin and np.quantile(data[:, 0], 0.999) < 1 + margin
     window.step()
     qtbot.waitUntil(lambda: window.stepReadout.text().startswith("D update"), timeout=10000)
 
@@ -113,7 +115,7 @@ def test_loaded_csv_becomes_training_data(window, qtbot, tmp_path):
     c.datasetPath.setText(str(path))
     c.datasetCombo.setCurrentText("CSV file of 2D points…")
     window.reset()
-    qtbot.waitUntil(lambda: window.run_info["dataset_name"] == f"csv:{path}", timeout=20000)
+    qtbot.waitUntil(lambda: window.run_info.dataset_name == f"csv:{path}", timeout=20000)
     assert window.worker.call(probes.points).shape == (300, 2)
     qtbot.waitUntil(lambda: len(window.fieldView.real.data) > 0, timeout=10000)
     x, _ = window.fieldView.real.getData()

@@ -103,9 +103,9 @@ def test_learning_rate_change_while_training_takes_effect(window, qtbot):
 def test_change_needing_new_model_says_so_and_applies_on_reset(window, qtbot):
     window.controls.noiseDimSpin.setValue(5)
     assert "noise dimension" in window.controls.pendingLabel.text()
-    assert window.run_info["config"].noise_dim != 5
+    assert window.run_info.config.noise_dim != 5
     qtbot.mouseClick(window.findChild(QWidget, "resetButton"), Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.run_info["config"].noise_dim == 5, timeout=20000)
+    qtbot.waitUntil(lambda: window.run_info.config.noise_dim == 5, timeout=20000)
     assert window.worker.call(probes.networks)["G"]["net.0.weight"].shape[1] == 5
     qtbot.waitUntil(lambda: window.controls.pendingLabel.text() == "", timeout=5000)
 
@@ -182,10 +182,10 @@ def test_preset_shows_its_settings_and_applies_on_reset(window, qtbot):
     assert "collapse" in c.presetDescription.text()
     assert c.objectiveCombo.currentData() == "minimax"
     assert "objective" in c.pendingLabel.text()
-    assert window.run_info["config"].objective == "nonsaturating"
+    assert window.run_info.config.objective == "nonsaturating"
     window.reset()
-    qtbot.waitUntil(lambda: window.run_info["config"].objective == "minimax", timeout=20000)
-    assert window.run_info["config"].dataset == "ring"
+    qtbot.waitUntil(lambda: window.run_info.config.objective == "minimax", timeout=20000)
+    assert window.run_info.config.dataset == "ring"
 
 
 def test_image_preset_on_2d_points_asks_for_a_folder(window, qtbot, tmp_path, monkeypatch):
@@ -199,9 +199,9 @@ def test_image_preset_on_2d_points_asks_for_a_folder(window, qtbot, tmp_path, mo
     assert c.datasetCombo.currentText() == "Folder of images…"
     assert c.datasetPath.text() == str(tmp_path)
     window.reset()
-    qtbot.waitUntil(lambda: window.run_info["config"].model == "dcgan", timeout=30000)
-    assert window.run_info["config"].dataset == f"folder:{tmp_path}"
-    assert tuple(window.run_info["sample_shape"]) == (3, 64, 64)
+    qtbot.waitUntil(lambda: window.run_info.config.model == "dcgan", timeout=30000)
+    assert window.run_info.config.dataset == f"folder:{tmp_path}"
+    assert tuple(window.run_info.sample_shape) == (3, 64, 64)
     assert window.errorDialog is None or not window.errorDialog.isVisible()
 
 

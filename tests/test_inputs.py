@@ -477,7 +477,7 @@ def test_the_window_opens_a_cuda_checkpoint_and_shows_the_note(window, qtbot, cu
     window.open_checkpoint(str(path))
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith(
         "Saved on cuda, opened on cpu (no CUDA here)"), timeout=20000)
-    assert window.run_info["device"] == "cpu"
+    assert window.run_info.device == "cpu"
     qtbot.waitUntil(lambda: window.status["iteration"].text() == "iteration 3", timeout=10000)
     assert window.errorDialog is None or not window.errorDialog.isVisible()
     window.grab().save("/tmp/input-cuda-checkpoint.png")
@@ -547,7 +547,7 @@ def test_the_window_shows_the_progress_of_reading_a_csv(window, qtbot, tmp_path,
     window.statusBar().messageChanged.connect(messages.append)
     window.controls.set_config(window.config.replace(dataset=f"csv:{path}"))
     window.reset()
-    qtbot.waitUntil(lambda: window.run_info["dataset_name"] == f"csv:{path}", timeout=20000)
+    qtbot.waitUntil(lambda: window.run_info.dataset_name == f"csv:{path}", timeout=20000)
     size = path.stat().st_size
     assert progress and progress[-1] == (size, size, str(path))
     assert f"Reading pts.csv: 100 % (0 of 0 MB)" in messages
@@ -562,6 +562,6 @@ def test_the_window_counts_skipped_images_in_the_status_bar(window, qtbot, tmp_p
     window.controls.set_config(window.config.replace(dataset=f"folder:{tmp_path}", image_size=8,
                                                      channels=8, batch_size=4))
     window.reset()
-    qtbot.waitUntil(lambda: window.run_info["dataset_name"] == f"folder:{tmp_path}", timeout=20000)
+    qtbot.waitUntil(lambda: window.run_info.dataset_name == f"folder:{tmp_path}", timeout=20000)
     assert f"New run: {tmp_path}, 3 images, 1 unreadable image skipped" in messages
     window.grab().save("/tmp/input-skipped-images.png")

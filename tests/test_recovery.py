@@ -6,6 +6,7 @@ import re
 import signal
 
 import numpy as np
+import pytest
 import torch
 
 from ganviz.core.checkpoint import load_checkpoint
@@ -60,6 +61,12 @@ def test_a_new_run_replaces_the_history_file(tmp_path):
 
 
 # ------------------------------------------------------------------ the window
+@pytest.fixture
+def window(process_window):
+    """These tests kill the training process: the window runs one."""
+    return process_window
+
+
 def wait_message(window, qtbot, pattern=MESSAGE):
     qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible()
                     and pattern.search(window.errorDialog.text()) is not None, timeout=60000)

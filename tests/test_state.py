@@ -32,14 +32,14 @@ def test_preset_name_and_description_stay_after_reset(window, qtbot):
     assert c.presetCombo.currentText() == "Custom"   # the fixture's small config is no preset
     c.presetCombo.setCurrentText("Vanilla GAN")
     window.reset()
-    started(window, qtbot, lambda info: info["config"].objective == "minimax")
+    started(window, qtbot, lambda info: info.config.objective == "minimax")
     assert c.presetCombo.currentText() == "Vanilla GAN"
     assert "collapse" in c.presetDescription.text()
 
     c.presetCombo.setCurrentText("Default")   # back to the defaults
     window.reset()
-    started(window, qtbot, lambda info: info["config"].objective == "nonsaturating")
-    assert window.run_info["config"] == Config(dataset="ring", probe_size=64)
+    started(window, qtbot, lambda info: info.config.objective == "nonsaturating")
+    assert window.run_info.config == Config(dataset="ring", probe_size=64)
     assert c.presetCombo.currentText() == "Default" and c.presetDescription.text()
 
     c.lrDSpin.setValue(5e-4)   # now the settings are no preset's
@@ -53,7 +53,7 @@ def test_new_run_clears_last_step_and_retitles_quality(window, qtbot):
     qtbot.waitUntil(lambda: "Last update: D" in window.phaseLabel.text(), timeout=10000)
     choose_dataset(window, "moons")
     window.reset()
-    started(window, qtbot, lambda info: info["dataset_name"] == "moons")
+    started(window, qtbot, lambda info: info.dataset_name == "moons")
     assert "Last" not in window.phaseLabel.text() and "Last" not in window.pipeline.caption
     assert window.pipeline.caption.startswith("Next: D update")
     qtbot.waitUntil(lambda: window.qualityPanel.title == NO_SCORE_TITLE, timeout=10000)
@@ -67,20 +67,20 @@ def test_use_drawing_names_the_drawing_and_reset_keeps_it(window, qtbot):
     points = np.random.default_rng(0).normal(size=(400, 2)) * 0.5
     choose_dataset(window, "moons")
     window.use_points(points, "drawn")
-    started(window, qtbot, lambda info: info["dataset_name"] == "drawn")
+    started(window, qtbot, lambda info: info.dataset_name == "drawn")
     assert window.controls.datasetCombo.currentText() == "your drawing"
     assert window.statusBar().currentMessage() == "New run on your drawing: 400 points"
     # Reset with the drawing chosen trains on the same points again
     window.controls.seedSpin.setValue(5)
     window.reset()
-    started(window, qtbot, lambda info: info["config"].seed == 5)
+    started(window, qtbot, lambda info: info.config.seed == 5)
     assert window.errorDialog is None
     assert np.allclose(window.worker.call(probes.points), points.astype(np.float32))
     assert window.controls.datasetCombo.currentText() == "your drawing"
     # once another run replaced it, the drawing is no longer offered
     choose_dataset(window, "ring")
     window.reset()
-    started(window, qtbot, lambda info: info["dataset_name"] == "ring")
+    started(window, qtbot, lambda info: info.dataset_name == "ring")
     assert window.controls.datasetCombo.findText("your drawing") < 0
 
 
@@ -95,10 +95,10 @@ def test_open_says_where_the_run_stood_and_its_true_training_time(window, qtbot,
     assert trained > 0 and window.elapsed == pytest.approx(trained)
 
     window.reset()   # a new run starts from nothing
-    started(window, qtbot, lambda info: len(info["history"]) == 0)
+    started(window, qtbot, lambda info: len(info.history) == 0)
     assert window.elapsed == 0.0
     window.open_checkpoint(str(path))
-    started(window, qtbot, lambda info: len(info["history"]) == 8)
+    started(window, qtbot, lambda info: len(info.history) == 8)
     assert window.statusBar().currentMessage() == f"Opened {path} at iteration 4: ring, 50000 points"
     assert window.status["iteration"].text() == "iteration 4"
     assert window.elapsed == pytest.approx(trained)   # the time it had trained, not 0:00
@@ -113,7 +113,7 @@ def test_reset_says_at_once_that_it_is_loading_until_the_run_starts(window, qtbo
     assert window.busyIndicator.isVisible()
     assert not window.resetAction.isEnabled() and not window.stepAction.isEnabled()
     assert not window.trainAction.isEnabled() and not window.controls.isEnabled()
-    started(window, qtbot, lambda info: info["dataset_name"] == "moons")
+    started(window, qtbot, lambda info: info.dataset_name == "moons")
     assert not window.busyIndicator.isVisible()
     assert window.resetAction.isEnabled() and window.controls.isEnabled()
     assert window.statusBar().currentMessage() == "New run: moons, 50000 points"

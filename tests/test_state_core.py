@@ -10,7 +10,7 @@ import pytest
 
 from ganviz.core.config import LABELS, Config, ConfigError, in_words, label
 from ganviz.core.data import DataError, load_dataset
-from ganviz.core.loop import cannot_start
+from ganviz.service.training import cannot_start
 from ganviz.core.presets import PRESETS, apply_preset, matching_presets
 from ganviz.gui import system_libs
 
@@ -55,9 +55,10 @@ def test_a_missing_data_file_reads_as_one_plain_sentence(tmp_path):
 
 
 def test_training_process_reports_a_bad_reset_and_keeps_the_run(tmp_path):
-    """The loop itself: a Reset on a missing file sends one sentence with the traceback behind
+    """The training service itself: a Reset on a missing file sends one sentence with the traceback behind
     it, and the run it had stays."""
-    from ganviz.core.loop import TrainingLoop
+    from ganviz.protocol import messages as m
+    from ganviz.service.training import TrainingService
     from ganviz.core.trainer import Trainer
 
     class Pipe:
@@ -66,22 +67,24 @@ def test_training_process_reports_a_bad_reset_and_keeps_the_run(tmp_path):
         def send(self, message):
             self.sent.append(message)
 
-    loop = TrainingLoop(Pipe())
+    service = TrainingService(Pipe())
     small = Config(batch_size=16, hidden=8, probe_size=8, grid_size=16)
-    loop.trainer = trainer = Trainer(small)
-    loop.execute(("reset", small.replace(dataset=f"csv:{tmp_path}/gone.csv"), None))
-    kind, (sentence, details) = Pipe.sent[-1]
-    assert kind == "failed"
+    service.trainer = trainer = Trainer(small)
+    service.execute(m.Reset(small.replace(dataset=f"csv:{tmp_path}/gone.csv")))
+    failed = Pipe.sent[-1]
+    assert isinstance(failed, m.Failed)
+    sentence, details = failed.message, failed.details
     assert sentence == f"Cannot read {tmp_path}/gone.csv: no such file"
     assert "Traceback" in details and "DataError" in details
-    assert loop.trainer is trainer
+    assert service.trainer is trainer
 
 
 def test_reset_on_drawn_points_keeps_training_on_them():
     import numpy as np
 
     from ganviz.core.data import points_dataset
-    from ganviz.core.loop import TrainingLoop
+    from ganviz.protocol import messages as m
+    from ganviz.service.training import TrainingService
     from ganviz.core.trainer import Trainer
 
     class Pipe:
@@ -90,14 +93,14 @@ def test_reset_on_drawn_points_keeps_training_on_them():
 
     points = np.random.default_rng(0).normal(size=(300, 2))
     small = Config(dataset="drawn", batch_size=16, hidden=8, probe_size=8, grid_size=16)
-    loop = TrainingLoop(Pipe())
-    loop.execute(("reset", small, points_dataset(points, name="drawn")))
-    first = loop.trainer
-    loop.execute(("reset", small.replace(seed=1), None))
-    assert loop.trainer is not first
-    assert np.allclose(loop.trainer.dataset.data.numpy(), points.astype(np.float32))
-    loop.execute(("reset", small.replace(dataset="ring"), None))
-    assert loop.trainer.dataset.name == "ring"
+    service = TrainingService(Pipe())
+    service.execute(m.Reset(small, points_dataset(points, name="drawn")))
+    first = service.trainer
+    service.execute(m.Reset(small.replace(seed=1)))
+    assert service.trainer is not first
+    assert np.allclose(service.trainer.dataset.data.numpy(), points.astype(np.float32))
+    service.execute(m.Reset(small.replace(dataset="ring")))
+    assert service.trainer.dataset.name == "ring"
 
 
 # ---------------------------------------------------------------- system libraries (main.py)

@@ -9,7 +9,7 @@ def make_app():
     import torch  # before the QApplication (see shared/STYLE.md's traps)
     from PySide6.QtWidgets import QApplication
 
-    # Training runs in its own process (core/loop.py) with every core but one; the little torch
+    # Training runs in its own process (service/training.py) with every core but one; the little torch
     # work done here (drawn points, the field's colour scale) needs no more than one thread.
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(1)
@@ -25,8 +25,8 @@ def run_app(args=None) -> int:
         print(problem, file=sys.stderr)
         return 2
 
-    from ganviz.core import process
-    training = process.start()   # it imports torch on the other core while the window builds
+    from ganviz.protocol.transports import ProcessTransport
+    training = ProcessTransport.start()   # it imports torch on the other core while the window builds
 
     from ganviz.core.config import Config
 
@@ -34,6 +34,6 @@ def run_app(args=None) -> int:
 
     app = make_app()
     config = Config(dataset=getattr(args, "dataset", None) or "ring")
-    window = MainWindow(config, checkpoint=getattr(args, "checkpoint", None), training_process=training)
+    window = MainWindow(config, checkpoint=getattr(args, "checkpoint", None), transport=training)
     window.show()
     return app.exec()

@@ -1,7 +1,8 @@
 """The main window: toolbar (Train/Pause, Step, Step iteration, Reset, Save, Open, Export),
 the control panel, the pipeline diagram with the step readout, four live views and a status bar.
-The trainer lives in a training process of its own (core/process.py, core/loop.py): the
-window sends it commands through the worker and draws the records it sends back."""
+The trainer lives in the training service (service/training.py), in a process of its own or,
+for tests, a thread: the window sends it commands through the worker and draws the records it
+sends back."""
 from __future__ import annotations
 
 import os
@@ -47,8 +48,9 @@ LOAD_PROGRESS_BYTES = 20_000_000  # data files this big show their reading progr
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, config: Config | None = None, checkpoint: str | None = None, training_process=None):
-        """training_process: (process, connection) from core.process.start(), if already started."""
+    def __init__(self, config: Config | None = None, checkpoint: str | None = None, transport="process"):
+        """transport: how to reach the training service: "process" (its own process), "inprocess"
+        (a thread here, for tests), or a protocol.transports.Transport already started."""
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("ganviz: watch a GAN train")
@@ -76,7 +78,7 @@ class MainWindow(QMainWindow):
         self.toolbarKeys = ToolbarKeys(self, (self.trainAction, self.stepAction, self.stepIterationAction))
 
         self.thread = QThread(self)
-        self.worker = TrainingWorker(training_process)
+        self.worker = TrainingWorker(transport)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.batchReady.connect(self._on_batch)
@@ -483,22 +485,22 @@ class MainWindow(QMainWindow):
 
     def _recovered_message(self, info) -> str:
         reason, seen = self._recovering["reason"], self._recovering["seen"]
-        note = info.get("recovery") or {}
-        if not note.get("ok"):
+        note = info.recovery
+        if note is None or not note.ok:
             return (f"The training process stopped ({reason}) and its last saved state could not be read "
-                    f"({note.get('error', 'unknown error')}), so a new run started with the same settings.")
-        lost = max(0, seen - info["updates"])
-        return (f"The training process stopped ({reason}); reopened the run at iteration {info['iteration']}, "
+                    f"({note.error if note else 'unknown error'}), so a new run started with the same settings.")
+        lost = max(0, seen - info.updates)
+        return (f"The training process stopped ({reason}); reopened the run at iteration {info.iteration}, "
                 f"{lost} update{'' if lost == 1 else 's'} lost.")
 
     def _on_run_started(self, info):
         loading = self._end_loading()
         self.slowMotion.end()
         self.run_info = info
-        self.config = info["config"]
+        self.config = info.config
         self.objective = get_objective(self.config.objective)
         self.controls.set_config(self.config)
-        self.history = History.from_array_state(info["history"])
+        self.history = History.from_array_state(info.history)
         self.elapsed = 0.0   # _append_rows adds the durations of the history the run brings
         for plot in self.plots:
             plot.clear_data()
@@ -509,26 +511,26 @@ class MainWindow(QMainWindow):
         self.lossPlot.set_objective(self.objective)
         self.lossPlot.setToolTip(f"{self.objective.formula_d}\n{self.objective.formula_g}\n"
                                  "Dashed lines: the losses where D cannot tell real from fake.")
-        points = info["dataset_kind"] == "points"
+        points = info.dataset_kind == "points"
         self.sampleView.reset()
         self.dataViews.setCurrentWidget(self.fieldView if points else self.sampleView)
         self.fieldView.reset()
-        if info["real"] is not None:
-            self.fieldView.show_real(info["real"])
+        if info.real is not None:
+            self.fieldView.show_real(info.real)
         self.qualityPanel.clear()
         self.status["quality"].clear()
         self.metrics = None
         self.stateLabel.clear()
         self.worker.set_field_bounds(self.fieldView.bounds() if points else None)
-        self.status["device"].setText(f"device {info['device']}")
-        self.next_phase = info["next_phase"]
+        self.status["device"].setText(f"device {info.device}")
+        self.next_phase = info.next_phase
         self.stepReadout.setText("Press Step to run one update and see what it did.")
         self.stepExplanation.clear()
         self._update_phase_labels()
         # completed iterations: one G update each (the next batch says the same)
         iteration = int(np.sum(self.history.column("phase") == 1))
         self.status["iteration"].setText(f"iteration {iteration}")
-        note = info.get("note")  # e.g. a checkpoint saved on CUDA, opened on this CPU
+        note = info.note  # e.g. a checkpoint saved on CUDA, opened on this CPU
         self.statusBar().showMessage((f"{note[:1].upper()}{note[1:]}. " if note else "")
                                      + self._run_message(info, loading, iteration), 15000 if note else 8000)
         if self._recovering is not None:
@@ -539,9 +541,9 @@ class MainWindow(QMainWindow):
 
     def _run_message(self, info, loading, iteration: int) -> str:
         """What the status bar says about a run that just started: new, or opened where it stood."""
-        data = self.controls.dataset_label(info["dataset_name"])
-        size = f"{info['dataset_size']} {'points' if info['dataset_kind'] == 'points' else 'images'}"
-        skipped = info["skipped"]
+        data = self.controls.dataset_label(info.dataset_name)
+        size = f"{info.dataset_size} {'points' if info.dataset_kind == 'points' else 'images'}"
+        skipped = info.skipped
         size += f", {skipped} unreadable image{'s' if skipped != 1 else ''} skipped" if skipped else ""
         what, source = loading or (None, None)
         if what == "open":
@@ -560,22 +562,22 @@ class MainWindow(QMainWindow):
 
     def _on_batch(self, payload):
         try:
-            if payload["records"]:
-                self._append_rows(self.history.append(payload["records"]))
-            if "samples" in payload:
-                self.sampleView.show_samples(payload["samples"])
-            if "field" in payload:
-                self.fieldView.show_field(payload["field"])
-            if payload.get("metrics") is not None:
-                self.metrics = payload["metrics"]
-                self.status["quality"].setText(format_metrics(payload["metrics"]))
-                self.qualityPanel.show_metrics(payload["metrics"], payload["iteration"])
-            if "histogram" in payload:
-                self.qualityPanel.show_histogram(*payload["histogram"])
-            self.next_phase = payload["next_phase"]
-            self.status["iteration"].setText(f"iteration {payload['iteration']}")
-            self.status["epoch"].setText(f"epoch {payload['epoch']:.2f}")
-            self.status["rate"].setText(f"{payload['ups']:.0f} updates/s")
+            if payload.records:
+                self._append_rows(self.history.append(payload.records))
+            if payload.samples is not None:
+                self.sampleView.show_samples(payload.samples)
+            if payload.field is not None:
+                self.fieldView.show_field(payload.field)
+            if payload.metrics is not None:
+                self.metrics = payload.metrics
+                self.status["quality"].setText(format_metrics(payload.metrics))
+                self.qualityPanel.show_metrics(payload.metrics, payload.iteration)
+            if payload.histogram is not None:
+                self.qualityPanel.show_histogram(*payload.histogram)
+            self.next_phase = payload.next_phase
+            self.status["iteration"].setText(f"iteration {payload.iteration}")
+            self.status["epoch"].setText(f"epoch {payload.epoch:.2f}")
+            self.status["rate"].setText(f"{payload.ups:.0f} updates/s")
             self._update_phase_labels()
             self.last_batch_time = time.perf_counter()
             if self.last_batch_time - self._states_at > STATES_INTERVAL or not self.running:

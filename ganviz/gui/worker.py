@@ -1,8 +1,10 @@
-"""The window's side of training: starts the training process (core/loop.py) and relays.
+"""The window's side of training: starts the training service and relays.
 
-Commands go out through a pipe (any thread may send them). A QObject living in its own QThread
-(Qt's worker-object pattern) reads what the training process sends back and re-emits it as
-signals, which Qt queues to the GUI thread. The trainer itself lives in the other process:
+The service (service/training.py) runs in a process of its own, or for tests in a thread
+(protocol/transports.py); the window picks which. Commands (protocol/messages.py) go out through
+the transport (any thread may send them). A QObject living in its own QThread (Qt's
+worker-object pattern) reads the events that come back and re-emits them as signals, which Qt
+queues to the GUI thread. In the process transport the trainer lives in the other process:
 painting here never competes with it for Python's interpreter lock.
 
 If the training process dies (killed, out of memory, a native crash), the reader starts a new
@@ -12,14 +14,15 @@ MAX_DEATHS times within DEATH_WINDOW seconds: then it waits for a Reset or an Op
 from __future__ import annotations
 
 import itertools
-import signal
 import threading
 import time
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ganviz.core import process
 from ganviz.core.field import FieldMirror
+from ganviz.protocol import messages as m
+from ganviz.protocol import transports
+from ganviz.protocol.transports import Transport
 
 
 MAX_DEATHS = 3        # deaths within DEATH_WINDOW seconds after which no new process is started
@@ -30,37 +33,26 @@ class WorkerError(RuntimeError):
     pass
 
 
-def describe_exit(exitcode) -> str:
-    """How a process ended, in a few words: "killed by signal 9 (SIGKILL)", "exit code 1"."""
-    if exitcode is None:
-        return "it stopped answering"
-    if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = "unknown signal"
-        return f"killed by signal {-exitcode}, {name}"
-    return f"exit code {exitcode}"
-
-
 class TrainingWorker(QObject):
-    batchReady = Signal(object)      # dict: records, samples or field, next_phase, metrics, ups, ...
+    batchReady = Signal(object)      # messages.Batch: records, samples or field, next_phase, metrics, ups, ...
     stepDone = Signal(object)        # the Record of a single Step (for the readout)
     stagesReady = Signal(object)     # (Record, stages dict) of a slow-motion Step, after stepDone
-    runStarted = Signal(object)      # dict describing a new run (after reset or load)
+    runStarted = Signal(object)      # messages.RunStarted: a new run (after reset or load)
     runningChanged = Signal(bool)
     nonFinite = Signal(object)       # the Record whose loss or score became NaN/inf
     failed = Signal(str, str)        # one sentence for a dialog, and details (a traceback) behind
                                      # its Details button; training keeps serving
     saved = Signal(str)
+    settingsApplied = Signal(object) # messages.SettingsApplied: the answer to update_config()
     loadProgress = Signal(object)    # (bytes read, file size, file name) while a big file loads
     processDied = Signal(str, bool)  # how it ended; True: a new one is reopening the run,
                                      # False: it died too often, Reset or Open starts one
 
-    def __init__(self, started=None):
-        """started: (process, connection) from process.start(), if the app started it early."""
+    def __init__(self, transport: str | Transport = "process"):
+        """transport: "process" or "inprocess" (a new training service reached that way), or
+        one already started (the app starts the process first thing)."""
         super().__init__()
-        self.process, self._conn = started or process.start()
+        self.transport = transports.start(transport) if isinstance(transport, str) else transport
         self._send_lock = threading.Lock()
         self._stopping = False
         self._calls = itertools.count()
@@ -76,44 +68,62 @@ class TrainingWorker(QObject):
         self.deaths_before_giving_up = 0
         self._revived = threading.Event()
         self._revive_lock = threading.Lock()
+        self._relay = {   # each event as the signal the window connects to
+            m.RunStarted: self.runStarted.emit,
+            m.Batch: self.batchReady.emit,
+            m.Stepped: lambda e: self.stepDone.emit(e.record),
+            m.Stages: lambda e: self.stagesReady.emit((e.record, e.values)),
+            m.Running: lambda e: self.runningChanged.emit(e.on),
+            m.NonFinite: lambda e: self.nonFinite.emit(e.record),
+            m.Failed: lambda e: self.failed.emit(e.message, e.details),
+            m.Saved: lambda e: self.saved.emit(e.path),
+            m.Progress: lambda e: self.loadProgress.emit((e.done, e.total, e.name)),
+            m.SettingsApplied: self.settingsApplied.emit,
+        }
+
+    @property
+    def process(self):
+        """The training process (process transport only): tests kill it to see what follows."""
+        return self.transport.process
 
     # ---------------------------------------------------------------- commands (any thread)
-    def _send(self, *cmd):
+    def send(self, command: m.Command):
         try:
             with self._send_lock:
-                self._conn.send(cmd)
+                self.transport.send(command)
         except (OSError, ValueError):
-            pass   # the training process is gone; run() has already said so
+            pass   # the training service is gone; run() has already said so
 
     def play(self):
-        self._send("play")
+        self.send(m.Play())
 
     def pause(self):
-        self._send("pause")
+        self.send(m.Pause())
 
     def step(self):
-        self._send("step")
+        self.send(m.Step())
 
     def step_stages(self):
         """One Step whose stages come back too (slow motion); the update is a plain Step's."""
-        self._send("step_stages")
+        self.send(m.Step(stages=True))
 
     def step_iteration(self):
-        self._send("step_iteration")
+        self.send(m.StepIteration())
 
     def update_config(self, **changes):
-        self._send("update_config", changes)
+        """Answered by settingsApplied: what applied, and what waits for a Reset."""
+        self.send(m.ChangeSettings(changes))
 
     def reset(self, config, dataset=None):
         self._revive()
-        self._send("reset", config, dataset)
+        self.send(m.Reset(config, dataset))
 
     def save(self, path):
-        self._send("save", path)
+        self.send(m.Save(path))
 
     def load(self, path):
         self._revive()
-        self._send("load", path)
+        self.send(m.Open(path))
 
     @property
     def serving(self) -> bool:
@@ -123,33 +133,34 @@ class TrainingWorker(QObject):
     def set_recovery_folder(self, folder):
         """Keep the run's state in this folder, for a new process to reopen after a death."""
         self._recovery_folder = folder
-        self._send("recovery_folder", folder)
+        self.send(m.RecoveryFolder(folder))
 
     def restore_snapshot(self):
-        self._send("restore")
+        self.send(m.Restore())
 
     def set_fresh_noise(self, fresh: bool):
         self._fresh_noise = fresh
-        self._send("fresh_noise", fresh)
+        self.send(m.FreshNoise(fresh))
 
     def set_field_bounds(self, bounds):
         """The 2D view moved: draw the field over this plane from now on (and now, if paused)."""
         changed = bounds != self._field_bounds
         self._field_bounds = bounds
         if changed and bounds is not None:
-            self._send("redraw")
+            self.send(m.SendSamples())
 
     def refresh(self):
-        self._send("refresh")
+        """Ask for a batch with samples and quality metrics now."""
+        self.send(m.SendAll())
 
     def ack(self):
         """The window took the last batch; the next one may be sent."""
-        self._send("ack")
+        self.send(m.Ack())
 
     def stop(self):
         with self._send_lock:
             self._stopping = True
-        self._send("stop")
+        self.send(m.Stop())
         self._revived.set()   # a reader waiting for a Reset ends
 
     # ---------------------------------------------------------------- a new process
@@ -159,13 +170,13 @@ class TrainingWorker(QObject):
         with self._send_lock:
             if self._stopping:
                 return False
-            self.process, self._conn = process.start()
+            self.transport = transports.start(self.transport.kind)
             if self._recovery_folder:
-                self._conn.send(("recovery_folder", self._recovery_folder))
+                self.transport.send(m.RecoveryFolder(self._recovery_folder))
             if self._fresh_noise:
-                self._conn.send(("fresh_noise", True))
+                self.transport.send(m.FreshNoise(True))
             if recover:
-                self._conn.send(("recover", self._config))
+                self.transport.send(m.Recover(self._config))
         return True
 
     def _revive(self):
@@ -178,8 +189,7 @@ class TrainingWorker(QObject):
     def _on_process_died(self):
         """The pipe closed without a stop(): start a new process that reopens the run, unless
         processes keep dying (then wait until a Reset or Open starts one, or stop())."""
-        self.process.join(5)
-        reason = describe_exit(self.process.exitcode)
+        reason = self.transport.exit_reason()
         self._mirror = None
         now = time.monotonic()
         self._deaths = [t for t in self._deaths if now - t < DEATH_WINDOW] + [now]
@@ -199,7 +209,7 @@ class TrainingWorker(QObject):
         """fn(trainer, *args) run in the training process between updates; returns its result.
         fn must be importable there (a module-level function). For tests and scripts."""
         call_id = next(self._calls)
-        self._send("call", call_id, fn, args)
+        self.send(m.Call(call_id, fn, args))
         with self._result_ready:
             if not self._result_ready.wait_for(lambda: call_id in self._results, timeout):
                 raise WorkerError(f"the training process did not answer within {timeout} s")
@@ -211,53 +221,44 @@ class TrainingWorker(QObject):
     # ---------------------------------------------------------------- the reader (worker thread)
     @Slot()
     def run(self):
-        signals = {"batch": self.batchReady, "step": self.stepDone, "run": self.runStarted,
-                   "stages": self.stagesReady, "running": self.runningChanged, "nonfinite": self.nonFinite,
-                   "failed": self.failed, "saved": self.saved, "progress": self.loadProgress}
         while True:
             try:
-                kind, payload = self._conn.recv()
+                event = self.transport.receive()
             except (EOFError, OSError):
                 if self._stopping:
                     break
                 self._on_process_died()
                 continue
-            if kind == "result":
+            if isinstance(event, m.Result):
                 with self._result_ready:
-                    self._results[payload[0]] = payload[1:]
+                    self._results[event.call_id] = (event.ok, event.value)
                     self._result_ready.notify_all()
                 continue
-            if kind == "run":
-                self._config = payload["config"]
-                self._mirror = FieldMirror(payload["config"], payload["sample_shape"], payload["fixed_noise"]) \
-                    if payload["dataset_kind"] == "points" else None
-            elif kind == "batch":
+            if isinstance(event, m.RunStarted):
+                self._config = event.config
+                self._mirror = FieldMirror(event.config, event.sample_shape, event.fixed_noise) \
+                    if event.dataset_kind == "points" else None
+            elif isinstance(event, m.Batch):
                 if self._mirror is not None:   # counts D's updates for the "change in D" layer
-                    self._mirror.note_records(payload["records"])
-                if "weights" in payload:
-                    self._add_field(payload)
-            if kind == "failed":
-                self.failed.emit(*payload)
-            else:
-                signals[kind].emit(payload)
-        self.process.join(5)
+                    self._mirror.note_records(event.records)
+                if event.weights is not None:
+                    self._add_field(event)
+            self._relay[type(event)](event)
+        self.transport.join(5)
 
-    def _add_field(self, payload):
+    def _add_field(self, batch: m.Batch):
         """Compute the 2D field here, off the GUI thread, from the weights the batch brought."""
-        weights, bounds = payload.pop("weights"), self._field_bounds
+        weights, bounds = batch.weights, self._field_bounds
+        batch.weights = None   # the window needs the field, not the weights
         if self._mirror is None or bounds is None:
             return
         try:
             self._mirror.load(weights)
-            payload["field"] = self._mirror.field(bounds, fresh=self._fresh_noise)
+            batch.field = self._mirror.field(bounds, fresh=self._fresh_noise)
         except Exception as e:  # a field that cannot be drawn must not stop the batches
             self.failed.emit(f"Cannot draw the field: {e}", f"{type(e).__name__}: {e}")
 
     def join(self, timeout: float = 3.0):
-        """After stop(): wait for the training process to end; kill it if it does not (it may
-        still be importing torch). A kill loses nothing: checkpoints are written atomically.
-        Its end closes the pipe, which ends run()."""
-        self.process.join(timeout)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
+        """After stop(): wait for the training service to end (a process that does not is
+        killed; it may still be importing torch). Its end closes the transport, which ends run()."""
+        self.transport.join(timeout)

@@ -1,4 +1,4 @@
-"""Starting the training process that runs loop.TrainingLoop.
+"""The training process: the training service (training.py) in a spawned process of its own.
 
 This module imports neither torch nor Qt, so the app can start the process first thing and
 let it import torch while the window builds itself on the other core.
@@ -31,15 +31,15 @@ def default_threads() -> int:
 
 
 def serve(conn, threads: int = 0):
-    """The training process's main function: run the loop until "stop" or the window goes."""
+    """The training process's main function: run the service until Stop or the window goes."""
     import torch
 
-    from .loop import TrainingLoop
+    from .training import TrainingService
 
     if threads:
         torch.set_num_threads(threads)
     try:
-        TrainingLoop(conn).run()
+        TrainingService(conn).run()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass   # the window closed the pipe (or died): nothing left to train for
     finally:

@@ -1,0 +1,378 @@
+"""The training service: runs the trainer under commands read between updates.
+
+It runs in a process of its own (process.py) or, for tests, in a thread (protocol/transports.py).
+Why a process for the window: these small networks spend most of their time in Python, and
+Python runs one thread at a time. Painting the plots in the same process took 60-75 % of the
+training speed away; in its own process training keeps a core to itself.
+
+Commands (protocol/messages.py) come in through a channel, read between updates, so a Step is
+exact (one command, one update) and Pause lands within one update; each command has one handler
+method. Events go out through the same channel as plain CPU data (Records, numpy arrays), at
+most ~25 batches a second; until the window acknowledges a batch, records wait in an outbox and
+samples are replaced (latest wins).
+
+If the window gives it a recovery folder (RecoveryFolder), the service keeps the run's state
+there (recovery.py) every RECOVERY_INTERVAL seconds of training and after every pause and
+step, only while the losses are finite; a new service reopens it with Recover.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+import traceback
+
+import numpy as np
+import torch
+
+from ganviz.core.atomic import WriteError
+from ganviz.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ganviz.core.config import Config, in_words
+from ganviz.core.data import BUILTIN_DATASETS, USER_KINDS, DataError
+from ganviz.core.evaluate import evaluate
+from ganviz.core.field import d_output_histogram, network_weights
+from ganviz.core.inputs import reporting
+from ganviz.core.recovery import RecoveryStore, load_recovered
+from ganviz.core.trainer import Trainer
+from ganviz.protocol import messages as m
+
+EMIT_INTERVAL = 1 / 25      # seconds between batches sent to the window
+FIELD_INTERVAL = 1 / 25     # 2D runs send the weights for the field with every batch: ~20 frames/s
+IMAGE_INTERVAL = 1 / 10     # image grids: 10 a second is plenty
+METRIC_INTERVAL = 2.0       # seconds between quality metrics while training
+SNAPSHOT_INTERVAL = 10.0    # seconds between in-memory "last good state" snapshots
+RECOVERY_INTERVAL = 10.0    # seconds between states kept on disk while training (and every pause/step)
+
+
+class TrainingService:
+    def __init__(self, channel):
+        """channel: send(event), poll(timeout) and recv() (a multiprocessing Connection, or
+        transports.QueueChannel in-process)."""
+        self.channel = channel
+        self.trainer: Trainer | None = None
+        self.running = self.stopped = False
+        self.acked = True
+        self.outbox: list = []
+        self.fresh_noise = False
+        self.snapshot = None
+        self.snapshot_rows = 0
+        self.snapshot_time = 0.0
+        self.last_samples = self.last_metrics = 0.0
+        self.rate = []              # (time, updates) pairs for updates/s
+        self.recovery: RecoveryStore | None = None
+        self.recovery_time = 0.0
+        self.recovery_kept = None   # (trainer, updates, config) last written to the recovery folder
+        self.diverged = False       # a non-finite loss since the run started: keep nothing on disk
+        self.handlers = {
+            m.Ack: self.on_ack, m.Play: self.on_play, m.Pause: self.on_pause, m.Step: self.on_step,
+            m.StepIteration: self.on_step_iteration, m.ChangeSettings: self.on_change_settings,
+            m.Reset: self.on_reset, m.Save: self.on_save, m.Open: self.on_open, m.Restore: self.on_restore,
+            m.FreshNoise: self.on_fresh_noise, m.SendAll: self.on_send_all,
+            m.SendSamples: self.on_send_samples, m.Call: self.on_call,
+            m.RecoveryFolder: self.on_recovery_folder, m.Recover: self.on_recover, m.Stop: self.on_stop,
+        }
+
+    def send(self, event: m.Event):
+        self.channel.send(event)
+
+    def run(self):
+        with reporting(LoadProgress(self.send)):  # a big file's progress reaches the window
+            self._serve()
+
+    def _serve(self):
+        last_emit = time.perf_counter()
+        while not self.stopped:
+            try:
+                if self.running and self.trainer is not None:
+                    while self.channel.poll():
+                        self.execute(self.channel.recv())
+                    if not self.running:
+                        continue
+                    self.trainer.step(fetch=False)
+                    now = time.perf_counter()
+                    if now - last_emit >= EMIT_INTERVAL:
+                        last_emit = now   # from the flush's start: its own time counts in the interval
+                        self.flush()
+                else:
+                    self.flush()
+                    if self.channel.poll(0.05):
+                        self.execute(self.channel.recv())
+            except (EOFError, BrokenPipeError):
+                raise
+            except Exception as e:  # shown in a dialog; the service keeps serving
+                self.set_running(False)
+                self.send(m.Failed(f"Training stopped with an error: {e}",
+                                   f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}"))
+
+    def set_running(self, running: bool):
+        self.running = running
+        self.send(m.Running(running))
+
+    # ---------------------------------------------------------------- commands
+    def execute(self, command: m.Command):
+        self.handlers[type(command)](command)
+
+    def on_ack(self, command: m.Ack):
+        self.acked = True
+
+    def on_play(self, command: m.Play):
+        if self.trainer is not None:
+            self.set_running(True)
+
+    def on_pause(self, command: m.Pause):
+        self.running = False
+        self.flush(force_samples=True, force=True)
+        self.send(m.Running(False))
+        self.keep_recovery_state(force=True)
+
+    def on_step(self, command: m.Step):
+        if self.trainer is None:
+            return
+        stages = {} if command.stages else None   # slow motion: the same update, its stages told
+        record = self.trainer.step(fetch=True, stages=stages)
+        self.outbox.append(record)
+        self.flush(force_samples=True, metrics=True, force=True)
+        self.send(m.Stepped(record))
+        if stages is not None:
+            self.send(m.Stages(record, stages))
+        self.keep_recovery_state(force=True)
+
+    def on_step_iteration(self, command: m.StepIteration):
+        if self.trainer is None:
+            return
+        records = self.trainer.step_iteration(fetch=True)
+        self.outbox.extend(records)
+        self.flush(force_samples=True, metrics=True, force=True)
+        self.send(m.Stepped(records[-1]))
+        self.keep_recovery_state(force=True)
+
+    def on_change_settings(self, command: m.ChangeSettings):
+        if self.trainer is None:
+            return
+        needs_reset = self.trainer.update_config(**command.changes)
+        applied = {k: v for k, v in command.changes.items() if k not in needs_reset}
+        self.send(m.SettingsApplied(applied, list(needs_reset)))
+
+    def on_reset(self, command: m.Reset):
+        config, trainer = command.config, None
+        with self.failing_as(lambda e: cannot_start(config.dataset, e)):
+            dataset = command.dataset if command.dataset is not None else self.kept_dataset(config)
+            trainer = Trainer(config, dataset=dataset)
+        if trainer is not None:
+            self.start(trainer)
+
+    def on_save(self, command: m.Save):
+        if self.trainer is None:
+            return
+        # training goes on; the window says which file and why (WriteError names both)
+        with self.failing_as(lambda e: f"{e}." if isinstance(e, WriteError) else f"Not saved: {e}"):
+            save_checkpoint(self.trainer, command.path)
+            self.send(m.Saved(str(command.path)))
+
+    def on_open(self, command: m.Open):
+        trainer = None
+        with self.failing_as(lambda e: f"Cannot open {e}" if isinstance(e, CheckpointError)
+                             else cannot_start(str(command.path), e)):
+            trainer = load_checkpoint(command.path)
+        if trainer is not None:
+            self.start(trainer)
+
+    def on_restore(self, command: m.Restore):
+        if self.snapshot is None:
+            return
+        t = self.trainer
+        trainer = Trainer(Config.from_dict(self.snapshot["config"]), dataset=t.dataset)
+        state = copy.deepcopy(self.snapshot)
+        # the run's history still begins with the snapshot's rows
+        state["history"] = torch.from_numpy(t.history.array()[: self.snapshot_rows])
+        trainer.load_state_dict(state)
+        self.start(trainer)
+
+    def on_fresh_noise(self, command: m.FreshNoise):
+        self.fresh_noise = command.on
+        self.flush(force_samples=True, force=True)
+
+    def on_send_all(self, command: m.SendAll):
+        self.flush(force_samples=True, metrics=True, force=True)
+
+    def on_send_samples(self, command: m.SendSamples):
+        self.flush(force_samples=True, force=True)
+
+    def on_call(self, command: m.Call):
+        """Run fn(trainer, *args) here and send back what it returns (or the error): how
+        tests and scripts look inside the training service."""
+        try:
+            self.send(m.Result(command.call_id, True, command.fn(self.trainer, *command.args)))
+        except Exception as e:
+            self.send(m.Result(command.call_id, False, f"{type(e).__name__}: {e}"))
+
+    def on_recovery_folder(self, command: m.RecoveryFolder):
+        self.recovery = RecoveryStore(command.path) if command.path else None   # None: keep nothing on disk
+        self.recovery_kept = None
+
+    def on_recover(self, command: m.Recover):
+        self.recover(command.fallback)
+
+    def on_stop(self, command: m.Stop):
+        self.running, self.stopped = False, True
+
+    def recover(self, fallback):
+        """Reopen the run kept in the recovery folder (the previous process died); if it
+        cannot be read, start a new run with `fallback` (the dead run's config)."""
+        try:
+            if self.recovery is None:
+                raise ValueError("no recovery state was kept")
+            trainer = load_recovered(self.recovery.folder)
+            note = m.RecoveryNote(ok=True)
+        except Exception as e:  # noqa: BLE001 - any unreadable state: start afresh, say why
+            trainer = Trainer(fallback)
+            note = m.RecoveryNote(ok=False, error=str(e))
+        self.start(trainer, recovery=note)
+
+    def keep_recovery_state(self, force=False):
+        """The run's state on disk (recovery.py) for a new process to reopen, at most every
+        RECOVERY_INTERVAL seconds unless forced; never a state past a non-finite loss."""
+        if self.recovery is None or self.trainer is None or self.diverged:
+            return
+        now = time.perf_counter()
+        if not force and now - self.recovery_time < RECOVERY_INTERVAL:
+            return
+        kept = (self.trainer, self.trainer.updates, self.trainer.config)   # live settings count too
+        if self.recovery_kept == kept:
+            return   # already on disk (a Step sends Pause then Step: one write, not two)
+        self.recovery_time = now
+        self.recovery_kept = kept
+        try:
+            self.recovery.write(self.trainer)
+        except (WriteError, OSError) as e:   # say it once; training goes on without it
+            self.recovery = None
+            self.send(m.Failed(f"Cannot keep the run's recovery state ({e}); if the training "
+                               "process dies, the run since the last save is lost."))
+
+    @contextlib.contextmanager
+    def failing_as(self, sentence):
+        """An error inside becomes a Failed event worded by sentence(error), with the
+        traceback behind Details; the current run stays as it was."""
+        try:
+            yield
+        except Exception as e:
+            self.send(m.Failed(sentence(e), traceback.format_exc(limit=6)))
+
+    def kept_dataset(self, config):
+        """Data that cannot be loaded again by name (points drawn in the window, or restored
+        from a checkpoint) stays with a Reset that names it: the new run trains on it too."""
+        t = self.trainer
+        name = config.dataset
+        if t is None or t.dataset.name != name or name in BUILTIN_DATASETS \
+                or name.partition(":")[0] in USER_KINDS:
+            return None
+        return t.dataset
+
+    def start(self, trainer: Trainer, recovery=None):
+        """Swap in a new run (reset, load, restore or recover) and tell the window about it."""
+        self.running = False
+        self.trainer = trainer
+        self.diverged = False
+        self.outbox.clear()
+        self.rate.clear()
+        self.take_snapshot(force=True)
+        if self.recovery is not None:
+            self.recovery.begin_run()
+        ds = trainer.dataset
+        real = None
+        if ds.kind == "points":  # a fixed subset of the real data, shown once
+            real = ds.data[np.random.default_rng(0).permutation(len(ds.data))[:1000]].cpu().numpy().copy()
+        # the run store (core/store.py) opens the run's folder here, before the window hears of it
+        self.send(m.RunStarted(
+            config=trainer.config, device=str(trainer.device), dataset_kind=ds.kind, dataset_name=ds.name,
+            dataset_size=len(ds), sample_shape=tuple(ds.sample_shape),
+            fixed_noise=trainer.fixed_noise.cpu().numpy().copy(),   # a copy: in-process, no shared tensor
+            history=trainer.history.array(), next_phase=trainer.next_phase, iteration=trainer.iteration,
+            updates=trainer.updates, real=real, skipped=ds.skipped, note=getattr(trainer, "load_note", ""),
+            recovery=recovery))
+        self.send(m.Running(False))
+        self.flush(force_samples=True, metrics=True, force=True)
+        self.keep_recovery_state(force=True)
+
+    # ---------------------------------------------------------------- output
+    def flush(self, force_samples=False, metrics=False, force=False):
+        t = self.trainer
+        if t is None:
+            return
+        started = time.perf_counter()   # the last update has just finished
+        records = t.fetch_records()   # the run store writes these rows here, the only writer
+        bad = next((r for r in records if not r.is_finite), None)
+        self.outbox.extend(records)
+        if bad is not None:
+            self.diverged = True
+            self.set_running(False)
+            self.send(m.NonFinite(bad))
+        elif records:
+            self.take_snapshot()
+            self.keep_recovery_state()
+        if not (self.outbox or force_samples or force):
+            return
+        if not self.acked and not force:
+            return  # the window is busy: keep the records, send them with the next batch
+        now = time.perf_counter()
+        batch = m.Batch(records=self.outbox, next_phase=t.next_phase, iteration=t.iteration,
+                        updates=t.updates, epoch=t.sampler.epoch, ups=self.updates_per_second(now),
+                        time=started)   # perf_counter: one clock for all processes (benchmarks use it)
+        interval = IMAGE_INTERVAL if t.dataset.kind == "images" else FIELD_INTERVAL
+        if force_samples or now - self.last_samples >= interval:
+            if t.dataset.kind == "images":
+                batch.samples = t.samples(fresh=self.fresh_noise)
+            else:   # the window draws the field from these (field.FieldMirror)
+                batch.weights = network_weights(t)
+            self.last_samples = now
+        if metrics or now - self.last_metrics >= METRIC_INTERVAL:
+            batch.metrics = evaluate(t)
+            batch.histogram = d_output_histogram(t)
+            self.last_metrics = time.perf_counter()
+        self.outbox = []
+        self.acked = False
+        batch.sent = time.perf_counter()
+        self.send(batch)
+
+    def updates_per_second(self, now):
+        self.rate.append((now, self.trainer.updates))
+        while len(self.rate) > 2 and now - self.rate[0][0] > 2.0:
+            self.rate.pop(0)
+        (t0, u0), (t1, u1) = self.rate[0], self.rate[-1]
+        return (u1 - u0) / (t1 - t0) if t1 > t0 and self.running else 0.0
+
+    def take_snapshot(self, force=False):
+        """Keep the last state whose losses were finite, to go back to after a NaN. Its
+        history is kept as a row count, not a second copy of a history that only grows."""
+        now = time.perf_counter()
+        if force or now - self.snapshot_time >= SNAPSHOT_INTERVAL:
+            self.snapshot = copy.deepcopy(self.trainer.state_dict(history=False))
+            self.snapshot_rows = len(self.trainer.history)
+            self.snapshot_time = now
+
+
+class LoadProgress:
+    """Sends the progress of reading a big data file to the window, at most 4 times a second."""
+
+    def __init__(self, send):
+        self.send, self.last = send, 0.0
+
+    def progress(self, done, total, name):
+        now = time.perf_counter()
+        if done >= total or now - self.last >= 0.25:
+            self.last = now
+            self.send(m.Progress(done, total, name))
+
+    def note(self, text):
+        pass  # skipped images and device notes arrive with the run itself
+
+
+def cannot_start(dataset: str, error: Exception) -> str:
+    """One sentence for a run that could not start. DataError messages begin with the file
+    they are about ("/x/nope.csv: no such file")."""
+    if isinstance(error, DataError):
+        kind, sep, _ = dataset.partition(":")
+        return f"Cannot read {error}" if sep and kind in USER_KINDS else f"Cannot load the data: {error}"
+    if isinstance(error, ValueError):   # ConfigError, a model that does not fit the data
+        return f"Cannot start a run with these settings: {in_words(error)}"
+    return f"Cannot start the run: {type(error).__name__}: {error}"

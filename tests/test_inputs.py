@@ -16,7 +16,6 @@ import pytest
 import torch
 from PIL import Image
 
-from ganviz import cli
 from ganviz.core import inputs, readers
 from ganviz.core.checkpoint import load_checkpoint, save_checkpoint
 from ganviz.core.config import Config, ConfigError
@@ -550,7 +549,7 @@ def test_the_window_shows_the_progress_of_reading_a_csv(window, qtbot, tmp_path,
     qtbot.waitUntil(lambda: window.run_info.dataset_name == f"csv:{path}", timeout=20000)
     size = path.stat().st_size
     assert progress and progress[-1] == (size, size, str(path))
-    assert f"Reading pts.csv: 100 % (0 of 0 MB)" in messages
+    assert "Reading pts.csv: 100 % (0 of 0 MB)" in messages
 
 
 def test_the_window_counts_skipped_images_in_the_status_bar(window, qtbot, tmp_path):

@@ -1,7 +1,6 @@
 """Slow motion as a person uses it: Step plays the update as stages with its real numbers,
 Next stage / N / Play move through them, the diagram follows, and the update is a plain Step's.
 Also the words alone (stage_story), for every objective, and the header/diagram convention."""
-import math
 import re
 
 import numpy as np

@@ -85,7 +85,6 @@ def test_reset_on_drawn_points_keeps_training_on_them():
     from ganviz.core.data import points_dataset
     from ganviz.protocol import messages as m
     from ganviz.service.training import TrainingService
-    from ganviz.core.trainer import Trainer
 
     class Pipe:
         def send(self, message):

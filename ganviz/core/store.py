@@ -50,7 +50,7 @@ REAL_POINTS = 1000     # the real points the window draws (the same subset as lo
 
 
 def frame_payload(trainer) -> dict:
-    """What the window renders of this moment (as core/loop.py's flush() sends it)."""
+    """What the window renders of this moment (as service/training.py's flush() sends it)."""
     payload = {"iteration": trainer.iteration, "updates": trainer.updates}
     if trainer.dataset.kind == "images":
         payload["samples"] = trainer.samples()

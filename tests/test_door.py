@@ -239,6 +239,42 @@ def recovery_folder(c, tmp_path):
     c.send(m.RecoveryFolder(None))
 
 
+def runs_folder(c, tmp_path):
+    """Every run from now on is a folder under it: its rows, frames and quality, as the
+    window saw them; a new process reopening the run goes on in the same folder."""
+    from ganviz.core.store import RunReader
+    c.send(m.RunsFolder(str(tmp_path / "runs")))
+    c.send(m.Reset(SMALL))
+    run = c.expect(m.RunStarted)
+    assert run.folder and os.path.dirname(run.folder) == str(tmp_path / "runs")
+    c.send(m.Step())
+    stepped = c.expect(m.Stepped)
+    c.send(m.StepIteration())
+    c.expect(m.Stepped)
+    c.send(m.Pause())   # the store commits at a pause
+    kept = c.call(probes.updates)
+    reader = RunReader(run.folder)
+    try:
+        assert len(reader) == kept == 2   # D, then the G that ends the iteration
+        assert reader.columns(["d_fake_after"])["d_fake_after"][0] == stepped.record.d_fake_after
+        last, frame = reader.frame(kept)
+        assert last == kept and "weights" in frame   # the 2D field of the latest Step
+        assert reader.quality()   # the quality panel's numbers of the Steps
+    finally:
+        reader.close()
+    (tmp_path / "recovery").mkdir()
+    c.send(m.RecoveryFolder(str(tmp_path / "recovery")))
+    c.send(m.Step())
+    c.expect(m.Stepped)
+    c.call(probes.updates)
+    c.send(m.Recover(SMALL, run.folder))   # as a new process does after a death
+    again = c.expect(m.RunStarted)
+    assert again.recovery.ok and again.folder == run.folder
+    c.send(m.RunsFolder(None))
+    c.send(m.Reset(SMALL))
+    assert c.expect(m.RunStarted).folder is None   # no folder: nothing kept
+
+
 def recover(c, tmp_path):
     c.send(m.RecoveryFolder(str(tmp_path)))
     c.send(m.StepIteration())
@@ -293,6 +329,7 @@ CASES = {   # command -> (its case, the events the case checks)
     m.SendSamples: (send_samples, {m.Batch}),
     m.Call: (call, {m.Result}),
     m.RecoveryFolder: (recovery_folder, {m.Result}),
+    m.RunsFolder: (runs_folder, {m.RunStarted, m.Stepped, m.Result}),
     m.Recover: (recover, {m.RunStarted}),
     m.Ack: (ack, {m.Batch}),
     m.Stop: (stop, set()),

@@ -63,6 +63,8 @@ class TrainingWorker(QObject):
         self._fresh_noise = False
         self._recovery_folder = None
         self._config = None          # the current run's config: a fresh start if recovery fails
+        self._runs_folder = None     # where each run's store goes (set_runs_folder)
+        self._run_folder = None      # the current run's store: a recovered run goes on in it
         self._deaths: list[float] = []
         self._dead = False           # gave up restarting; reset() / load() start a new process
         self.deaths_before_giving_up = 0
@@ -135,6 +137,11 @@ class TrainingWorker(QObject):
         self._recovery_folder = folder
         self.send(m.RecoveryFolder(folder))
 
+    def set_runs_folder(self, folder):
+        """Keep every run from now on as a folder under this one (its timeline's store)."""
+        self._runs_folder = folder
+        self.send(m.RunsFolder(folder))
+
     def restore_snapshot(self):
         self.send(m.Restore())
 
@@ -173,10 +180,12 @@ class TrainingWorker(QObject):
             self.transport = transports.start(self.transport.kind)
             if self._recovery_folder:
                 self.transport.send(m.RecoveryFolder(self._recovery_folder))
+            if self._runs_folder:
+                self.transport.send(m.RunsFolder(self._runs_folder))
             if self._fresh_noise:
                 self.transport.send(m.FreshNoise(True))
             if recover:
-                self.transport.send(m.Recover(self._config))
+                self.transport.send(m.Recover(self._config, self._run_folder))
         return True
 
     def _revive(self):
@@ -236,6 +245,7 @@ class TrainingWorker(QObject):
                 continue
             if isinstance(event, m.RunStarted):
                 self._config = event.config
+                self._run_folder = event.folder
                 self._mirror = FieldMirror(event.config, event.sample_shape, event.fixed_noise) \
                     if event.dataset_kind == "points" else None
             elif isinstance(event, m.Batch):

@@ -109,9 +109,18 @@ class RecoveryFolder(Command):
 
 
 @dataclass(frozen=True)
+class RunsFolder(Command):
+    """Keep every run from now on as a folder under this one (core/store.py: its metrics,
+    frames and snapshots, for the timeline and branches); None: keep none."""
+    path: str | None
+
+
+@dataclass(frozen=True)
 class Recover(Command):
-    """Reopen the run kept in the recovery folder; if it cannot be read, start `fallback`."""
+    """Reopen the run kept in the recovery folder; if it cannot be read, start `fallback`.
+    `folder`: the dead run's store, which the reopened run goes on writing."""
     fallback: Config | None
+    folder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,7 @@ class RunStarted(Event):
     skipped: int = 0                  # unreadable images skipped while loading
     note: str = ""                    # e.g. a checkpoint saved on CUDA, opened on this CPU
     recovery: RecoveryNote | None = None   # set when the run was reopened by Recover
+    folder: str | None = None         # the run's store (RunsFolder), None when none is kept
 
 
 @dataclass
@@ -230,6 +240,6 @@ class SettingsApplied(Event):
 
 
 COMMANDS = (Play, Pause, Step, StepIteration, ChangeSettings, Reset, Save, Open, Restore, FreshNoise,
-            SendAll, SendSamples, Call, RecoveryFolder, Recover, Ack, Stop)
+            SendAll, SendSamples, Call, RecoveryFolder, RunsFolder, Recover, Ack, Stop)
 EVENTS = (RunStarted, Batch, Stepped, Stages, Running, NonFinite, Failed, Saved, Result, Progress,
           SettingsApplied)

@@ -14,11 +14,16 @@ samples are replaced (latest wins).
 If the window gives it a recovery folder (RecoveryFolder), the service keeps the run's state
 there (recovery.py) every RECOVERY_INTERVAL seconds of training and after every pause and
 step, only while the losses are finite; a new service reopens it with Recover.
+
+If the window gives it a runs folder (RunsFolder), every run is kept as a folder under it
+(core/store.py): its metric rows, frames of what the window shows, snapshots and quality
+scores, written here and nowhere else; the window's timeline reads them back.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import time
 import traceback
 
@@ -33,6 +38,7 @@ from ganviz.core.evaluate import evaluate
 from ganviz.core.field import d_output_histogram, network_weights
 from ganviz.core.inputs import reporting
 from ganviz.core.recovery import RecoveryStore, load_recovered
+from ganviz.core.store import RunStore, StoreError
 from ganviz.core.trainer import Trainer
 from ganviz.protocol import messages as m
 
@@ -63,13 +69,16 @@ class TrainingService:
         self.recovery_time = 0.0
         self.recovery_kept = None   # (trainer, updates, config) last written to the recovery folder
         self.diverged = False       # a non-finite loss since the run started: keep nothing on disk
+        self.runs_root: str | None = None   # RunsFolder: where each run's store goes
+        self.store: RunStore | None = None
         self.handlers = {
             m.Ack: self.on_ack, m.Play: self.on_play, m.Pause: self.on_pause, m.Step: self.on_step,
             m.StepIteration: self.on_step_iteration, m.ChangeSettings: self.on_change_settings,
             m.Reset: self.on_reset, m.Save: self.on_save, m.Open: self.on_open, m.Restore: self.on_restore,
             m.FreshNoise: self.on_fresh_noise, m.SendAll: self.on_send_all,
             m.SendSamples: self.on_send_samples, m.Call: self.on_call,
-            m.RecoveryFolder: self.on_recovery_folder, m.Recover: self.on_recover, m.Stop: self.on_stop,
+            m.RecoveryFolder: self.on_recovery_folder, m.RunsFolder: self.on_runs_folder,
+            m.Recover: self.on_recover, m.Stop: self.on_stop,
         }
 
     def send(self, event: m.Event):
@@ -130,8 +139,7 @@ class TrainingService:
             return
         stages = {} if command.stages else None   # slow motion: the same update, its stages told
         record = self.trainer.step(fetch=True, stages=stages)
-        self.outbox.append(record)
-        self.flush(force_samples=True, metrics=True, force=True)
+        self.flush(force_samples=True, metrics=True, force=True, stepped=[record])
         self.send(m.Stepped(record))
         if stages is not None:
             self.send(m.Stages(record, stages))
@@ -141,8 +149,7 @@ class TrainingService:
         if self.trainer is None:
             return
         records = self.trainer.step_iteration(fetch=True)
-        self.outbox.extend(records)
-        self.flush(force_samples=True, metrics=True, force=True)
+        self.flush(force_samples=True, metrics=True, force=True, stepped=records)
         self.send(m.Stepped(records[-1]))
         self.keep_recovery_state(force=True)
 
@@ -186,7 +193,7 @@ class TrainingService:
         # the run's history still begins with the snapshot's rows
         state["history"] = torch.from_numpy(t.history.array()[: self.snapshot_rows])
         trainer.load_state_dict(state)
-        self.start(trainer)
+        self.start(trainer, same_run=True)   # the store drops the rows after the snapshot
 
     def on_fresh_noise(self, command: m.FreshNoise):
         self.fresh_noise = command.on
@@ -210,24 +217,29 @@ class TrainingService:
         self.recovery = RecoveryStore(command.path) if command.path else None   # None: keep nothing on disk
         self.recovery_kept = None
 
+    def on_runs_folder(self, command: m.RunsFolder):
+        self.runs_root = command.path   # from the next run on (None: keep none)
+
     def on_recover(self, command: m.Recover):
-        self.recover(command.fallback)
+        self.recover(command.fallback, command.folder)
 
     def on_stop(self, command: m.Stop):
         self.running, self.stopped = False, True
+        self.close_store()
 
-    def recover(self, fallback):
-        """Reopen the run kept in the recovery folder (the previous process died); if it
-        cannot be read, start a new run with `fallback` (the dead run's config)."""
+    def recover(self, fallback, folder=None):
+        """Reopen the run kept in the recovery folder (the previous process died), going on
+        in its store `folder`; if it cannot be read, start a new run with `fallback` (the dead
+        run's config)."""
         try:
             if self.recovery is None:
                 raise ValueError("no recovery state was kept")
             trainer = load_recovered(self.recovery.folder)
             note = m.RecoveryNote(ok=True)
         except Exception as e:  # noqa: BLE001 - any unreadable state: start afresh, say why
-            trainer = Trainer(fallback)
+            trainer, folder = Trainer(fallback), None
             note = m.RecoveryNote(ok=False, error=str(e))
-        self.start(trainer, recovery=note)
+        self.start(trainer, recovery=note, folder=folder)
 
     def keep_recovery_state(self, force=False):
         """The run's state on disk (recovery.py) for a new process to reopen, at most every
@@ -268,10 +280,14 @@ class TrainingService:
             return None
         return t.dataset
 
-    def start(self, trainer: Trainer, recovery=None):
-        """Swap in a new run (reset, load, restore or recover) and tell the window about it."""
+    def start(self, trainer: Trainer, recovery=None, folder=None, same_run=False):
+        """Swap in a new run (reset, load, restore or recover) and tell the window about it.
+        Its store: a new folder under the runs folder, or `folder` (a recovered run goes on
+        in its own), or the current one (`same_run`: a restore goes back within the run)."""
         self.running = False
         self.trainer = trainer
+        if not same_run:
+            self.open_store(trainer, folder)
         self.diverged = False
         self.outbox.clear()
         self.rate.clear()
@@ -282,27 +298,29 @@ class TrainingService:
         real = None
         if ds.kind == "points":  # a fixed subset of the real data, shown once
             real = ds.data[np.random.default_rng(0).permutation(len(ds.data))[:1000]].cpu().numpy().copy()
-        # the run store (core/store.py) opens the run's folder here, before the window hears of it
         self.send(m.RunStarted(
             config=trainer.config, device=str(trainer.device), dataset_kind=ds.kind, dataset_name=ds.name,
             dataset_size=len(ds), sample_shape=tuple(ds.sample_shape),
             fixed_noise=trainer.fixed_noise.cpu().numpy().copy(),   # a copy: in-process, no shared tensor
             history=trainer.history.array(), next_phase=trainer.next_phase, iteration=trainer.iteration,
             updates=trainer.updates, real=real, skipped=ds.skipped, note=getattr(trainer, "load_note", ""),
-            recovery=recovery))
+            recovery=recovery, folder=self.store.folder if self.store is not None else None))
         self.send(m.Running(False))
         self.flush(force_samples=True, metrics=True, force=True)
         self.keep_recovery_state(force=True)
 
     # ---------------------------------------------------------------- output
-    def flush(self, force_samples=False, metrics=False, force=False):
+    def flush(self, force_samples=False, metrics=False, force=False, stepped=()):
+        """Send what happened (records, samples, metrics) and keep it in the store; `stepped`:
+        the records a Step returned (the trainer hands those back at once, not to fetch)."""
         t = self.trainer
         if t is None:
             return
         started = time.perf_counter()   # the last update has just finished
-        records = t.fetch_records()   # the run store writes these rows here, the only writer
+        records = t.fetch_records() + list(stepped)
         bad = next((r for r in records if not r.is_finite), None)
         self.outbox.extend(records)
+        self.keep(lambda store: store.add_records(records))   # the store's only writer
         if bad is not None:
             self.diverged = True
             self.set_running(False)
@@ -310,6 +328,7 @@ class TrainingService:
         elif records:
             self.take_snapshot()
             self.keep_recovery_state()
+            self.keep(lambda store: store.maybe_snapshot(t))
         if not (self.outbox or force_samples or force):
             return
         if not self.acked and not force:
@@ -325,14 +344,62 @@ class TrainingService:
             else:   # the window draws the field from these (field.FieldMirror)
                 batch.weights = network_weights(t)
             self.last_samples = now
+            if not self.diverged:   # the stored frame: the fixed noise's samples, as replay shows them
+                frame = None if self.fresh_noise and batch.samples is not None else \
+                    {"iteration": t.iteration, "updates": t.updates, "samples": batch.samples,
+                     "weights": batch.weights}
+                if frame is not None:
+                    frame = {k: v for k, v in frame.items() if v is not None}
+                self.keep(lambda store: store.maybe_frame(t, force=force_samples, payload=frame))
         if metrics or now - self.last_metrics >= METRIC_INTERVAL:
             batch.metrics = evaluate(t)
             batch.histogram = d_output_histogram(t)
             self.last_metrics = time.perf_counter()
+            if not self.diverged:
+                self.keep(lambda store: store.add_quality(t.updates, batch.metrics))
+        if force:   # a Step, a pause, a new run: on disk now, for the timeline (else every 0.5 s)
+            self.keep(lambda store: store.commit())
         self.outbox = []
         self.acked = False
         batch.sent = time.perf_counter()
         self.send(batch)
+
+    # ---------------------------------------------------------------- the run store
+    def open_store(self, trainer, folder=None):
+        """The new run's store: `folder`, or a new folder under the runs folder."""
+        self.close_store()
+        if self.runs_root is None:
+            return
+        if folder is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            name = "".join(c if c.isalnum() or c in "-_." else "-" for c in trainer.dataset.name)[:40]
+            folder = os.path.join(self.runs_root, f"{name}-{stamp}")
+            n = 2
+            while os.path.exists(folder):   # two runs in one second
+                folder = os.path.join(self.runs_root, f"{name}-{stamp}-{n}")
+                n += 1
+        self.keep(lambda _: None, opening=(trainer, folder))
+
+    def keep(self, write, opening=None):
+        """write(store), or open the store (opening: (trainer, folder)); a failure is said
+        once and training goes on without a store (what was written stays readable)."""
+        try:
+            if opening is not None:
+                self.store = RunStore(opening[1], opening[0])
+            elif self.store is not None:
+                write(self.store)
+        except (WriteError, StoreError, OSError) as e:
+            self.close_store()
+            self.send(m.Failed(f"Cannot keep this run on disk ({e}); it trains on, but its "
+                               "timeline stops here."))
+
+    def close_store(self):
+        store, self.store = self.store, None
+        if store is not None:
+            try:
+                store.close()
+            except (WriteError, StoreError, OSError):
+                pass   # its last half second is lost; what was committed stays
 
     def updates_per_second(self, now):
         self.rate.append((now, self.trainer.updates))

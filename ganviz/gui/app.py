@@ -36,4 +36,6 @@ def run_app(args=None) -> int:
     config = Config(dataset=getattr(args, "dataset", None) or "ring")
     window = MainWindow(config, checkpoint=getattr(args, "checkpoint", None), training_process=training)
     window.show()
+    if getattr(args, "run", None):   # once the window's own run is up, the folder replaces it on screen
+        window.pending_run = args.run
     return app.exec()

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import time
+import traceback
 
 import numpy as np
 from PySide6.QtCore import Qt, QThread, QTimer
@@ -30,9 +31,12 @@ from .pipeline import PipelineDiagram
 from .plots import AccuracyPlot, LossPlot, ScorePlot
 from .quality_panel import QualityPanel
 from .readout import explain_step
+from .run_folder import VIEWING_TEXT, extend_run, leave_run, open_run
 from .sample_view import SampleView
 from .screenshot import widget_png
 from .slow_motion import SlowMotion
+from .timeline import Timeline
+from . import timeline_export
 from .toolbar_keys import ToolbarKeys
 from .worker import DEATH_WINDOW, MAX_DEATHS, TrainingWorker
 
@@ -68,9 +72,12 @@ class MainWindow(QMainWindow):
         self.metrics = None            # the latest quality metrics of the run
         self._states_at = 0.0          # when the named states were last worked out
         self.last_batch_time = 0.0
+        self.viewing = None            # a run folder opened to read (run_folder.py), else None
+        self.pending_run = None        # a run folder to open once the first run has started (--run)
 
         self._build_views()
         self._build_toolbar()
+        self._build_timeline()
         self._build_controls()
         self._build_status()
         self.toolbarKeys = ToolbarKeys(self, (self.trainAction, self.stepAction, self.stepIterationAction))
@@ -269,6 +276,91 @@ class MainWindow(QMainWindow):
         for w in (self.stepViewCheck, self.logAxisCheck, self.lossPartsCheck, self.dgzSplitCheck,
                   self.freshNoiseCheck):
             bar.addWidget(w)
+
+    def _build_timeline(self):
+        """The timeline under the views (timeline.py), Open run…, and the export of a run's
+        recorded training; shown once a run store is attached (timeline.attach)."""
+        self.timeline = Timeline(self.dataViews, self.plots, self.qualityPanel)
+        self.centralWidget().layout().addWidget(self.timeline)
+        self.timeline.grew.connect(self._run_grew)
+        self.openRunAction = QAction("Open run…", self, objectName="openRunAction")
+        self.openRunAction.setToolTip("Show a run folder read-only, with its timeline (a run `ganviz train` "
+                                      "is still writing is followed live)")
+        self.openRunAction.triggered.connect(lambda: self.open_run())
+        bar = self.findChild(QToolBar, "trainingToolbar")
+        bar.insertAction(self._action_after(bar, self.openAction), self.openRunAction)
+        bar.widgetForAction(self.openRunAction).setObjectName("openRunButton")
+        menu = self.findChild(QToolButton, "exportButton").menu()
+        self.exportGifAction = menu.addAction("Recorded training as GIF…", self.export_gif)
+        self.exportGifAction.setObjectName("exportGifAction")
+        self.exportFramesAction = menu.addAction("Recorded training as PNG frames…", self.export_frames)
+        self.exportFramesAction.setObjectName("exportFramesAction")
+
+    @staticmethod
+    def _action_after(bar, action):
+        actions = bar.actions()
+        i = actions.index(action)
+        return actions[i + 1] if i + 1 < len(actions) else None
+
+    def open_run(self, folder=None) -> bool:
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self, "Open run folder")
+        return bool(folder) and open_run(self, folder)
+
+    def _run_grew(self, before, now):
+        if self.viewing is not None:
+            extend_run(self, before, now)
+
+    def export_gif(self, path=None):
+        if self._recorded_run() is None:
+            return
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export recorded training", "training.gif", "GIF (*.gif)")
+        if path:
+            self._export_recorded(path, png=False)
+
+    def export_frames(self, folder=None):
+        if self._recorded_run() is None:
+            return
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self, "Export recorded frames into folder")
+        if folder:
+            self._export_recorded(folder, png=True)
+
+    def _recorded_run(self):
+        reader = self.timeline.reader
+        if reader is None or not len(self.timeline.frames):
+            self._show_error("This run has no recorded moments to export: open a run folder (Open run…) "
+                             "written by `ganviz train`.")
+            return None
+        return reader
+
+    def _export_recorded(self, path, png: bool):
+        """Every recorded frame, drawn as the timeline shows it (timeline_export.py), with a
+        progress dialog that can cancel."""
+        from PySide6.QtWidgets import QApplication, QProgressDialog
+        dialog = QProgressDialog("Drawing the recorded frames…", "Cancel", 0, 0, self)
+        dialog.setObjectName("exportProgress")
+        dialog.setWindowModality(Qt.WindowModal)
+        dialog.setMinimumDuration(500)
+
+        def progress(done, total):
+            dialog.setMaximum(total)
+            dialog.setValue(done)
+            QApplication.processEvents()
+            return not dialog.wasCanceled()
+        try:
+            n = timeline_export.export_frames(self.timeline.reader, path, png=png, progress=progress)
+        except (WriteError, OSError, ValueError) as e:
+            self._show_error(f"{e}" if str(e).endswith(".") else f"{e}.", traceback.format_exc())
+            return
+        finally:
+            dialog.close()
+        if dialog.wasCanceled():
+            self.statusBar().showMessage(f"Export cancelled ({n} PNG frames written to {path})" if png
+                                         else "Export cancelled: no GIF written", 8000)
+        else:
+            self.statusBar().showMessage(f"Wrote {n} frames {'into' if png else 'to'} {path}", 8000)
 
     def _build_controls(self):
         self.controls = ControlPanel(self.config)
@@ -479,7 +571,8 @@ class MainWindow(QMainWindow):
     def _set_training_actions(self, enabled: bool):
         for a in (self.trainAction, self.stepAction, self.stepIterationAction, self.resetAction,
                   self.saveAction, self.openAction):
-            a.setEnabled(enabled)
+            # a recorded run on screen: nothing to train or save; Reset and Open leave it
+            a.setEnabled(enabled and (self.viewing is None or a in (self.resetAction, self.openAction)))
 
     def _recovered_message(self, info) -> str:
         reason, seen = self._recovering["reason"], self._recovering["seen"]
@@ -492,6 +585,10 @@ class MainWindow(QMainWindow):
                 f"{lost} update{'' if lost == 1 else 's'} lost.")
 
     def _on_run_started(self, info):
+        leave_run(self)   # a recorded run on screen gives way to the new one
+        if self.pending_run:   # `ganviz gui --run DIR`: shown over the run that just started
+            QTimer.singleShot(0, lambda folder=self.pending_run: self.open_run(folder))
+            self.pending_run = None
         loading = self._end_loading()
         self.slowMotion.end()
         self.run_info = info
@@ -560,6 +657,8 @@ class MainWindow(QMainWindow):
 
     def _on_batch(self, payload):
         try:
+            if self.viewing is not None:
+                return   # a recorded run is on screen; the paused run waits for Reset
             if payload["records"]:
                 self._append_rows(self.history.append(payload["records"]))
             if "samples" in payload:
@@ -569,7 +668,8 @@ class MainWindow(QMainWindow):
             if payload.get("metrics") is not None:
                 self.metrics = payload["metrics"]
                 self.status["quality"].setText(format_metrics(payload["metrics"]))
-                self.qualityPanel.show_metrics(payload["metrics"], payload["iteration"])
+                if self.timeline.at_live:   # else the panel shows a recorded moment's scores
+                    self.qualityPanel.show_metrics(payload["metrics"], payload["iteration"])
             if "histogram" in payload:
                 self.qualityPanel.show_histogram(*payload["histogram"])
             self.next_phase = payload["next_phase"]
@@ -656,6 +756,10 @@ class MainWindow(QMainWindow):
         history, so a new run says nothing of one. Slow motion's diagram shows the update just
         done, and its caption says so."""
         self.stepAction.setText(f"Step {self.next_phase}")
+        if self.viewing is not None:
+            self.phaseLabel.setText(VIEWING_TEXT)
+            self.pipeline.set_phase("both", "A recorded run: nothing trains", label="recorded")
+            return
         n = len(self.history)
         last = self.history.record(n - 1) if n else None
         last_text = f"   Last update: {last.phase} (update {last.update})" if last else ""

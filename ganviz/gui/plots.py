@@ -66,6 +66,11 @@ class MetricPlot(pg.PlotWidget):
         vb.disableAutoRange()
         vb.sigRangeChangedManually.connect(self._stop_following)
         self.getPlotItem().autoBtn.clicked.connect(self._follow_again)
+        # the timeline's moment: a vertical line at its iteration (hidden while live)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(90, 90, 90, 200, width=1.5))
+        self.cursor.setZValue(50)
+        self.addItem(self.cursor, ignoreBounds=True)
+        self.cursor.hide()
         self._update_title()
 
     @property
@@ -145,6 +150,14 @@ class MetricPlot(pg.PlotWidget):
             self._lines.append(line)
             ticks.append((pos, text))
         self.getAxis("right").setTicks([ticks, []])
+
+    def set_cursor(self, x: float | None):
+        """Mark iteration x (a recorded moment the timeline shows), or nothing (None: live)."""
+        if x is None:
+            self.cursor.hide()
+        else:
+            self.cursor.setPos(float(x))
+            self.cursor.show()
 
     def clear_data(self):
         for s in self.series.values():

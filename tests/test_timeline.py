@@ -182,6 +182,8 @@ def test_ab_shows_two_moments_side_by_side(qtbot, request, run):
     it_a, it_b = reader.frame(int(frames[1]))[1]["iteration"], reader.frame(int(frames[-1]))[1]["iteration"]
     assert a.caption.text() == f"A: iteration {it_a} (pinned)" and b.caption.text() == f"B: iteration {it_b}"
     assert timeline.slider.maximum() == len(frames) - 1        # no Live position while comparing
+    for plot in views.plots:                                    # B's cursor, and A's dashed
+        assert (plot.cursor.value(), plot.pinCursor.value()) == (it_b, it_a) and plot.pinCursor.isVisible()
     if reader.dataset_kind == "points":
         assert not np.allclose(a.fieldView.current_field.fake, b.fieldView.current_field.fake)
     else:
@@ -189,6 +191,7 @@ def test_ab_shows_two_moments_side_by_side(qtbot, request, run):
     views.widget.grab().save(f"/tmp/timeline-ab-{reader.dataset_name}.png")
     qtbot.keyClick(timeline.slider, Qt.Key_Escape)             # the way out
     assert timeline.pinned is None and not b.isVisible()
+    assert not any(plot.pinCursor.isVisible() for plot in views.plots)
     assert timeline.slider.maximum() == len(frames)
 
 
@@ -245,6 +248,14 @@ def test_an_opened_run_still_being_written_grows(window, qtbot, tmp_path):
         qtbot.waitUntil(lambda: len(window.timeline.frames) > frames and len(window.history) > rows, timeout=5000)
         assert window.timeline.slider.value() == window.timeline.slider.maximum()   # follows the newest
         assert window.timeline.shown[0] == window.timeline.frames[-1]
+        assert "still being written" in window.timeline.label.text()
     finally:
         store.close()
     window.grab().save("/tmp/timeline-window-ring.png")
+    from PIL import Image
+    window.export_gif(str(tmp_path / "training.gif"))          # from the window's Export menu
+    with Image.open(tmp_path / "training.gif") as image:
+        assert image.n_frames == len(window.timeline.frames)
+    window.resetAction.trigger()                               # a new run: the recorded one gives way
+    qtbot.waitUntil(lambda: window.viewing is None and window.trainAction.isEnabled(), timeout=30000)
+    assert not window.timeline.isVisible() and window.dataViews.currentWidget() is window.fieldView

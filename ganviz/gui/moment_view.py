@@ -4,7 +4,7 @@ D's weights; the field is computed from them here, over the pane's visible plane
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ganviz.core.field import FieldMirror
@@ -31,6 +31,7 @@ class MomentPane(QWidget):
         self.sampleView = SampleView()
         self.sampleView.plot.setTitle("Generated samples (fixed noise), recorded")
         self.fieldView = FieldView()
+        self.fieldView.plot.setTitle("2D field, recorded", color="#222", size="10pt")   # fits half a column
         # a recorded field is read, not drawn on: drawing new data belongs to the live view
         for w in (self.fieldView.drawButton, self.fieldView.useDrawingButton, self.fieldView.clearDrawingButton):
             w.hide()
@@ -66,6 +67,13 @@ class MomentPane(QWidget):
         field.change, field.change_label = None, NO_CHANGE
         self.fieldView.show_field(field)
 
+    def reframe(self):
+        """Frame the moment again (the pane changed size: A/B on or off)."""
+        if self.fieldView.isVisible():
+            self.fieldView._follow_again()
+        elif self.sampleView.last_tiled is not None:
+            self.sampleView.plot.autoRange()
+
     def _bounds_changed(self, bounds):
         # the user zoomed, or the view followed the fakes: D's heatmap over the plane now shown
         f = self.fieldView.current_field
@@ -94,3 +102,10 @@ class MomentView(QWidget):
 
     def set_ab(self, on: bool):
         self.paneB.setVisible(on)
+        # once the panes have their new widths (the layout runs first), frame both again
+        QTimer.singleShot(0, self, self._reframe)
+
+    def _reframe(self):
+        for pane in (self.paneA, self.paneB):
+            if pane.isVisible():
+                pane.reframe()

@@ -188,7 +188,7 @@ class Timeline(QWidget):
             self._live_widget = self.data_views.currentWidget()
             self.data_views.setCurrentWidget(self.view)
         for plot in self.plots:
-            plot.set_cursor(iteration)
+            plot.set_cursor(iteration, self.pinned[2] if self.pinned is not None else None)
         scores = self.scores_as_of(update)
         if self._scores_shown != len(scores):   # redrawn only when the moment's scores differ
             self.quality_panel.show_recorded(scores)

@@ -789,6 +789,7 @@ class MainWindow(QMainWindow):
     def shutdown(self):
         """Stop the training process, then join the worker thread; never terminate()."""
         self.frameTimer.stop()
+        leave_run(self)   # a recorded run on screen: stop following it, close its store
         if self.thread.isRunning():
             self.worker.stop()
             self.worker.join()

@@ -95,8 +95,9 @@ def leave_run(window):
     """Back to the window's own run (a new one is starting, or another folder opens)."""
     if window.viewing is None:
         return
-    window.viewing = None
+    reader, window.viewing = window.viewing, None
     window.timeline.detach()
+    reader.close()
     window.setWindowTitle("ganviz: watch a GAN train")
     window._set_training_actions(True)
 

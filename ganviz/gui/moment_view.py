@@ -29,7 +29,7 @@ class MomentPane(QWidget):
         self.caption.setAlignment(Qt.AlignCenter)
         layout.addWidget(self.caption)
         self.sampleView = SampleView()
-        self.sampleView.plot.setTitle("Generated samples (fixed noise), recorded")
+        self.sampleView.plot.setTitle("Samples (fixed noise), recorded")
         self.fieldView = FieldView()
         self.fieldView.plot.setTitle("2D field, recorded", color="#222", size="10pt")   # fits half a column
         # a recorded field is read, not drawn on: drawing new data belongs to the live view
@@ -73,6 +73,13 @@ class MomentPane(QWidget):
             self.fieldView._follow_again()
         elif self.sampleView.last_tiled is not None:
             self.sampleView.plot.autoRange()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        # an aspect-locked view keeps its height's range when it narrows, and cuts the grid
+        # (or the field) at the sides: frame it again, unless the user has zoomed the field
+        if self.sampleView.isVisible() or self.fieldView.follow:
+            QTimer.singleShot(0, self, self.reframe)
 
     def _bounds_changed(self, bounds):
         # the user zoomed, or the view followed the fakes: D's heatmap over the plane now shown

@@ -47,6 +47,7 @@ def open_run(window, folder: str) -> bool:
     window.slowMotion.end()
     window.stepViewCheck.setChecked(False)
     window.config = reader.config
+    window.controls.set_config(reader.config)   # the panel shows this run's settings (Reset: its like)
     window.objective = get_objective(reader.config.objective)
     window.history = History()
     window.elapsed = 0.0

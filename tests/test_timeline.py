@@ -167,6 +167,26 @@ def test_live_end_position_gives_the_views_back(qtbot, digits_run):
     assert not any(plot.cursor.isVisible() for plot in views.plots)
 
 
+def test_a_live_run_growing_keeps_live_at_the_end_and_a_past_moment_where_it_is(qtbot, tmp_path):
+    trainer = Trainer(DIGITS)
+    store = RunStore(tmp_path / "run", trainer)
+    try:
+        train_into(store, trainer, 10, 5)
+        views = Views(qtbot)
+        timeline = views.timeline
+        timeline.attach(RunReader(tmp_path / "run"), live=True)
+        n = len(timeline.frames)
+        train_into(store, trainer, 10, 5)
+        assert timeline.refresh() and len(timeline.frames) == n + 2
+        assert timeline.at_live and timeline.slider.value() == timeline.slider.maximum() == n + 2
+        timeline.slider.setValue(1)
+        shown = timeline.shown[0]
+        train_into(store, trainer, 10, 5)
+        assert timeline.refresh() and timeline.shown[0] == shown and timeline.slider.value() == 1
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("run", ["ring_run", "digits_run"])
 def test_ab_shows_two_moments_side_by_side(qtbot, request, run):
     reader = RunReader(request.getfixturevalue(run))

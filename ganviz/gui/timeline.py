@@ -144,9 +144,10 @@ class Timeline(QWidget):
         self.frames = np.asarray(frames, np.int64)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, self._end_index()))
+        if at_end:   # the end stays the end: Live, or the newest frame of a run being written
+            self.slider.setValue(self.slider.maximum())
         self.slider.blockSignals(False)
-        if at_end and not self.live and self.shown is not None and self.shown[0] != self._last_frame():
-            self.slider.setValue(self.slider.maximum())   # following a run being written: its newest
+        if at_end and self.shown is not None and self.shown[0] != self._last_frame():
             self._show_index(self.slider.value())
         self._set_label()
         if now > before:

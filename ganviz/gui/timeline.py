@@ -8,6 +8,7 @@ One door: attach(reader, live) for the window's own run (live) or a run folder o
 The reader is polled every FOLLOW_MS, so a run still being written grows under the slider."""
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import numpy as np
@@ -175,19 +176,24 @@ class Timeline(QWidget):
     def _show_index(self, index: int):
         if self.reader is None:
             return
-        if index >= len(self.frames):     # Live (or nothing recorded yet)
-            self._go_live()
+        if index >= len(self.frames):     # Live (or, in a run opened to read, nothing recorded yet)
+            if self.live:
+                self._go_live()
+            else:
+                self._use_view()
             self._set_label()
             return
-        update, payload = self.reader.frame(int(self.frames[index]))
+        try:
+            update, payload = self.reader.frame(int(self.frames[index]))
+        except (ValueError, OSError, sqlite3.Error) as e:   # a damaged frame: say so, keep the last one
+            self.label.setText(f"Cannot read the moment at update {int(self.frames[index])}: {e}")
+            return
         iteration = int(payload.get("iteration", self.iteration_of(update)))
         pane = self.view.paneB if self.pinned is not None else self.view.paneA
         pane.show_moment(update, payload, f"B: iteration {iteration}" if self.pinned is not None
                          else f"iteration {iteration} (recorded)")
         self.shown = (update, payload)
-        if self.data_views.currentWidget() is not self.view:
-            self._live_widget = self.data_views.currentWidget()
-            self.data_views.setCurrentWidget(self.view)
+        self._use_view()
         for plot in self.plots:
             plot.set_cursor(iteration, self.pinned[2] if self.pinned is not None else None)
         scores = self.scores_as_of(update)
@@ -196,6 +202,11 @@ class Timeline(QWidget):
             self._scores_shown = len(scores)
         self._set_label()
         self.momentChanged.emit(update)
+
+    def _use_view(self):
+        if self.data_views.currentWidget() is not self.view:
+            self._live_widget = self.data_views.currentWidget()
+            self.data_views.setCurrentWidget(self.view)
 
     def _go_live(self):
         was = self.shown
@@ -206,7 +217,7 @@ class Timeline(QWidget):
             self._live_widget = None
         for plot in self.plots:
             plot.set_cursor(None)
-        if was is not None:
+        if was is not None or not self.live:
             if self.live:   # the run's scores so far, then the live panel carries on
                 self.quality_panel.show_recorded([(self.iteration_of(u), m) for u, m in self._scores])
             self.quality_panel.show_live()

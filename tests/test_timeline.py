@@ -252,6 +252,9 @@ def test_opening_a_folder_that_is_not_a_run_says_so(window, tmp_path):
     assert window.errorDialog is not None and window.errorDialog.isVisible()
     assert str(tmp_path) in window.errorDialog.text()
     assert window.viewing is None and window.windowTitle() == before and not window.timeline.isVisible()
+    window.errorDialog.close()
+    window.export_gif(str(tmp_path / "training.gif"))         # nothing recorded: said, nothing written
+    assert "no recorded moments" in window.errorDialog.text() and not (tmp_path / "training.gif").exists()
 
 
 def test_an_opened_run_still_being_written_grows(window, qtbot, tmp_path):

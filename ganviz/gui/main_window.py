@@ -8,7 +8,6 @@ import os
 import shutil
 import tempfile
 import time
-import traceback
 
 import numpy as np
 from PySide6.QtCore import Qt, QThread, QTimer
@@ -312,55 +311,18 @@ class MainWindow(QMainWindow):
             extend_run(self, before, now)
 
     def export_gif(self, path=None):
-        if self._recorded_run() is None:
-            return
-        if not path:
+        """The recorded training as an animated GIF (timeline_export.py)."""
+        if timeline_export.has_frames(self) and not path:
             path, _ = QFileDialog.getSaveFileName(self, "Export recorded training", "training.gif", "GIF (*.gif)")
         if path:
-            self._export_recorded(path, png=False)
+            timeline_export.export_from_window(self, path, png=False)
 
     def export_frames(self, folder=None):
-        if self._recorded_run() is None:
-            return
-        if not folder:
+        """The recorded training as PNG frames in a folder."""
+        if timeline_export.has_frames(self) and not folder:
             folder = QFileDialog.getExistingDirectory(self, "Export recorded frames into folder")
         if folder:
-            self._export_recorded(folder, png=True)
-
-    def _recorded_run(self):
-        reader = self.timeline.reader
-        if reader is None or not len(self.timeline.frames):
-            self._show_error("This run has no recorded moments to export: open a run folder (Open run…) "
-                             "written by `ganviz train`.")
-            return None
-        return reader
-
-    def _export_recorded(self, path, png: bool):
-        """Every recorded frame, drawn as the timeline shows it (timeline_export.py), with a
-        progress dialog that can cancel."""
-        from PySide6.QtWidgets import QApplication, QProgressDialog
-        dialog = QProgressDialog("Drawing the recorded frames…", "Cancel", 0, 0, self)
-        dialog.setObjectName("exportProgress")
-        dialog.setWindowModality(Qt.WindowModal)
-        dialog.setMinimumDuration(500)
-
-        def progress(done, total):
-            dialog.setMaximum(total)
-            dialog.setValue(done)
-            QApplication.processEvents()
-            return not dialog.wasCanceled()
-        try:
-            n = timeline_export.export_frames(self.timeline.reader, path, png=png, progress=progress)
-        except (WriteError, OSError, ValueError) as e:
-            self._show_error(f"{e}" if str(e).endswith(".") else f"{e}.", traceback.format_exc())
-            return
-        finally:
-            dialog.close()
-        if dialog.wasCanceled():
-            self.statusBar().showMessage(f"Export cancelled ({n} PNG frames written to {path})" if png
-                                         else "Export cancelled: no GIF written", 8000)
-        else:
-            self.statusBar().showMessage(f"Wrote {n} frames {'into' if png else 'to'} {path}", 8000)
+            timeline_export.export_from_window(self, folder, png=True)
 
     def _build_controls(self):
         self.controls = ControlPanel(self.config)

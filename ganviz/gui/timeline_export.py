@@ -8,6 +8,7 @@ PNG frames are written one at a time, each file whole or not at all (core/atomic
 from __future__ import annotations
 
 import os
+import traceback
 
 import numpy as np
 from PIL import Image
@@ -89,4 +90,40 @@ def _pil(widget) -> Image.Image:
     return Image.fromarray(rows.reshape(h, w, 3).copy(), "RGB")
 
 
-__all__ = ["export_frames", "WriteError"]
+def has_frames(window) -> bool:
+    """True if the window's timeline has recorded moments to export; else says so."""
+    if window.timeline.reader is not None and len(window.timeline.frames):
+        return True
+    window._show_error("This run has no recorded moments to export: open a run folder (Open run…) "
+                       "written by `ganviz train`.")
+    return False
+
+
+def export_from_window(window, path: str, png: bool) -> None:
+    """Export the window's recorded run with a progress dialog that can cancel; problems go
+    to the window's error dialog, the outcome to its status bar."""
+    from PySide6.QtWidgets import QApplication, QProgressDialog
+    if not has_frames(window):
+        return
+    dialog = QProgressDialog("Drawing the recorded frames…", "Cancel", 0, 0, window)
+    dialog.setObjectName("exportProgress")
+    dialog.setWindowModality(Qt.WindowModal)
+    dialog.setMinimumDuration(500)
+
+    def progress(done, total):
+        dialog.setMaximum(total)
+        dialog.setValue(done)
+        QApplication.processEvents()
+        return not dialog.wasCanceled()
+    try:
+        n = export_frames(window.timeline.reader, path, png=png, progress=progress)
+    except (WriteError, OSError, ValueError) as e:
+        window._show_error(f"{e}" if str(e).endswith(".") else f"{e}.", traceback.format_exc())
+        return
+    finally:
+        dialog.close()
+    if dialog.wasCanceled():
+        window.statusBar().showMessage(f"Export cancelled ({n} PNG frames written to {path})" if png
+                                       else "Export cancelled: no GIF written", 8000)
+    else:
+        window.statusBar().showMessage(f"Wrote {n} frames {'into' if png else 'to'} {path}", 8000)

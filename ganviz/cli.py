@@ -14,11 +14,14 @@ import sys
 import numpy as np
 
 from . import __version__
-from .core.config import OBJECTIVES, OPTIMIZERS, Config
+from .core.config import SETTINGS
 
 DATA_HELP = ("a built-in dataset (ring, grid, spiral, moons, circle, digits) or your own data as "
              "KIND:PATH with KIND csv (x,y columns), npy (points or images), idx (MNIST format) "
              "or folder (PNG/JPEG images)")
+# Config fields that `ganviz train` has an option for, named as the field (args.lr_d); None
+# means "not given". From the settings' declarations in core/config.py.
+SETTING_OPTIONS = tuple(name for name, s in SETTINGS.items() if s.cli)
 EXIT_USAGE = 2
 EXIT_NONFINITE = 3   # `train` stopped because a loss became NaN or infinite
 EXIT_INTERRUPTED = 130
@@ -80,32 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         train.add_argument("--preset", choices=sorted(presets), metavar="NAME",
                            help="start from a named setting: " + "; ".join(
                                f"{k}: {getattr(v, 'description', '')}" for k, v in sorted(presets.items())))
-    train.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
-    train.add_argument("--objective", choices=OBJECTIVES, help="GAN loss (default nonsaturating)")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer of both networks (default adam)")
-    train.add_argument("--lr-d", type=float, metavar="LR", help=f"discriminator learning rate (default {Config.lr_d:g})")
-    train.add_argument("--lr-g", type=float, metavar="LR", help=f"generator learning rate (default {Config.lr_g:g})")
-    train.add_argument("--beta1", type=float, metavar="B", help="Adam beta1 (default 0.5)")
-    train.add_argument("--beta2", type=float, metavar="B", help="Adam beta2 (default 0.999)")
-    train.add_argument("--batch-size", type=int, metavar="N", help=f"batch size (default {Config.batch_size})")
-    train.add_argument("--noise-dim", type=int, metavar="N", help="length of the noise vector z (default 64)")
-    train.add_argument("--d-steps", type=int, metavar="K", help="discriminator updates per generator update (default 1)")
-    train.add_argument("--label-smoothing", type=float, metavar="S",
-                       help="one-sided: D's target for real data is 1 - S (default 0)")
-    train.add_argument("--g-ema", type=float, metavar="DECAY",
-                       help="samples and scores from an exponential moving average of the "
-                       "generator's weights with this decay, e.g. 0.999 (default 0: off)")
-    train.add_argument("--probe-every", type=int, metavar="N",
-                       help="measure D(x), D(G(z)) on the probe batch on every Nth iteration "
-                       "(default 20; 1: every update, at about a third more time per update)")
-    train.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda or mps")
+    _add_setting_options(train)
     train.add_argument("--threads", type=int, metavar="N",
                        help="CPU threads for torch (default: torch's choice; 1 is often faster "
                        "for the small 2D networks, or on a shared machine)")
     train.add_argument("--out", metavar="DIR", help="output folder (default runs/DATA-TIMESTAMP)")
     train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR/checkpoint.pt, "
                        "writing back to DIR; settings given here must be ones that can change live "
-                       "(learning rates, betas, d-steps, label smoothing)")
+                       f"({', '.join(SETTINGS[n].option for n in SETTING_OPTIONS if SETTINGS[n].live)})")
     train.add_argument("--checkpoint-every", type=_count, default=1000, metavar="N",
                        help="also save the checkpoint and metrics every N iterations (default 1000; 0: only at the end)")
     train.add_argument("--budget-mb", type=_megabytes, default=500, metavar="MB",
@@ -256,6 +241,21 @@ def _presets() -> dict:
     except ImportError:
         return {}
     return dict(PRESETS)
+
+
+def _add_setting_options(parser) -> None:
+    """One option per declared setting: its type, choices and help come from its declaration;
+    the default stays None so a preset or a resumed run's value is only overridden when given."""
+    for name in SETTING_OPTIONS:
+        s = SETTINGS[name]
+        if isinstance(s.default, bool):
+            kind = {"action": argparse.BooleanOptionalAction}
+        elif s.choices is not None:
+            kind = {"choices": s.choices}
+        else:
+            kind = {"type": type(s.default), "metavar": s.metavar}
+        help_text = s.cli_help().replace("%", "%%")   # argparse formats help with %
+        parser.add_argument(s.option, dest=name, default=None, help=help_text, **kind)
 
 
 def _count(text: str) -> int:

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from .cli import EXIT_INTERRUPTED, EXIT_NONFINITE, UserError
+from .cli import EXIT_INTERRUPTED, EXIT_NONFINITE, SETTING_OPTIONS, UserError
 from .core.atomic import atomic_write
 from .core.checkpoint import load_checkpoint, save_checkpoint
 from .core.config import Config
@@ -24,9 +24,9 @@ from .core.render import grid_png, scatter_png
 from .core.store import RunStore
 from .core.trainer import Trainer
 
-# Options whose argparse names are Config fields; None means "not given".
-CONFIG_OPTIONS = ("seed", "objective", "optimizer", "lr_d", "lr_g", "beta1", "beta2",
-                  "batch_size", "noise_dim", "d_steps", "label_smoothing", "g_ema", "probe_every")
+# Options whose argparse names are Config fields; None means "not given". --device also
+# chooses where a resumed run loads, so it is handled on its own.
+CONFIG_OPTIONS = tuple(name for name in SETTING_OPTIONS if name != "device")
 CHUNK_SECONDS = 0.25   # train() this long between looks at the clock, progress and Ctrl+C
 MAX_CHUNK = 200
 SCATTER_POINTS = 2000

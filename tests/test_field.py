@@ -98,7 +98,8 @@ def test_drawn_stroke_becomes_training_data(window, qtbot):
     qtbot.waitUntil(lambda: window.run_info["dataset_name"] == "drawn", timeout=20000)
     data = window.worker.call(probes.points)
     assert np.abs(data[:, 1] - 0.5 * data[:, 0]).mean() < 0.1   # points lie along the stroke
-    assert data[:, 0].min() > -0.2 and data[:, 0].max() < 1.2
+    # each stroke point is a bump of 1 % of the view's width: its far tails may pass 0.2
+    assert np.quantile(data[:, 0], 0.001) > -0.2 and np.quantile(data[:, 0], 0.999) < 1.2
     window.step()
     qtbot.waitUntil(lambda: window.stepReadout.text().startswith("D update"), timeout=10000)
 

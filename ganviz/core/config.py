@@ -3,35 +3,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import numbers
 import re
 from dataclasses import dataclass, fields
+
+from .settings import problems_of, setting, settings_of
 
 OBJECTIVES = ("nonsaturating", "minimax", "least_squares", "hinge", "wgan_gp")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
 MODELS = ("auto", "mlp", "dcgan")
-
-# Settings the trainer can change between two updates without rebuilding anything.
-LIVE_FIELDS = ("lr_d", "lr_g", "beta1", "beta2", "momentum", "d_steps", "label_smoothing",
-               "gp_weight", "r1_gamma", "lr_final", "decay_steps", "probe_every")
-
-
-# Upper limits for sizes, each far past any useful setting yet well before one exhausts a
-# machine: a typo such as --noise-dim 100000000 is refused by name instead of allocating.
-LIMITS = {
-    "noise_dim": 4096,     # DCGAN uses 100, StyleGAN 512
-    "batch_size": 65536,
-    "hidden": 8192,        # MLP width; 8192 x 8192 is already 67 M weights per layer
-    "depth": 64,           # MLP hidden layers
-    "channels": 1024,      # DCGAN base channels (the DCGAN paper: 64 to 128)
-    "probe_size": 4096,    # measured on every Step: it must stay quick
-    "grid_size": 4096,     # samples drawn on the fixed noise for the grid or the field view
-    "ring_modes": 10000,
-    "d_steps": 1000,
-}
-INTEGER_FIELDS = ("batch_size", "d_steps", "decay_steps", "noise_dim", "hidden", "depth",
-                  "channels", "ring_modes", "image_size", "probe_size", "probe_every", "grid_size")
+IMAGE_SIZES = (0, 8, 16, 28, 32, 64)   # 0: folder images at 32, other images as stored
 
 
 class ConfigError(ValueError):
@@ -43,47 +24,100 @@ class Config:
     """Every setting of a run. The defaults train the 2D ring well and fast on a CPU: all 8
     modes within about 1500 iterations (non-saturating loss, R1 penalty, leaky-ReLU MLPs, Adam
     at 1e-3 decaying to 1 % over 6000 iterations); presets.py holds named alternatives."""
-    dataset: str = "ring"
+    # data (--dataset is written by hand in cli.py: the gui and screenshot commands share it)
+    dataset: str = setting(
+        "ring", "dataset", help="a built-in dataset (ring, grid, ...) or your data as KIND:PATH",
+        cli=False, check=lambda v: None if isinstance(v, str) and v else
+        "must be a name (ring, grid, ...) or KIND:PATH")
     # objective
-    objective: str = "nonsaturating"
-    label_smoothing: float = 0.0   # one-sided: real target becomes 1 - label_smoothing
-    gp_weight: float = 10.0        # WGAN-GP gradient penalty weight
-    r1_gamma: float = 1.0          # R1 penalty on D's gradient at real data (0 = off)
+    objective: str = setting("nonsaturating", "objective", help="GAN loss", choices=OBJECTIVES,
+                             widget="choice", row=1)
+    label_smoothing: float = setting(
+        0.0, "label smoothing", help="one-sided: D's target for real data is 1 - S", live=True,
+        range="[0, 0.5)", metavar="S", widget="double", decimals=2, step=0.05, row=10)
+    gp_weight: float = setting(10.0, "gradient penalty weight", help="weight of WGAN-GP's gradient "
+                               "penalty", live=True, range="[0, inf)", metavar="W")
+    r1_gamma: float = setting(1.0, "R1 penalty weight", help="weight of the R1 penalty on D's "
+                              "gradient at real data; 0: off", live=True, range="[0, inf)", metavar="W")
     # optimisation
-    optimizer: str = "adam"
-    lr_d: float = 1e-3
-    lr_g: float = 1e-3
-    beta1: float = 0.5
-    beta2: float = 0.999
-    momentum: float = 0.0          # SGD and RMSprop
-    batch_size: int = 512
-    d_steps: int = 1               # k: discriminator updates per generator update
-    lr_final: float = 0.01         # learning rates decay linearly to this fraction of their
-    decay_steps: int = 6000        # ... set value over decay_steps iterations (0 = no decay)
+    optimizer: str = setting("adam", "optimizer", help="optimizer of both networks",
+                             choices=OPTIMIZERS, widget="choice", row=2)
+    lr_d: float = setting(1e-3, "learning rate D", help="step size of the discriminator's optimizer",
+                          live=True, range="(0, inf)", metavar="LR", widget="double",
+                          span=(1e-6, 1.0), decimals=6, step=1e-5, row=3)
+    lr_g: float = setting(1e-3, "learning rate G", help="step size of the generator's optimizer",
+                          live=True, range="(0, inf)", metavar="LR", widget="double",
+                          span=(1e-6, 1.0), decimals=6, step=1e-5, row=4)
+    beta1: float = setting(0.5, "Adam beta1", help="Adam's momentum; 0.5 is the DCGAN choice",
+                           live=True, range="[0, 1)", metavar="B", widget="double", decimals=3,
+                           step=0.05, row=5)
+    beta2: float = setting(0.999, "Adam beta2", help="Adam's second-moment decay", live=True,
+                           range="[0, 1)", metavar="B", widget="double", decimals=4, step=0.001, row=6)
+    momentum: float = setting(0.0, "momentum", help="momentum of SGD and RMSprop", live=True,
+                              range="[0, 1)", metavar="M")
+    batch_size: int = setting(512, "batch size", help="samples per update", range="(0, inf)",
+                              most=65536, metavar="N", widget="spin", step=32, row=7)
+    d_steps: int = setting(1, "D updates per G", help="k: discriminator updates before each "
+                           "generator update", live=True, range="(0, inf)", most=1000, metavar="K",
+                           widget="spin", row=9)   # the panel holds what the CLI allows (a loaded k=50 stays 50)
+    lr_final: float = setting(0.01, "final learning-rate fraction", help="the learning rates decay "
+                              "linearly to this fraction of their set value", live=True,
+                              range="[0, 1]", metavar="F")
+    decay_steps: int = setting(6000, "decay length", help="iterations the learning rates take to "
+                               "decay; 0: no decay", live=True, range="[0, inf)", metavar="N")
     # models
-    model: str = "auto"            # auto: MLP for 2D data, DCGAN for images
-    noise_dim: int = 64
-    hidden: int = 128              # MLP width
-    depth: int = 2                 # MLP hidden layers
-    activation: str = "leaky_relu"
-    channels: int = 32             # DCGAN base channel count
-    g_ema: float = 0.0             # decay of an exponential moving average of G's weights,
-                                   # which then makes the samples and scores (0 = off)
+    model: str = setting("auto", "network type", help="auto: MLP for 2D data, DCGAN for images",
+                         choices=MODELS)
+    noise_dim: int = setting(64, "noise dimension", help="length of the noise vector z",
+                             range="(0, inf)", most=4096, metavar="N", widget="spin", row=8)
+    # the limits are far past any useful setting yet well before one exhausts a machine: a typo
+    # such as --noise-dim 100000000 is refused by name instead of allocating
+    hidden: int = setting(128, "network width", help="units in each hidden layer of the MLPs",
+                          range="(0, inf)", most=8192, metavar="N")   # 8192^2: 67 M weights a layer
+    depth: int = setting(2, "hidden layers", help="hidden layers of the MLPs", range="(0, inf)",
+                         most=64, metavar="N")
+    activation: str = setting("leaky_relu", "activation", help="activation of the MLPs' hidden "
+                              "layers", choices=ACTIVATIONS)
+    channels: int = setting(32, "image network channels", help="base channel count of the DCGAN "
+                            "networks; the DCGAN paper used 64 to 128", range="(0, inf)", most=1024,
+                            metavar="N")
+    g_ema: float = setting(
+        0.0, "G weight averaging", help="samples and scores from an exponential moving average of "
+        "the generator's weights with this decay, e.g. 0.999", range="[0, 1)",
+        why=": 0 for off, else a decay such as 0.999", metavar="DECAY", default_text="0: off")
     # data
-    ring_modes: int = 8
-    ring_radius: float = 1.0
-    ring_sigma: float = 0.01
-    image_size: int = 0            # folder images: 0 = 32
-    grey: bool = True              # folder images: grey or colour
+    ring_modes: int = setting(8, "ring modes", help="Gaussians of the ring dataset",
+                              range="(0, inf)", most=10000, metavar="N")
+    ring_radius: float = setting(1.0, "ring radius", help="radius of the ring dataset",
+                                 range="(0, inf)", metavar="R")
+    ring_sigma: float = setting(0.01, "ring mode spread", help="standard deviation of each of the "
+                                "ring's Gaussians", range="(0, inf)", metavar="SIGMA")
+    image_size: int = setting(
+        0, "image size", help="side in pixels images are resized to; 0: folder images at "
+        "32, other images as stored", metavar="PX",
+        check=lambda v: None if v in IMAGE_SIZES else f"must be 8, 16, 28, 32 or 64 (got {v})")
+    grey: bool = setting(True, "grey images", help="read folder images in grey (--no-grey: in "
+                         "colour)", default_text="grey")
     # run
-    seed: int = 0
-    device: str = "auto"
-    probe_size: int = 64           # fixed real/noise batch D(x), D(G(z)) are measured on
-    probe_every: int = 20          # while training freely, measure it on every Nth iteration (Steps: always)
-    grid_size: int = 0             # fixed-noise samples shown; 0: 64 images (8x8) or 512 points
+    seed: int = setting(0, "seed", help="random seed: the same seed and settings give the same run",
+                        whole=False, metavar="S", widget="spin", span=(0, 2**31 - 1), row=11,
+                        check=lambda v: None if isinstance(v, int) and not isinstance(v, bool)
+                        and v >= 0 else f"must be a non-negative integer (got {v!r})")
+    device: str = setting("auto", "device", help="where to train: auto picks CUDA, then Apple MPS, "
+                          "then CPU; or cpu, cuda, mps", metavar="DEVICE", widget="choice", row=12)
+    probe_size: int = setting(64, "probe batch size", help="size of the fixed real and noise batch "
+                              "that D(x), D(G(z)) are measured on (on every Step: it must stay "
+                              "quick)", range="(0, inf)", most=4096, metavar="N")
+    probe_every: int = setting(
+        20, "probe interval", help="measure D(x), D(G(z)) on the probe batch on every Nth iteration "
+        "while training freely (Steps: always); 1: every update, at about a third more time per "
+        "update", live=True, range="(0, inf)", metavar="N")
+    grid_size: int = setting(0, "samples shown", help="fixed-noise samples shown in the grid or the "
+                             "field view; 0: 64 images (8x8) or 512 points", range="[0, inf)",
+                             most=4096, metavar="N")
 
     def __post_init__(self):
-        problems = list(_problems(self))
+        problems = list(problems_of(self, SETTINGS))
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -106,47 +140,17 @@ class Config:
 
     def needs_reset(self, other: "Config") -> list[str]:
         """Names of settings that differ from `other` and need a new model to apply."""
-        return [f.name for f in fields(self)
-                if getattr(self, f.name) != getattr(other, f.name) and f.name not in LIVE_FIELDS]
+        return [name for name, s in SETTINGS.items()
+                if getattr(self, name) != getattr(other, name) and not s.live]
 
 
+# Read from the declarations above; nothing else lists the settings.
+SETTINGS = settings_of(Config)
+# Settings the trainer can change between two updates without rebuilding anything.
+LIVE_FIELDS = tuple(name for name, s in SETTINGS.items() if s.live)
 # What each setting is called on screen (panel rows, "Needs Reset" lists, messages): internal
-# field names never reach a person. Kept next to the fields until settings carry their own
-# metadata; a test checks every field has one.
-LABELS = {
-    "dataset": "dataset",
-    "objective": "objective",
-    "label_smoothing": "label smoothing",
-    "gp_weight": "gradient penalty weight",
-    "r1_gamma": "R1 penalty weight",
-    "optimizer": "optimizer",
-    "lr_d": "learning rate D",
-    "lr_g": "learning rate G",
-    "beta1": "Adam beta1",
-    "beta2": "Adam beta2",
-    "momentum": "momentum",
-    "batch_size": "batch size",
-    "d_steps": "D updates per G",
-    "lr_final": "final learning-rate fraction",
-    "decay_steps": "decay length",
-    "model": "network type",
-    "noise_dim": "noise dimension",
-    "hidden": "network width",
-    "depth": "hidden layers",
-    "activation": "activation",
-    "channels": "image network channels",
-    "g_ema": "G weight averaging",
-    "ring_modes": "ring modes",
-    "ring_radius": "ring radius",
-    "ring_sigma": "ring mode spread",
-    "image_size": "image size",
-    "grey": "grey images",
-    "seed": "seed",
-    "device": "device",
-    "probe_size": "probe batch size",
-    "probe_every": "probe interval",
-    "grid_size": "samples shown",
-}
+# field names never reach a person.
+LABELS = {name: s.label for name, s in SETTINGS.items()}
 
 
 def label(name: str) -> str:
@@ -159,47 +163,3 @@ def in_words(error: Exception) -> str:
     positive number (got 0)"): the message for a window; the CLI keeps the option names."""
     return "; ".join(re.sub(r"^\w+", lambda m: LABELS.get(m.group(0), m.group(0)), part)
                      for part in str(error).split("; "))
-
-
-def _problems(c: Config):
-    def choice(name, options):
-        if getattr(c, name) not in options:
-            yield f"{name} must be one of {', '.join(options)} (got {getattr(c, name)!r})"
-
-    yield from choice("objective", OBJECTIVES)
-    yield from choice("optimizer", OPTIMIZERS)
-    yield from choice("activation", ACTIVATIONS)
-    yield from choice("model", MODELS)
-    positive = ("lr_d", "lr_g", "batch_size", "d_steps", "noise_dim", "hidden", "depth",
-                "channels", "ring_modes", "ring_radius", "ring_sigma", "probe_size", "probe_every")
-    for name in positive:
-        v = getattr(c, name)
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0:
-            yield f"{name} must be a positive number (got {v!r})"
-    for name in ("beta1", "beta2", "momentum"):
-        v = getattr(c, name)
-        if not 0.0 <= v < 1.0:
-            yield f"{name} must be in [0, 1) (got {v!r})"
-    if not isinstance(c.g_ema, (int, float)) or isinstance(c.g_ema, bool) or not 0.0 <= c.g_ema < 1.0:
-        yield f"g_ema must be in [0, 1): 0 for off, else a decay such as 0.999 (got {c.g_ema!r})"
-    if not 0.0 <= c.label_smoothing < 0.5:
-        yield f"label_smoothing must be in [0, 0.5) (got {c.label_smoothing!r})"
-    for name in ("gp_weight", "r1_gamma", "decay_steps", "grid_size"):
-        if getattr(c, name) < 0:
-            yield f"{name} must not be negative (got {getattr(c, name)!r})"
-    if not 0.0 <= c.lr_final <= 1.0:
-        yield f"lr_final must be in [0, 1] (got {c.lr_final!r})"
-    for name in INTEGER_FIELDS:
-        v = getattr(c, name)
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            yield f"{name} must be a whole number (got {v!r})"
-    for name, limit in LIMITS.items():
-        v = getattr(c, name)
-        if isinstance(v, (int, float)) and v > limit:
-            yield f"{name} must be at most {limit} (got {v})"
-    if c.image_size not in (0, 8, 16, 28, 32, 64):
-        yield f"image_size must be 8, 16, 28, 32 or 64 (got {c.image_size})"
-    if not isinstance(c.seed, int) or c.seed < 0:
-        yield f"seed must be a non-negative integer (got {c.seed!r})"
-    if not isinstance(c.dataset, str) or not c.dataset:
-        yield "dataset must be a name (ring, grid, ...) or KIND:PATH"

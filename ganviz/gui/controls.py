@@ -9,7 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
 
-from ganviz.core.config import LIVE_FIELDS, OBJECTIVES, OPTIMIZERS, Config, label
+from ganviz.core.config import SETTINGS, Config, label
 from ganviz.core.data import BUILTIN_DATASETS, IMAGE_SUFFIXES
 from ganviz.core.objectives import OBJECTIVES as OBJECTIVE_INFO
 from ganviz.core.presets import PRESETS, apply_preset, matching_presets
@@ -51,21 +51,55 @@ def image_folder_problem(path: str) -> str | None:
     return f"None of the {tried} image files in {path} can be read."
 
 
-def _spin(lo, hi, value, step=1):
-    w = QSpinBox()
-    w.setRange(lo, hi)
-    w.setSingleStep(step)
+# The settings the panel shows, in its order: those declared with a widget in core/config.py.
+PANEL_SETTINGS = sorted((s for s in SETTINGS.values() if s.widget), key=lambda s: s.row)
+
+
+def widget_name(name: str) -> str:
+    """A setting's widget's object name: lr_d -> lrDSpin, device -> deviceCombo."""
+    first, *rest = name.split("_")
+    kind = "Combo" if SETTINGS[name].widget == "choice" else "Spin"
+    return first + "".join(part[:1].upper() + part[1:] for part in rest) + kind
+
+
+def _choice_items(name: str) -> list[tuple[str, str, str]]:
+    """(text, value, tooltip) of a choice widget's entries: objectives by their names in
+    words with their formulas; devices only where this machine has them."""
+    if name == "objective":
+        info = {v: OBJECTIVE_INFO[v] for v in SETTINGS[name].choices}
+        return [(o.label, v, f"{o.formula_d}\n{o.formula_g}") for v, o in info.items()]
+    if name == "device":
+        devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if _mps() else [])
+        return [(d, d, "") for d in devices]
+    return [(str(v), v, "") for v in SETTINGS[name].choices]
+
+
+def _make_widget(s, value):
+    if s.widget == "choice":
+        w = QComboBox()
+        for text, data, tip in _choice_items(s.name):
+            w.addItem(text, data)
+            if tip:
+                w.setItemData(w.count() - 1, tip, 3)   # ToolTipRole
+        return w
+    w = QSpinBox() if s.widget == "spin" else QDoubleSpinBox()
+    if s.widget == "double":
+        w.setDecimals(s.decimals)
+    w.setRange(*s.widget_span())
+    w.setSingleStep(s.step)
     w.setValue(value)
     return w
 
 
-def _dspin(lo, hi, value, decimals, step):
-    w = QDoubleSpinBox()
-    w.setDecimals(decimals)
-    w.setRange(lo, hi)
-    w.setSingleStep(step)
-    w.setValue(value)
-    return w
+def _read(w):
+    return w.currentData() if isinstance(w, QComboBox) else w.value()
+
+
+def _show(w, value):
+    if not isinstance(w, QComboBox):
+        w.setValue(value)
+    elif w.findData(value) >= 0:   # a device this machine lacks: the box keeps what it showed
+        w.setCurrentIndex(w.findData(value))
 
 
 class ControlPanel(QWidget):
@@ -112,42 +146,15 @@ class ControlPanel(QWidget):
         form.addRow(_title("dataset"), self.datasetCombo)
         form.addRow("", self._path_row)
 
-        self.objectiveCombo = QComboBox(objectName="objectiveCombo")
-        for name in OBJECTIVES:
-            o = OBJECTIVE_INFO[name]
-            self.objectiveCombo.addItem(o.label, name)
-            self.objectiveCombo.setItemData(self.objectiveCombo.count() - 1,
-                                            f"{o.formula_d}\n{o.formula_g}", 3)  # ToolTipRole
-        form.addRow(_title("objective"), self.objectiveCombo)
-        self.optimizerCombo = QComboBox(objectName="optimizerCombo")
-        self.optimizerCombo.addItems(OPTIMIZERS)
-        form.addRow(_title("optimizer"), self.optimizerCombo)
-        self.lrDSpin = _dspin(1e-6, 1.0, config.lr_d, 6, 1e-5)
-        self.lrGSpin = _dspin(1e-6, 1.0, config.lr_g, 6, 1e-5)
-        self.beta1Spin = _dspin(0.0, 0.999, config.beta1, 3, 0.05)
-        self.beta2Spin = _dspin(0.0, 0.9999, config.beta2, 4, 0.001)
-        self.batchSizeSpin = _spin(1, 65536, config.batch_size, 32)
-        self.noiseDimSpin = _spin(1, 4096, config.noise_dim)
-        self.dStepsSpin = _spin(1, 20, config.d_steps)
-        self.labelSmoothingSpin = _dspin(0.0, 0.49, config.label_smoothing, 2, 0.05)
-        self.seedSpin = _spin(0, 2**31 - 1, config.seed)
-        self.deviceCombo = QComboBox(objectName="deviceCombo")
-        self.deviceCombo.addItems(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-                                  + (["mps"] if _mps() else []))
-        rows = [("lr_d", self.lrDSpin, "lrDSpin", "Step size of the discriminator's optimizer (live)."),
-                ("lr_g", self.lrGSpin, "lrGSpin", "Step size of the generator's optimizer (live)."),
-                ("beta1", self.beta1Spin, "beta1Spin", "Adam's momentum; 0.5 is the DCGAN choice (live)."),
-                ("beta2", self.beta2Spin, "beta2Spin", "Adam's second-moment decay (live)."),
-                ("batch_size", self.batchSizeSpin, "batchSizeSpin", "Samples per update (on Reset)."),
-                ("noise_dim", self.noiseDimSpin, "noiseDimSpin", "Size of z (on Reset)."),
-                ("d_steps", self.dStepsSpin, "dStepsSpin", "k: discriminator updates before each generator update (live)."),
-                ("label_smoothing", self.labelSmoothingSpin, "labelSmoothingSpin", "One-sided: real target becomes 1 - s (live)."),
-                ("seed", self.seedSpin, "seedSpin", "Same seed and settings give the same run (on Reset)."),
-                ("device", self.deviceCombo, "deviceCombo", "auto picks CUDA, then Apple MPS, then CPU (on Reset).")]
-        for field, w, name, tip in rows:
-            w.setObjectName(name)
-            w.setToolTip(tip)
-            form.addRow(_title(field), w)
+        # one row per panel setting, from its declaration (words, range, live or on Reset)
+        self.widgets = {}
+        for s in PANEL_SETTINGS:
+            w = _make_widget(s, getattr(config, s.name))
+            w.setObjectName(widget_name(s.name))
+            w.setToolTip(s.tooltip())
+            setattr(self, widget_name(s.name), w)   # self.lrDSpin, self.objectiveCombo, ...
+            self.widgets[s.name] = w
+            form.addRow(_title(s.name), w)
         self.pendingLabel = QLabel(objectName="pendingLabel")
         self.pendingLabel.setWordWrap(True)
         self.pendingLabel.setStyleSheet("color: #a05000;")
@@ -159,12 +166,8 @@ class ControlPanel(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
         self.set_config(config)
-        for w in (self.lrDSpin, self.lrGSpin, self.beta1Spin, self.beta2Spin, self.labelSmoothingSpin):
-            w.valueChanged.connect(self._changed)
-        for w in (self.batchSizeSpin, self.noiseDimSpin, self.dStepsSpin, self.seedSpin):
-            w.valueChanged.connect(self._changed)
-        for w in (self.objectiveCombo, self.optimizerCombo, self.deviceCombo):
-            w.currentIndexChanged.connect(self._changed)
+        for w in self.widgets.values():
+            (w.currentIndexChanged if isinstance(w, QComboBox) else w.valueChanged).connect(self._changed)
         self.datasetCombo.currentIndexChanged.connect(self._dataset_changed)
         self.datasetPath.editingFinished.connect(self._path_edited)
         self._checked_path = ""
@@ -194,14 +197,7 @@ class ControlPanel(QWidget):
         return OTHER_DATA.get(spec, spec)
 
     def values(self) -> dict:
-        return {"dataset": self.dataset_spec(),
-                "objective": self.objectiveCombo.currentData(),
-                "optimizer": self.optimizerCombo.currentText(),
-                "lr_d": self.lrDSpin.value(), "lr_g": self.lrGSpin.value(),
-                "beta1": self.beta1Spin.value(), "beta2": self.beta2Spin.value(),
-                "batch_size": self.batchSizeSpin.value(), "noise_dim": self.noiseDimSpin.value(),
-                "d_steps": self.dStepsSpin.value(), "label_smoothing": self.labelSmoothingSpin.value(),
-                "seed": self.seedSpin.value(), "device": self.deviceCombo.currentText()}
+        return {"dataset": self.dataset_spec(), **{name: _read(w) for name, w in self.widgets.items()}}
 
     def config(self) -> Config:
         """The config the widgets describe (raises ConfigError with the reason if invalid)."""
@@ -212,9 +208,7 @@ class ControlPanel(QWidget):
         self.base = c
         if not keep_preset:
             self.extra = {}
-        widgets = [self.datasetCombo, self.objectiveCombo, self.optimizerCombo, self.lrDSpin, self.lrGSpin,
-                   self.beta1Spin, self.beta2Spin, self.batchSizeSpin, self.noiseDimSpin, self.dStepsSpin,
-                   self.labelSmoothingSpin, self.seedSpin, self.deviceCombo, self.datasetPath]
+        widgets = [self.datasetCombo, self.datasetPath, *self.widgets.values()]
         for w in widgets:
             w.blockSignals(True)
         kind, sep, path = c.dataset.partition(":")
@@ -225,19 +219,8 @@ class ControlPanel(QWidget):
             self.datasetPath.setText(path)
         else:
             self.datasetCombo.setCurrentIndex(self.datasetCombo.findData(c.dataset))
-        self.objectiveCombo.setCurrentIndex(self.objectiveCombo.findData(c.objective))
-        self.optimizerCombo.setCurrentText(c.optimizer)
-        self.lrDSpin.setValue(c.lr_d)
-        self.lrGSpin.setValue(c.lr_g)
-        self.beta1Spin.setValue(c.beta1)
-        self.beta2Spin.setValue(c.beta2)
-        self.batchSizeSpin.setValue(c.batch_size)
-        self.noiseDimSpin.setValue(c.noise_dim)
-        self.dStepsSpin.setValue(c.d_steps)
-        self.labelSmoothingSpin.setValue(c.label_smoothing)
-        self.seedSpin.setValue(c.seed)
-        if self.deviceCombo.findText(c.device) >= 0:
-            self.deviceCombo.setCurrentText(c.device)
+        for name, w in self.widgets.items():
+            _show(w, getattr(c, name))
         for w in widgets:
             w.blockSignals(False)
         self._path_row.setVisible(bool(user))
@@ -336,8 +319,8 @@ class ControlPanel(QWidget):
 
     def _changed(self):
         values = self.values()
-        live = {k: v for k, v in values.items() if k in LIVE_FIELDS and getattr(self.base, k) != v}
-        pending = [k for k, v in values.items() if k not in LIVE_FIELDS and getattr(self.base, k) != v]
+        live = {k: v for k, v in values.items() if SETTINGS[k].live and getattr(self.base, k) != v}
+        pending = [k for k, v in values.items() if not SETTINGS[k].live and getattr(self.base, k) != v]
         pending += list(self.extra)
         if live:
             self.base = self.base.replace(**live)

@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Open the window, optionally with data or a saved run.")
     gui.add_argument("--dataset", metavar="DATA", help=DATA_HELP)
     gui.add_argument("--checkpoint", metavar="PATH", help="open a saved run (checkpoint.pt)")
+    gui.add_argument("--run", metavar="DIR", help="show a run folder (from `ganviz train`) read-only, with "
+                     "its timeline; one still being written is followed live")
+    gui.add_argument("--runs", metavar="DIR", help="where every run is kept for its timeline "
+                     "(default $GANVIZ_RUNS, else runs/ here, as `ganviz train` does)")
 
     train = sub.add_parser(
         "train", help="train without a window; write metrics, checkpoint and samples",

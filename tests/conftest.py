@@ -1,6 +1,13 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Every window keeps its runs in a store (runs/ by default): the tests' go to a folder of their own.
+_RUNS = tempfile.mkdtemp(prefix="ganviz-test-runs-")
+os.environ["GANVIZ_RUNS"] = _RUNS
+atexit.register(shutil.rmtree, _RUNS, True)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402,F401  (torch before the QApplication)

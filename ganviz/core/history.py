@@ -62,7 +62,10 @@ class History:
         """Add records; returns their rows (a copy) for whoever draws them."""
         if not records:
             return np.empty((0, len(COLUMNS)))
-        rows = np.array([_row(r) for r in records], dtype=np.float64)
+        return self.append_rows(np.array([_row(r) for r in records], dtype=np.float64))
+
+    def append_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Add rows already in COLUMNS order (a run store's columns); returns them."""
         need = self._n + len(rows)
         if need > len(self._data):
             grown = np.empty((max(need, 2 * len(self._data)), len(COLUMNS)), dtype=np.float64)

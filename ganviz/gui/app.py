@@ -34,6 +34,9 @@ def run_app(args=None) -> int:
 
     app = make_app()
     config = Config(dataset=getattr(args, "dataset", None) or "ring")
-    window = MainWindow(config, checkpoint=getattr(args, "checkpoint", None), transport=training)
+    window = MainWindow(config, checkpoint=getattr(args, "checkpoint", None), transport=training,
+                        runs_folder=getattr(args, "runs", None))
     window.show()
+    if getattr(args, "run", None):   # once the window's own run is up, the folder replaces it on screen
+        window.pending_run = args.run
     return app.exec()

@@ -31,9 +31,12 @@ from .pipeline import PipelineDiagram
 from .plots import AccuracyPlot, LossPlot, ScorePlot
 from .quality_panel import QualityPanel
 from .readout import explain_step
+from .run_folder import VIEWING_TEXT, extend_run, follow_live, leave_run, open_run
 from .sample_view import SampleView
 from .screenshot import widget_png
 from .slow_motion import SlowMotion
+from .timeline import Timeline
+from . import timeline_export
 from .toolbar_keys import ToolbarKeys
 from .worker import DEATH_WINDOW, MAX_DEATHS, TrainingWorker
 
@@ -48,9 +51,12 @@ LOAD_PROGRESS_BYTES = 20_000_000  # data files this big show their reading progr
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, config: Config | None = None, checkpoint: str | None = None, transport="process"):
+    def __init__(self, config: Config | None = None, checkpoint: str | None = None, transport="process",
+                 runs_folder: str | None = None):
         """transport: how to reach the training service: "process" (its own process), "inprocess"
-        (a thread here, for tests), or a protocol.transports.Transport already started."""
+        (a thread here, for tests), or a protocol.transports.Transport already started.
+        runs_folder: where every run is kept for its timeline (default $GANVIZ_RUNS, else runs/
+        in the current folder, as `ganviz train` does)."""
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("ganviz: watch a GAN train")
@@ -70,9 +76,12 @@ class MainWindow(QMainWindow):
         self.metrics = None            # the latest quality metrics of the run
         self._states_at = 0.0          # when the named states were last worked out
         self.last_batch_time = 0.0
+        self.viewing = None            # a run folder opened to read (run_folder.py), else None
+        self.pending_run = None        # a run folder to open once the first run has started (--run)
 
         self._build_views()
         self._build_toolbar()
+        self._build_timeline()
         self._build_controls()
         self._build_status()
         self.toolbarKeys = ToolbarKeys(self, (self.trainAction, self.stepAction, self.stepIterationAction))
@@ -97,6 +106,8 @@ class MainWindow(QMainWindow):
         self._recovering = None        # while a new training process reopens the run: what was lost
         self.recoveryFolder = tempfile.mkdtemp(prefix="ganviz-recovery-")   # removed on close
         self.worker.set_recovery_folder(self.recoveryFolder)
+        self.runsFolder = os.path.abspath(runs_folder or os.environ.get("GANVIZ_RUNS") or "runs")
+        self.worker.set_runs_folder(self.runsFolder)
         self.fieldView.boundsChanged.connect(self._set_field_bounds)
         self.fieldView.drawingSubmitted.connect(lambda pts: self.use_points(pts, "drawn"))
         self.thread.start()
@@ -271,6 +282,54 @@ class MainWindow(QMainWindow):
         for w in (self.stepViewCheck, self.logAxisCheck, self.lossPartsCheck, self.dgzSplitCheck,
                   self.freshNoiseCheck):
             bar.addWidget(w)
+
+    def _build_timeline(self):
+        """The timeline under the views (timeline.py), Open run…, and the export of a run's
+        recorded training; shown once a run store is attached (timeline.attach)."""
+        self.timeline = Timeline(self.dataViews, self.plots, self.qualityPanel)
+        self.centralWidget().layout().addWidget(self.timeline)
+        self.timeline.grew.connect(self._run_grew)
+        self.openRunAction = QAction("Open run…", self, objectName="openRunAction")
+        self.openRunAction.setToolTip("Show a run folder read-only, with its timeline (a run `ganviz train` "
+                                      "is still writing is followed live)")
+        self.openRunAction.triggered.connect(lambda: self.open_run())
+        bar = self.findChild(QToolBar, "trainingToolbar")
+        bar.insertAction(self._action_after(bar, self.openAction), self.openRunAction)
+        bar.widgetForAction(self.openRunAction).setObjectName("openRunButton")
+        menu = self.findChild(QToolButton, "exportButton").menu()
+        self.exportGifAction = menu.addAction("Recorded training as GIF…", self.export_gif)
+        self.exportGifAction.setObjectName("exportGifAction")
+        self.exportFramesAction = menu.addAction("Recorded training as PNG frames…", self.export_frames)
+        self.exportFramesAction.setObjectName("exportFramesAction")
+
+    @staticmethod
+    def _action_after(bar, action):
+        actions = bar.actions()
+        i = actions.index(action)
+        return actions[i + 1] if i + 1 < len(actions) else None
+
+    def open_run(self, folder=None) -> bool:
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self, "Open run folder")
+        return bool(folder) and open_run(self, folder)
+
+    def _run_grew(self, before, now):
+        if self.viewing is not None:
+            extend_run(self, before, now)
+
+    def export_gif(self, path=None):
+        """The recorded training as an animated GIF (timeline_export.py)."""
+        if timeline_export.has_frames(self) and not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export recorded training", "training.gif", "GIF (*.gif)")
+        if path:
+            timeline_export.export_from_window(self, path, png=False)
+
+    def export_frames(self, folder=None):
+        """The recorded training as PNG frames in a folder."""
+        if timeline_export.has_frames(self) and not folder:
+            folder = QFileDialog.getExistingDirectory(self, "Export recorded frames into folder")
+        if folder:
+            timeline_export.export_from_window(self, folder, png=True)
 
     def _build_controls(self):
         self.controls = ControlPanel(self.config)
@@ -481,7 +540,8 @@ class MainWindow(QMainWindow):
     def _set_training_actions(self, enabled: bool):
         for a in (self.trainAction, self.stepAction, self.stepIterationAction, self.resetAction,
                   self.saveAction, self.openAction):
-            a.setEnabled(enabled)
+            # a recorded run on screen: nothing to train or save; Reset and Open leave it
+            a.setEnabled(enabled and (self.viewing is None or a in (self.resetAction, self.openAction)))
 
     def _recovered_message(self, info) -> str:
         reason, seen = self._recovering["reason"], self._recovering["seen"]
@@ -494,6 +554,11 @@ class MainWindow(QMainWindow):
                 f"{lost} update{'' if lost == 1 else 's'} lost.")
 
     def _on_run_started(self, info):
+        leave_run(self)   # a recorded run on screen gives way to the new one
+        follow_live(self, info.folder)   # this run's own timeline
+        if self.pending_run:   # `ganviz gui --run DIR`: shown over the run that just started
+            QTimer.singleShot(0, lambda folder=self.pending_run: self.open_run(folder))
+            self.pending_run = None
         loading = self._end_loading()
         self.slowMotion.end()
         self.run_info = info
@@ -562,6 +627,8 @@ class MainWindow(QMainWindow):
 
     def _on_batch(self, payload):
         try:
+            if self.viewing is not None:
+                return   # a recorded run is on screen; the paused run waits for Reset
             if payload.records:
                 self._append_rows(self.history.append(payload.records))
             if payload.samples is not None:
@@ -571,7 +638,8 @@ class MainWindow(QMainWindow):
             if payload.metrics is not None:
                 self.metrics = payload.metrics
                 self.status["quality"].setText(format_metrics(payload.metrics))
-                self.qualityPanel.show_metrics(payload.metrics, payload.iteration)
+                if self.timeline.at_live:   # else the panel shows a recorded moment's scores
+                    self.qualityPanel.show_metrics(payload.metrics, payload.iteration)
             if payload.histogram is not None:
                 self.qualityPanel.show_histogram(*payload.histogram)
             self.next_phase = payload.next_phase
@@ -658,6 +726,10 @@ class MainWindow(QMainWindow):
         history, so a new run says nothing of one. Slow motion's diagram shows the update just
         done, and its caption says so."""
         self.stepAction.setText(f"Step {self.next_phase}")
+        if self.viewing is not None:
+            self.phaseLabel.setText(VIEWING_TEXT)
+            self.pipeline.set_phase("both", "A recorded run: nothing trains", label="recorded")
+            return
         n = len(self.history)
         last = self.history.record(n - 1) if n else None
         last_text = f"   Last update: {last.phase} (update {last.update})" if last else ""
@@ -687,6 +759,8 @@ class MainWindow(QMainWindow):
     def shutdown(self):
         """Stop the training process, then join the worker thread; never terminate()."""
         self.frameTimer.stop()
+        leave_run(self)   # a recorded run on screen: stop following it, close its store
+        follow_live(self, None)
         if self.thread.isRunning():
             self.worker.stop()
             self.worker.join()

@@ -66,6 +66,16 @@ class MetricPlot(pg.PlotWidget):
         vb.disableAutoRange()
         vb.sigRangeChangedManually.connect(self._stop_following)
         self.getPlotItem().autoBtn.clicked.connect(self._follow_again)
+        # the timeline's moment: a vertical line at its iteration (hidden while live)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(90, 90, 90, 200, width=1.5))
+        self.cursor.setZValue(50)
+        self.addItem(self.cursor, ignoreBounds=True)
+        self.cursor.hide()
+        self.pinCursor = pg.InfiniteLine(angle=90, movable=False,   # A/B: A's moment, dashed
+                                         pen=pg.mkPen(90, 90, 90, 200, width=1.5, style=Qt.DashLine))
+        self.pinCursor.setZValue(50)
+        self.addItem(self.pinCursor, ignoreBounds=True)
+        self.pinCursor.hide()
         self._update_title()
 
     @property
@@ -145,6 +155,14 @@ class MetricPlot(pg.PlotWidget):
             self._lines.append(line)
             ticks.append((pos, text))
         self.getAxis("right").setTicks([ticks, []])
+
+    def set_cursor(self, x: float | None, pinned: float | None = None):
+        """Mark iteration x (a recorded moment the timeline shows), or nothing (None: live);
+        in A/B also `pinned`, A's moment (dashed)."""
+        for line, at in ((self.cursor, x), (self.pinCursor, pinned)):
+            line.setVisible(at is not None)
+            if at is not None:
+                line.setPos(float(at))
 
     def clear_data(self):
         for s in self.series.values():

@@ -15,6 +15,9 @@ MODES_TITLE = ("<span style='color:#28a05a'>&#9644; modes</span> "
                "<span style='color:#eb781e'>&#9644; high quality %</span>")
 DIGITS_TITLE = "digit classes covered"
 NO_SCORE_TITLE = "no quality score for this data"
+HIST_TITLE = ("D's scores: <span style='color:#28a05a'>&#9644; real</span> "
+              "<span style='color:#eb781e'>&#9644; fake</span>")
+HIST_NOT_RECORDED = "D's scores: shown live only (not recorded)"
 
 
 class QualityPanel(QWidget):
@@ -46,8 +49,7 @@ class QualityPanel(QWidget):
         layout.addLayout(left, 1)
 
         self.histPlot = pg.PlotWidget(background="w", objectName="dHistogramPlot")
-        self.histPlot.setTitle("D's scores: <span style='color:#28a05a'>&#9644; real</span> "
-                               "<span style='color:#eb781e'>&#9644; fake</span>", color="#222", size="9pt")
+        self.histPlot.setTitle(HIST_TITLE, color="#222", size="9pt")
         self.histPlot.setToolTip("Histogram of D's output on the probe batch. Separated: D tells them apart; "
                                  "overlapping around 0.5: D is fooled.")
         self.realBars = pg.BarGraphItem(x=[], height=[], width=0.04, brush=pg.mkBrush(REAL_COLOUR + (150,)))
@@ -56,6 +58,8 @@ class QualityPanel(QWidget):
         self.histPlot.addItem(self.fakeBars)
         layout.addWidget(self.histPlot, 1)
         self.history = []   # (iteration, modes covered, high quality %)
+        self.recorded = False          # showing a past moment (the timeline): no live histogram
+        self._live_histogram = None    # the last live histogram, drawn again back at live
 
     def _set_title(self, title: str):
         self.title = title
@@ -68,6 +72,7 @@ class QualityPanel(QWidget):
         self.hqCurve.setData([], [])
         self.realBars.setOpts(x=[], height=[])
         self.fakeBars.setOpts(x=[], height=[])
+        self._live_histogram = None
         self.modesLabel.setText("quality –")
         self.detailLabel.clear()
         self._set_title(WAITING_TITLE)
@@ -105,8 +110,43 @@ class QualityPanel(QWidget):
         else:
             self.historyPlot.enableAutoRange()
 
+    def show_recorded(self, scores):
+        """A recorded moment: the scores measured up to then ((iteration, metrics) in order).
+        D's score histogram is not recorded: its plot says so until show_live()."""
+        live_histogram = self._live_histogram
+        self.clear()
+        self.recorded, self._live_histogram = True, live_histogram
+        self.histPlot.setTitle(HIST_NOT_RECORDED, color="#222", size="9pt")
+        for iteration, metrics in scores[:-1]:   # the curve's points; the last one draws them
+            point = _history_point(metrics)
+            if point is not None and (not self.history or self.history[-1][0] != iteration):
+                self.history.append((iteration,) + point)
+        if scores:
+            self.show_metrics(scores[-1][1], scores[-1][0])
+        else:
+            self.modesLabel.setText("quality: not measured yet at this moment")
+            self._set_title("sample quality: none measured by this moment")
+
+    def show_live(self):
+        self.recorded = False
+        self.histPlot.setTitle(HIST_TITLE, color="#222", size="9pt")
+        if self._live_histogram is not None:
+            self.show_histogram(*self._live_histogram)
+
     def show_histogram(self, edges, real_counts, fake_counts):
+        self._live_histogram = (edges, real_counts, fake_counts)
+        if self.recorded:
+            return
         centres = (edges[:-1] + edges[1:]) / 2
         width = (edges[1] - edges[0]) * 0.45
         self.realBars.setOpts(x=centres - width / 2, height=real_counts, width=width)
         self.fakeBars.setOpts(x=centres + width / 2, height=fake_counts, width=width)
+
+
+def _history_point(metrics: dict):
+    """(covered, high quality on the modes' scale) as show_metrics draws it, or None."""
+    if "modes_covered" in metrics:
+        return metrics["modes_covered"], metrics["high_quality"] * metrics["n_modes"] / 100.0
+    if "classes_covered" in metrics:
+        return metrics["classes_covered"], float("nan")
+    return None

@@ -1,0 +1,118 @@
+"""Recorded moments of a run, drawn as the live views draw them: the sample grid (images) or
+the 2D field (points), in one pane, or in two side by side (A/B). A 2D frame stores G's and
+D's weights; the field is computed from them here, over the pane's visible plane."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ganviz.core.field import FieldMirror
+
+from .field_view import FieldView
+from .sample_view import SampleView
+
+NO_CHANGE = "change in D: not recorded for past moments (the live view shows it)"
+
+
+class MomentPane(QWidget):
+    """One recorded moment: a caption saying which, over a sample view or a field view."""
+
+    def __init__(self, name: str, parent=None):
+        super().__init__(parent)
+        self.setObjectName(f"momentPane{name}")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.caption = QLabel(objectName=f"momentCaption{name}")
+        self.caption.setStyleSheet("font-weight: bold;")
+        self.caption.setAlignment(Qt.AlignCenter)
+        layout.addWidget(self.caption)
+        self.sampleView = SampleView()
+        self.sampleView.plot.setTitle("Samples (fixed noise), recorded")
+        self.fieldView = FieldView()
+        self.fieldView.plot.setTitle("2D field, recorded", color="#222", size="10pt")   # fits half a column
+        # a recorded field is read, not drawn on: drawing new data belongs to the live view
+        for w in (self.fieldView.drawButton, self.fieldView.useDrawingButton, self.fieldView.clearDrawingButton):
+            w.hide()
+        layout.addWidget(self.sampleView, 1)
+        layout.addWidget(self.fieldView, 1)
+        self.mirror = None             # 2D runs: the networks a frame's weights are loaded into
+        self.payload = None            # the frame shown
+        self.moment = None             # its update
+        self.fieldView.boundsChanged.connect(self._bounds_changed)
+
+    def set_run(self, kind: str, mirror: FieldMirror | None, real: np.ndarray | None):
+        """A run's kind ("images" or "points"); for points its field mirror and real data."""
+        points = kind == "points"
+        self.sampleView.setVisible(not points)
+        self.fieldView.setVisible(points)
+        self.mirror, self.payload, self.moment = mirror, None, None
+        self.sampleView.reset()
+        self.fieldView.reset()
+        if points and real is not None:
+            self.fieldView.show_real(real)
+
+    def show_moment(self, update: int, payload: dict, caption: str):
+        self.caption.setText(caption)
+        self.moment, self.payload = update, payload
+        if "samples" in payload:
+            self.sampleView.show_samples(payload["samples"])
+        elif "weights" in payload and self.mirror is not None:
+            self._draw_field()
+
+    def _draw_field(self):
+        self.mirror.load(self.payload["weights"])
+        field = self.mirror.field(self.fieldView.bounds())
+        field.change, field.change_label = None, NO_CHANGE
+        self.fieldView.show_field(field)
+
+    def reframe(self):
+        """Frame the moment again (the pane changed size: A/B on or off)."""
+        if self.fieldView.isVisible():
+            self.fieldView._follow_again()
+        elif self.sampleView.last_tiled is not None:
+            self.sampleView.plot.autoRange()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        # an aspect-locked view keeps its height's range when it narrows, and cuts the grid
+        # (or the field) at the sides: frame it again, unless the user has zoomed the field
+        if self.sampleView.isVisible() or self.fieldView.follow:
+            QTimer.singleShot(0, self, self.reframe)
+
+    def _bounds_changed(self, bounds):
+        # the user zoomed, or the view followed the fakes: D's heatmap over the plane now shown
+        f = self.fieldView.current_field
+        if self.payload is not None and "weights" in self.payload and f is not None \
+                and not np.allclose(f.bounds, bounds):
+            self._draw_field()
+
+
+class MomentView(QWidget):
+    """Pane A (the moment shown, or B's partner when A/B is on) and pane B."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("momentView")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.paneA = MomentPane("A")
+        self.paneB = MomentPane("B")
+        layout.addWidget(self.paneA, 1)
+        layout.addWidget(self.paneB, 1)
+        self.paneB.hide()
+
+    def set_run(self, kind: str, mirrors: tuple, real):
+        self.paneA.set_run(kind, mirrors[0], real)
+        self.paneB.set_run(kind, mirrors[1], real)
+
+    def set_ab(self, on: bool):
+        self.paneB.setVisible(on)
+        # once the panes have their new widths (the layout runs first), frame both again
+        QTimer.singleShot(0, self, self._reframe)
+
+    def _reframe(self):
+        for pane in (self.paneA, self.paneB):
+            if pane.isVisible():
+                pane.reframe()

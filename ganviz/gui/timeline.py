@@ -1,0 +1,324 @@
+"""The timeline under the views: a slider over a run's recorded frames (the run store's
+RunReader). Moving it shows that moment's frame (samples or 2D field), the quality panel as of
+then and a cursor at its iteration on every plot; its End position is Live, where the window's
+own views take over again (a live run trains on meanwhile). Play runs the frames as an
+animation; A/B pins one moment beside another.
+
+One door: attach(reader, live) for the window's own run (live) or a run folder opened to read.
+The reader is polled every FOLLOW_MS, so a run still being written grows under the slider."""
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QStackedWidget, QWidget
+
+from ganviz.core.field import FieldMirror
+
+from .moment_view import MomentView
+
+FOLLOW_MS = 500          # how often a reader is asked for new rows and frames
+PLAY_TICK_MS = 100       # Play moves the slider this often ...
+SPEEDS = (1, 4, 16)      # ... by this many recorded frames
+GROWING_S = 3.0          # rows arrived this recently: the run is still being written
+
+
+class Timeline(QWidget):
+    momentChanged = Signal(object)   # the update of the frame shown, or None: live
+    grew = Signal(int, int)          # (rows before, rows now) after a refresh found new rows
+
+    def __init__(self, data_views: QStackedWidget, plots, quality_panel, parent=None):
+        super().__init__(parent)
+        self.setObjectName("timeline")
+        self.data_views, self.plots, self.quality_panel = data_views, plots, quality_panel
+        self.view = MomentView()
+        data_views.addWidget(self.view)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.playButton = QPushButton("Play", objectName="timelinePlayButton", checkable=True)
+        self.playButton.setToolTip("Run the recorded frames as an animation, at the speed beside it")
+        self.playButton.toggled.connect(self.set_playing)
+        self.speedCombo = QComboBox(objectName="timelineSpeedCombo")
+        for s in SPEEDS:
+            self.speedCombo.addItem(f"{s}x", s)
+        self.speedCombo.setToolTip(f"Play: recorded frames per tick ({1000 // PLAY_TICK_MS} ticks a second)")
+        self.slider = QSlider(Qt.Horizontal, objectName="timelineSlider")
+        self.slider.setFocusPolicy(Qt.StrongFocus)
+        self.slider.setSingleStep(1)
+        self.slider.setPageStep(10)
+        self.slider.setToolTip("Drag, or Left/Right, Page Up/Down, Home/End, to any recorded moment")
+        self.slider.valueChanged.connect(self._show_index)
+        self.label = QLabel(objectName="timelineLabel")
+        self.label.setMinimumWidth(330)
+        self.liveButton = QPushButton("Live", objectName="timelineLiveButton")
+        self.liveButton.setToolTip("Back to the run as it trains now (End)")
+        self.liveButton.clicked.connect(lambda: self.slider.setValue(self.slider.maximum()))
+        self.abButton = QPushButton("Pin as A", objectName="timelineAbButton")
+        self.abButton.setToolTip("Pin this moment as A, then move the slider: B shows beside it")
+        self.abButton.clicked.connect(self._toggle_ab)
+        for w, stretch in ((self.playButton, 0), (self.speedCombo, 0), (self.slider, 1), (self.label, 0),
+                           (self.liveButton, 0), (self.abButton, 0)):
+            layout.addWidget(w, stretch)
+        self.escape = QShortcut(QKeySequence(Qt.Key_Escape), self, activated=lambda: self.set_ab(False),
+                                context=Qt.WindowShortcut, enabled=False)
+
+        self.reader = None
+        self.live = False              # the window's own run (End = Live), or a folder opened to read
+        self.frames = np.empty(0, np.int64)   # updates that have a frame
+        self._updates = np.empty(0, np.int64)      # every row's update and iteration, for
+        self._iterations = np.empty(0, np.int64)   # "as of" look-ups (quality scores)
+        self._scores = []              # (update, metrics) of the quality panel
+        self._scores_shown = None      # how many of them the panel shows (None: live ones)
+        self._grown_at = 0.0           # when a refresh last found new rows
+        self.pinned = None             # A/B: (update, payload) of A
+        self.shown = None              # (update, payload) of the frame on screen; None: live
+        self._live_widget = None       # the window's data view, while a moment replaces it
+        self.followTimer = QTimer(self, interval=FOLLOW_MS)
+        self.followTimer.timeout.connect(self.refresh)
+        self.playTimer = QTimer(self, interval=PLAY_TICK_MS)
+        self.playTimer.timeout.connect(self._play_tick)
+        self.hide()
+
+    # ------------------------------------------------------------------ the door
+    def attach(self, reader, live: bool):
+        """Show `reader`'s run: the window's own (live: End is Live) or one opened to read
+        (End is its last frame, followed while it grows)."""
+        self.detach()
+        self.reader, self.live = reader, live
+        self.frames = np.empty(0, np.int64)
+        self._updates = self._iterations = np.empty(0, np.int64)
+        points = reader.dataset_kind == "points"
+        mirrors, real = (None, None), None
+        if points:
+            noise, real = _noise_and_real(reader)
+            mirrors = tuple(FieldMirror(reader.config, tuple(reader.sample_shape), noise) for _ in range(2))
+        self.view.set_run(reader.dataset_kind, mirrors, real)
+        self.show()
+        self._read_new(0)
+        self.slider.blockSignals(True)
+        self.slider.setValue(self.slider.maximum())
+        self.slider.blockSignals(False)
+        self._show_index(self.slider.value())
+        self.followTimer.start()
+
+    def detach(self):
+        """Leave the run: the window's live views again, no cursor, nothing polled."""
+        self.followTimer.stop()
+        self.set_playing(False)
+        self.set_ab(False)
+        if self.reader is not None:
+            self._go_live()
+        self.reader = None
+        self.hide()
+
+    @property
+    def at_live(self) -> bool:
+        """The window's own views are on screen (no reader, or the Live position)."""
+        return self.shown is None
+
+    def refresh(self) -> bool:
+        """Ask the reader for rows and frames written since; grow the slider (and stay at its
+        end if it was there). True if anything arrived."""
+        if self.reader is None:
+            return False
+        before = len(self.reader)
+        self.reader.refresh()
+        return self._read_new(before)
+
+    # ------------------------------------------------------------------ reading
+    def _read_new(self, before: int) -> bool:
+        now = len(self.reader)
+        frames = self.reader.frame_updates()
+        if now == before and len(frames) == len(self.frames) and before:
+            self._set_label()
+            return False
+        if now > len(self._updates):
+            cols = self.reader.columns(["update", "iteration"], start=len(self._updates))
+            self._updates = np.concatenate([self._updates, np.asarray(cols["update"], np.int64)])
+            self._iterations = np.concatenate([self._iterations, np.asarray(cols["iteration"], np.int64)])
+            self._grown_at = time.monotonic() if before else 0.0
+        self._scores = self.reader.quality()
+        at_end = self.slider.value() == self.slider.maximum()
+        self.frames = np.asarray(frames, np.int64)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, self._end_index()))
+        if at_end:   # the end stays the end: Live, or the newest frame of a run being written
+            self.slider.setValue(self.slider.maximum())
+        self.slider.blockSignals(False)
+        if at_end and self.shown is not None and self.shown[0] != self._last_frame():
+            self._show_index(self.slider.value())
+        self._set_label()
+        if now > before:
+            self.grew.emit(before, now)
+        return True
+
+    def _end_index(self) -> int:
+        """The slider's last position: Live for the window's own run (but not in A/B), else
+        the last frame."""
+        n = len(self.frames)
+        return n if self.live and self.pinned is None else n - 1
+
+    def _last_frame(self):
+        return int(self.frames[-1]) if len(self.frames) else None
+
+    def iteration_of(self, update: int) -> int:
+        i = np.searchsorted(self._updates, update, side="right") - 1
+        return int(self._iterations[i]) if i >= 0 else 0
+
+    def scores_as_of(self, update: int) -> list:
+        """The quality panel's (iteration, metrics) measured at or before `update`."""
+        return [(self.iteration_of(u), m) for u, m in self._scores if u <= update]
+
+    # ------------------------------------------------------------------ showing
+    def _show_index(self, index: int):
+        if self.reader is None:
+            return
+        if index >= len(self.frames):     # Live (or, in a run opened to read, nothing recorded yet)
+            if self.live:
+                self._go_live()
+            else:
+                self._use_view()
+            self._set_label()
+            return
+        try:
+            update, payload = self.reader.frame(int(self.frames[index]))
+        except (ValueError, OSError, sqlite3.Error) as e:   # a damaged frame: say so, keep the last one
+            self.label.setText(f"Cannot read the moment at update {int(self.frames[index])}: {e}")
+            return
+        iteration = int(payload.get("iteration", self.iteration_of(update)))
+        pane = self.view.paneB if self.pinned is not None else self.view.paneA
+        pane.show_moment(update, payload, f"B: iteration {iteration}" if self.pinned is not None
+                         else f"iteration {iteration} (recorded)")
+        self.shown = (update, payload)
+        self._use_view()
+        for plot in self.plots:
+            plot.set_cursor(iteration, self.pinned[2] if self.pinned is not None else None)
+        scores = self.scores_as_of(update)
+        if self._scores_shown != len(scores):   # redrawn only when the moment's scores differ
+            self.quality_panel.show_recorded(scores)
+            self._scores_shown = len(scores)
+        self._set_label()
+        self.momentChanged.emit(update)
+
+    def _use_view(self):
+        if self.data_views.currentWidget() is not self.view:
+            self._live_widget = self.data_views.currentWidget()
+            self.data_views.setCurrentWidget(self.view)
+
+    def _go_live(self):
+        was = self.shown
+        self.shown = None
+        self._scores_shown = None
+        if self._live_widget is not None:
+            self.data_views.setCurrentWidget(self._live_widget)
+            self._live_widget = None
+        for plot in self.plots:
+            plot.set_cursor(None)
+        if was is not None or not self.live:
+            if self.live:   # the run's scores so far, then the live panel carries on
+                self.quality_panel.show_recorded([(self.iteration_of(u), m) for u, m in self._scores])
+            self.quality_panel.show_live()
+            self.momentChanged.emit(None)
+
+    def _set_label(self):
+        last = int(self._iterations[-1]) if len(self._iterations) else 0
+        n = len(self.frames)
+        if self.shown is None:
+            text = (f"Live: training goes on · {n} moment{'s' if n != 1 else ''} recorded" if self.live
+                    else "nothing recorded yet")
+        else:
+            iteration = self.iteration_of(self.shown[0])
+            if self.shown[1].get("iteration") is not None:
+                iteration = int(self.shown[1]["iteration"])
+            text = f"iteration {iteration} of {last} (recorded)"
+            if self.pinned is not None:
+                text = f"A: iteration {self.pinned[2]}  ·  B: {text}"
+            if self.live:
+                text += " · live training goes on (End)"
+            elif self._grown_at and time.monotonic() - self._grown_at < GROWING_S:
+                text += " · still being written"
+        self.label.setText(text)
+        self.label.setToolTip(text)
+        self.liveButton.setVisible(self.live and self.pinned is None)
+        self.abButton.setEnabled(n > 0)
+
+    def keyPressEvent(self, event):
+        # Esc leaves A/B from the slider too (the window-wide shortcut needs an active window)
+        if event.key() == Qt.Key_Escape and self.pinned is not None:
+            self.set_ab(False)
+            return
+        super().keyPressEvent(event)
+
+    # ------------------------------------------------------------------ play
+    def set_playing(self, on: bool):
+        if on and self.reader is None:
+            on = False
+        if self.playButton.isChecked() != on:
+            self.playButton.setChecked(on)   # comes back here through toggled
+            return
+        self.playButton.setText("Pause" if on else "Play")
+        if not on:
+            self.playTimer.stop()
+            return
+        if self.slider.value() >= len(self.frames) - 1:
+            self.slider.setValue(0)          # at the end: play from the start
+        self.playTimer.start()
+
+    def _play_tick(self):
+        last = len(self.frames) - 1
+        step = int(self.speedCombo.currentData())
+        value = min(self.slider.value() + step, last)
+        self.slider.setValue(value)
+        if value >= last:
+            self.set_playing(False)
+
+    # ------------------------------------------------------------------ A/B
+    def _toggle_ab(self):
+        self.set_ab(self.pinned is None)
+
+    def set_ab(self, on: bool):
+        """A/B: the moment shown (or the last recorded one, from Live) is pinned as A; the
+        slider then moves B beside it. Off: one view again, at B's moment."""
+        if on == (self.pinned is not None) or (on and not len(self.frames)):
+            return
+        if on:
+            if self.shown is None:
+                self.slider.setValue(len(self.frames) - 1)
+            update, payload = self.shown
+            iteration = int(payload.get("iteration", self.iteration_of(update)))
+            self.pinned = (update, payload, iteration)
+            self.view.paneA.show_moment(update, payload, f"A: iteration {iteration} (pinned)")
+            self.view.set_ab(True)
+            self.abButton.setText("Leave A/B (Esc)")
+            self.abButton.setToolTip("Back to one view, at B's moment")
+        else:
+            self.pinned = None
+            self.view.set_ab(False)
+            self.abButton.setText("Pin as A")
+            self.abButton.setToolTip("Pin this moment as A, then move the slider: B shows beside it")
+        self.escape.setEnabled(on)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, self._end_index()))
+        self.slider.blockSignals(False)
+        self._show_index(self.slider.value())
+
+
+def _noise_and_real(reader):
+    """The fixed noise behind the field's fakes and the real points the live view shows: as
+    the store keeps them, or (a store without them) as the run's first snapshot, or its config,
+    rebuilds them."""
+    noise, real = getattr(reader, "fixed_noise", None), getattr(reader, "real", None)
+    if noise is not None and real is not None:
+        return np.asarray(noise, np.float32), np.asarray(real)
+    snapshots = reader.snapshot_updates()
+    if len(snapshots):
+        trainer = reader.load_snapshot(int(snapshots[0]))
+    else:
+        from ganviz.core.trainer import Trainer
+        trainer = Trainer(reader.config)
+    data = trainer.dataset.data   # the same 1000 real points as core/loop.py sends the window
+    real = data[np.random.default_rng(0).permutation(len(data))[:1000]].cpu().numpy().copy()
+    return trainer.fixed_noise.cpu().numpy().copy(), real

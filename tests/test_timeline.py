@@ -251,10 +251,13 @@ def test_opening_a_folder_that_is_not_a_run_says_so(window, tmp_path):
     assert not window.open_run(str(tmp_path))
     assert window.errorDialog is not None and window.errorDialog.isVisible()
     assert str(tmp_path) in window.errorDialog.text()
-    assert window.viewing is None and window.windowTitle() == before and not window.timeline.isVisible()
+    assert window.viewing is None and window.windowTitle() == before
+    assert window.timeline.reader is window.liveReader   # still the window's own run's timeline
     window.errorDialog.close()
-    window.export_gif(str(tmp_path / "training.gif"))         # nothing recorded: said, nothing written
-    assert "no recorded moments" in window.errorDialog.text() and not (tmp_path / "training.gif").exists()
+    window.export_gif(str(tmp_path / "training.gif"))         # the window's own run, as recorded so far
+    from PIL import Image
+    with Image.open(tmp_path / "training.gif") as image:
+        assert image.n_frames == len(window.timeline.frames) >= 1
 
 
 def test_an_opened_run_still_being_written_grows(window, qtbot, tmp_path):
@@ -281,4 +284,32 @@ def test_an_opened_run_still_being_written_grows(window, qtbot, tmp_path):
         assert image.n_frames == len(window.timeline.frames)
     window.resetAction.trigger()                               # a new run: the recorded one gives way
     qtbot.waitUntil(lambda: window.viewing is None and window.trainAction.isEnabled(), timeout=30000)
-    assert not window.timeline.isVisible() and window.dataViews.currentWidget() is window.fieldView
+    assert window.dataViews.currentWidget() is window.fieldView
+    assert window.timeline.reader is window.liveReader and window.timeline.at_live   # the new run's own
+    assert window.liveReader.folder.startswith(window.runsFolder)
+
+
+def test_the_windows_own_run_is_recorded_and_can_be_scrubbed_back(window, qtbot):
+    """Steps in the window are kept by the training service and read back by the timeline: the
+    field at the first moment is the run's untrained G; the End gives the live views back."""
+    timeline = window.timeline
+    assert timeline.reader is window.liveReader and timeline.live
+    first = window.fieldView.current_field
+    for phase in "DGDG":
+        window.step()
+        qtbot.waitUntil(lambda: window.stepReadout.text().startswith(f"{phase} update"), timeout=10000)
+    qtbot.waitUntil(lambda: len(timeline.frames) >= 5, timeout=5000)   # the start, and each Step
+    reader = RunReader(window.liveReader.folder)
+    assert len(reader) == len(window.history) == 4   # the window keeps what the store has
+    np.testing.assert_array_equal(reader.columns(["d_fake_after"])["d_fake_after"],
+                                  window.history.column("d_fake_after"))
+    timeline.slider.setValue(0)
+    update, payload = reader.frame(int(timeline.frames[0]))
+    assert update == 0 and timeline.view.isVisible() and not timeline.at_live
+    shown = timeline.view.paneA.fieldView.current_field
+    np.testing.assert_allclose(shown.fake, g_fakes(reader, payload["weights"]), atol=1e-5)
+    if first is not None:   # the live view drawn at the start showed the same G
+        np.testing.assert_allclose(shown.fake, first.fake, atol=1e-5)
+    timeline.slider.setValue(timeline.slider.maximum())   # Live
+    assert timeline.at_live and window.dataViews.currentWidget() is window.fieldView
+    reader.close()

@@ -1,5 +1,5 @@
-"""The house's two rooms and its door: the core, the door's messages and the training service
-never load Qt, and the window reaches training only through the door (worker and transport).
+"""The house's two rooms and its door: the core, the door's messages, the training service and
+the session never load Qt, and the window reaches training only through the door (worker and transport).
 Each check imports in a fresh interpreter, so nothing this test process loaded counts."""
 import ast
 import json
@@ -38,6 +38,17 @@ def test_core_protocol_and_service_load_no_qt():
     assert "ganviz.service.training" in modules and "ganviz.core.trainer" in modules
     loaded = loaded_after_importing(modules)
     assert [name for name in loaded if name.split(".")[0] in QT] == []
+
+
+def test_the_session_loads_no_qt():
+    """The client's view of a run (session/) is plain Python: a test or a script reads it
+    without a window."""
+    modules = ["ganviz.session"] + modules_of("session")
+    assert "ganviz.session.run_session" in modules
+    loaded = loaded_after_importing(modules)
+    assert "ganviz.session.run_session" in loaded
+    assert [name for name in loaded if name.split(".")[0] in QT] == []
+    assert [name for name in loaded if name.startswith(TRAINING_SIDE)] == []
 
 
 def test_the_door_loads_neither_torch_nor_qt():

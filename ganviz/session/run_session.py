@@ -1,0 +1,201 @@
+"""RunSession: the client's view of one run, fed the training service's events (protocol/
+messages.py), one method each. It holds what the window shows of the run (its config and
+objective, the History, the latest metrics, the next phase, iteration, epoch and rate, the
+training time, running or not, the last Step and the texts the window puts on screen) and
+tells which of those each event changed, so the window renders only that. No Qt here: the
+window renders a session, and tests read one with no window at all."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ganviz.core.config import Config
+from ganviz.core.diagnosis import diagnose
+from ganviz.core.evaluate import format_metrics
+from ganviz.core.history import COLUMNS, History
+from ganviz.core.objectives import get_objective
+
+PRESS_STEP_TEXT = "Press Step to run one update and see what it did."
+TRAINING_TEXT = "Training: Pause, then Step, to see what one update does."
+PAUSED_TEXT = "Paused: press Step to run one update and see what it did."
+STATES_INTERVAL = 1.0   # seconds between re-naming the run's state while it trains
+DIAGNOSIS_ROWS = 4000   # history rows the named states are read from (the newest and the first)
+STATUS = ("iteration", "epoch", "rate", "device", "quality")   # the status bar's texts, by name
+
+
+class RunSession:
+    def __init__(self, config: Config | None = None, clock=time.perf_counter):
+        self.clock = clock   # when the named states were last worked out, and batches came
+        self.use_config(config or Config())
+        self.history = History()
+        self.run_info = None           # the service's RunStarted for the current run
+        self.metrics = None            # the latest quality metrics of the run
+        self.next_phase = "D"
+        self.elapsed = 0.0             # seconds spent in this run's updates (its history's durations)
+        self.running = False
+        self.last_step = None          # the Record of the last Step, until training runs again
+        self.diverged = None           # the Record whose loss became NaN or infinite, if any
+        self.readout, self.explanation = PRESS_STEP_TEXT, ""
+        self.status = dict.fromkeys(STATUS, "")
+        self.loading = None            # (what, source) while the service builds a run
+        self.recovering = None         # while a new service reopens the run: {"reason", "seen"}
+        self.last_batch_time = 0.0
+        self.states_at = 0.0           # when the named states were last worked out
+
+    def use_config(self, config: Config):
+        self.config = config
+        self.objective = get_objective(config.objective)
+
+    # ---------------------------------------------------------------- events
+    def on_run_started(self, event) -> set[str]:
+        """A new run (Reset, Open, Restore, Recover): everything shown starts again from its
+        history. Returns what changed: all of it."""
+        self.run_info = event
+        self.use_config(event.config)
+        self.history = History.from_array_state(event.history)
+        self.elapsed = self.took(self.history.array())
+        self.metrics = None
+        self.next_phase = event.next_phase
+        self.last_step = self.diverged = None
+        self.readout, self.explanation = PRESS_STEP_TEXT, ""
+        # completed iterations: one G update each (the next batch says the same)
+        iteration = int(np.sum(self.history.column("phase") == 1))
+        self.status = dict.fromkeys(STATUS, "")
+        self.status.update(iteration=f"iteration {iteration}", device=f"device {event.device}")
+        return {"run", "history", "status", "metrics", "states", "readout", "phase"}
+
+    def on_batch(self, event) -> tuple[set[str], np.ndarray]:
+        """What happened since the last batch. Returns what changed, and the history rows it
+        added (for the plots to append)."""
+        changed = {"status", "phase"}
+        rows = self.history.append(event.records) if event.records else np.empty((0, len(COLUMNS)))
+        if len(rows):
+            self.elapsed += self.took(rows)
+            changed.add("history")
+        for name in ("samples", "field", "histogram"):
+            if getattr(event, name) is not None:
+                changed.add(name)
+        if event.metrics is not None:
+            self.metrics = event.metrics
+            self.status["quality"] = format_metrics(event.metrics)
+            changed.add("metrics")
+        self.next_phase = event.next_phase
+        self.status.update(iteration=f"iteration {event.iteration}", epoch=f"epoch {event.epoch:.2f}",
+                           rate=f"{event.ups:.0f} updates/s")
+        self.last_batch_time = self.clock()
+        if self.last_batch_time - self.states_at > STATES_INTERVAL or not self.running:
+            changed.add("states")
+        return changed, rows
+
+    def on_stepped(self, event, words: tuple[str, str]) -> set[str]:
+        """A Step's record, and the words the readout says of it (gui/readout.py's explain_step:
+        they depend on the view the window shows)."""
+        self.last_step = event.record
+        self.readout, self.explanation = words
+        return {"readout", "phase"}
+
+    def on_running(self, event) -> set[str]:
+        self.running = event.on
+        changed = {"running", "phase"}
+        if event.on:
+            # the last Step's words would now describe an update long past
+            self.last_step = None
+            self.readout, self.explanation = TRAINING_TEXT, ""
+            changed.add("readout")
+        elif self.readout == TRAINING_TEXT:
+            self.readout = PAUSED_TEXT
+            changed.add("readout")
+        return changed
+
+    def on_non_finite(self, event) -> str:
+        """Training diverged (and paused): the dialog's words."""
+        record = self.diverged = event.record
+        which = "loss_D" if record.phase == "D" else "loss_G"
+        return (f"{which} (or a score) became NaN or infinite in the {record.phase} update of "
+                f"iteration {record.iteration}. Training is paused.\n\n"
+                "Go back to the last good state (kept in memory every few seconds)?")
+
+    def on_saved(self, event) -> str:
+        return f"Saved {event.path}"
+
+    def on_process_died(self, reason: str, restarting: bool):
+        """The training process died; if a new one reopens the run, remember what was seen so
+        that recovered_message can say what was lost."""
+        seen = self.history.record(len(self.history) - 1).update if len(self.history) else 0
+        self.recovering = {"reason": reason, "seen": seen} if restarting else None
+
+    # ---------------------------------------------------------------- loading
+    def start_loading(self, what: str, source: str):
+        self.loading = (what, source)
+
+    def end_loading(self):
+        loading, self.loading = self.loading, None
+        return loading
+
+    # ---------------------------------------------------------------- words
+    def took(self, rows: np.ndarray) -> float:
+        """Seconds these history rows spent in their updates."""
+        return float(np.nansum(rows[:, COLUMNS.index("duration")])) if len(rows) else 0.0
+
+    def states(self):
+        """The named states (diagnosis.py), from the same numbers the plots show."""
+        self.states_at = self.clock()
+        return diagnose(self.history.tail(DIAGNOSIS_ROWS), self.history.head(DIAGNOSIS_ROWS),
+                        self.metrics, self.objective)
+
+    def phase_words(self) -> tuple[str, str, str]:
+        """(the header, the diagram's phase, its caption). One convention: the header and the
+        diagram show the NEXT update (what Step will do); the header's second part says what
+        the last update was, from the history, so a new run says nothing of one."""
+        if self.running:
+            return "Training: D and G take turns", "both", "Training: each update changes one network"
+        n = len(self.history)
+        last = self.history.record(n - 1) if n else None
+        last_text = f"   Last update: {last.phase} (update {last.update})" if last else ""
+        frozen = "G" if self.next_phase == "D" else "D"
+        return (f"Paused. Next: {self.next_phase} update ({frozen} frozen).{last_text}", self.next_phase,
+                f"Next: {self.next_phase} update (Step {self.next_phase})")
+
+    def elapsed_text(self) -> str:
+        return f"{clock(self.elapsed)} training"
+
+    def run_message(self, loading, data: str) -> str:
+        """What the status bar says about a run that just started: new, or opened where it
+        stood. data: how the panel names its dataset."""
+        info = self.run_info
+        iteration = int(np.sum(self.history.column("phase") == 1))
+        size = f"{info.dataset_size} {'points' if info.dataset_kind == 'points' else 'images'}"
+        skipped = info.skipped
+        size += f", {skipped} unreadable image{'s' if skipped != 1 else ''} skipped" if skipped else ""
+        what, source = loading or (None, None)
+        if what == "open":
+            text = f"Opened {source} at iteration {iteration}: {data}, {size}"
+        elif what == "drawing":
+            text = f"New run on your drawing: {size}"
+        elif what == "reset" or not len(self.history):
+            text = f"New run: {data}, {size}"
+        else:
+            text = f"Run at iteration {iteration}: {data}, {size}"
+        note = info.note  # e.g. a checkpoint saved on CUDA, opened on this CPU
+        return (f"{note[:1].upper()}{note[1:]}. " if note else "") + text
+
+    def recovered_message(self) -> str | None:
+        """After a run was reopened by a new training process: what happened, once."""
+        if self.recovering is None:
+            return None
+        (reason, seen), self.recovering = (self.recovering["reason"], self.recovering["seen"]), None
+        info = self.run_info
+        note = info.recovery
+        if note is None or not note.ok:
+            return (f"The training process stopped ({reason}) and its last saved state could not be read "
+                    f"({note.error if note else 'unknown error'}), so a new run started with the same settings.")
+        lost = max(0, seen - info.updates)
+        return (f"The training process stopped ({reason}); reopened the run at iteration {info.iteration}, "
+                f"{lost} update{'' if lost == 1 else 's'} lost.")
+
+
+def clock(seconds: float) -> str:
+    """0:07, 12:34, 1:02:03."""
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"

@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train", help="train without a window; write metrics, checkpoint and samples",
         description="Train without a window. Writes DIR/config.json, DIR/metrics.csv (one row "
-        "per update), DIR/checkpoint.pt (at the end and every --checkpoint-every iterations) "
-        "and DIR/samples.png. An iteration is d-steps discriminator updates and one generator "
+        "per update), DIR/checkpoint.pt (at the end and every --checkpoint-every iterations), "
+        "DIR/samples.png and the run store (DIR/run.db, DIR/snapshots/) that `ganviz replay` "
+        "and the window's timeline read. An iteration is d-steps discriminator updates and one generator "
         "update. Ctrl+C saves the checkpoint and exits with code 130.")
     train.add_argument("--dataset", metavar="DATA", help=DATA_HELP)
     train.add_argument("--steps", type=_count, default=5000, metavar="N",
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                        f"({', '.join(SETTINGS[n].option for n in SETTING_OPTIONS if SETTINGS[n].live)})")
     train.add_argument("--checkpoint-every", type=_count, default=1000, metavar="N",
                        help="also save the checkpoint and metrics every N iterations (default 1000; 0: only at the end)")
+    train.add_argument("--budget-mb", type=_megabytes, default=500, metavar="MB",
+                       help="disk space for the run's frames and snapshots in DIR (default 500); "
+                       "past it, old moments thin out, the first and the latest always kept")
 
     sample = sub.add_parser("sample", help="write generated samples to a .npy file",
                             description="Write N generated samples as float32 .npy: N x 2 for "
@@ -105,6 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", required=True, metavar="PATH")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda or mps")
+
+    replay = sub.add_parser("replay", help="write a run's stored frames as an animated GIF or PNG frames",
+                            description="Draw the frames a run stored (ganviz train writes them, "
+                            "every half second of training) as an animated GIF or as PNG pictures, "
+                            "each captioned with its iteration: the sample grid for images; D's "
+                            "heatmap, the real data and G's samples for 2D points.")
+    replay.add_argument("run", metavar="RUN_DIR", help="a run folder (ganviz train --out DIR)")
+    replay.add_argument("--out", metavar="FILE.gif", help="an animated GIF; a folder (ending in /) "
+                        "gets PNG frames instead")
+    replay.add_argument("--png", metavar="DIR", help="write PNG frames frame-00000.png, ... into DIR")
+    replay.add_argument("--fps", type=float, default=10.0, metavar="N", help="GIF frames per second (default 10)")
+    replay.add_argument("--every", type=_positive, default=1, metavar="N",
+                        help="only every Nth stored frame (default 1: all)")
 
     shot = sub.add_parser("screenshot", help="train briefly in the window offscreen and save a PNG")
     shot.add_argument("--dataset", metavar="DATA", default="ring", help=DATA_HELP + " (default ring)")
@@ -135,6 +152,15 @@ def _train(args) -> int:
     from .core.inputs import reporting
     with reporting(StderrReporter()):  # progress of big files, skipped images, device notes
         return train_command(args, _presets())
+
+
+def _replay(args) -> int:
+    if not args.out and not args.png:
+        raise UserError("replay needs --out FILE.gif (or --out DIR/, or --png DIR)")
+    if args.out and args.png:
+        raise UserError("give --out or --png, not both")
+    from .cli_replay import replay_command
+    return replay_command(args)
 
 
 def _sample(args) -> int:
@@ -202,7 +228,7 @@ class StderrReporter:
 
 
 COMMANDS = {"gui": _gui, "train": _train, "sample": _sample, "eval": _eval,
-            "screenshot": _screenshot}
+            "screenshot": _screenshot, "replay": _replay}
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -237,6 +263,23 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return value
+
+
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} MB: the budget must be a positive number")
     return value
 
 

@@ -1,5 +1,6 @@
 """`ganviz train`: the headless training loop with a progress line, periodic checkpoints,
-and a run folder (config.json, metrics.csv, checkpoint.pt, samples.png)."""
+and a run folder: the run store (run.db, snapshots/: core/store.py) for the window's timeline
+and `ganviz replay`, and config.json, metrics.csv, checkpoint.pt, samples.png for other tools."""
 from __future__ import annotations
 
 import copy
@@ -20,6 +21,7 @@ from .core.checkpoint import load_checkpoint, save_checkpoint
 from .core.config import Config
 from .core.evaluate import evaluate, format_metrics
 from .core.render import grid_png, scatter_png
+from .core.store import RunStore
 from .core.trainer import Trainer
 
 # Options whose argparse names are Config fields; None means "not given". --device also
@@ -47,17 +49,38 @@ def train_command(args, presets: dict) -> int:
         trainer, out = _start(args, changes)
         _write_config(trainer, out)
         saved = None
+    store = RunStore(out, trainer, budget_mb=getattr(args, "budget_mb", 500))
+    try:
+        code = _train_into(args, trainer, out, saved, store)
+    except BaseException:
+        _close_quietly(store)   # what was committed stays; the first error is the one to tell
+        raise
+    store.close()
+    return code
+
+
+def _close_quietly(store):
+    try:
+        store.close()
+    except Exception:   # noqa: BLE001 - a full disk fails the last commit too
+        pass
+
+
+def _train_into(args, trainer, out, saved, store) -> int:
     progress = Progress(args.steps)
     guard = FiniteGuard(trainer, saved)
     with StopOnCtrlC() as stop:
         try:
-            done, seconds = train_loop(trainer, out, args.steps, args.checkpoint_every, progress, stop, guard)
+            done, seconds = train_loop(trainer, out, args.steps, args.checkpoint_every, progress, stop,
+                                       guard, store)
             progress.close()
             if guard.bad is None and not weights_finite(trainer):
                 guard.bad = trainer.history.record(len(trainer.history) - 1)
             if guard.bad is not None:
                 return _stop_diverged(trainer, out, guard)
             save_outputs(trainer, out, final=True)
+            store.maybe_frame(trainer, force=True)   # the last moment, as samples.png shows it
+            store.maybe_snapshot(trainer, force=True)
         except KeyboardInterrupt:  # a second Ctrl+C: leave at once; the last save stands
             progress.close()
             print("ganviz: interrupted again: stopped without saving", file=sys.stderr)
@@ -65,7 +88,9 @@ def train_command(args, presets: dict) -> int:
         finally:
             progress.close()   # a failed write's message starts on a line of its own
     rate = f" ({done / seconds:.1f} it/s)" if done and seconds > 0 else ""
-    line = format_metrics(evaluate(trainer))
+    metrics = evaluate(trainer)
+    store.add_quality(trainer.updates, metrics)
+    line = format_metrics(metrics)
     print(f"trained {done} iterations in {seconds:.1f} s{rate}; iteration {trainer.iteration} "
           f"of the run" + (f"; {line}" if line else ""))
     if stop.requested:
@@ -106,10 +131,13 @@ def _resume(args, changes):
     return trainer, args.resume
 
 
-def train_loop(trainer, out, steps, checkpoint_every, progress, stop, guard=None) -> tuple[int, float]:
+def train_loop(trainer, out, steps, checkpoint_every, progress, stop, guard=None,
+               store=None) -> tuple[int, float]:
     """Train `steps` iterations in chunks sized to about CHUNK_SECONDS each, so records are
     fetched in batches yet the progress line and Ctrl+C stay responsive. Stops at the first
-    non-finite loss (guard.bad says which). Returns (iterations done, seconds spent training)."""
+    non-finite loss (guard.bad says which). Every record goes to the run store, with frames
+    and snapshots on its schedule while the losses are finite. Returns (iterations done,
+    seconds spent training)."""
     guard = guard or FiniteGuard(trainer, None)
     done, chunk, spent = 0, 1, 0.0
     last_d = last_g = probed = None
@@ -122,10 +150,15 @@ def train_loop(trainer, out, steps, checkpoint_every, progress, stop, guard=None
         took = time.perf_counter() - t0
         spent += took
         done += n
+        if store is not None:
+            store.add_records(records)   # the non-finite ones too: where a run went wrong
         guard.bad = next((r for r in records if not r.is_finite), None)
         if guard.bad is not None:
             break
         guard.take()
+        if store is not None:
+            store.maybe_frame(trainer)
+            store.maybe_snapshot(trainer)
         chunk = max(1, min(MAX_CHUNK, int(CHUNK_SECONDS * n / max(took, 1e-9))))
         last_d = next((r for r in reversed(records) if r.phase == "D"), last_d)
         last_g = next((r for r in reversed(records) if r.phase == "G"), last_g)

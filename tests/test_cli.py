@@ -60,7 +60,8 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     code, stdout, err = run(capsys, "train", "--dataset", "ring", "--steps", 30, "--out", out)
     assert code == 0
-    assert sorted(os.listdir(out)) == ["checkpoint.pt", "config.json", "metrics.csv", "samples.png"]
+    assert sorted(os.listdir(out)) == ["checkpoint.pt", "config.json", "metrics.csv", "run.db", "samples.png",
+                                       "snapshots"]
     assert json.loads((out / "config.json").read_text())["dataset"] == "ring"
     rows = csv_rows(out / "metrics.csv")
     assert len(rows) == 60 and [r["phase"] for r in rows[:2]] == ["D", "G"]  # k=1: 2 updates each
@@ -70,6 +71,12 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
         assert image.size[0] >= 256 and image.mode == "RGB"
     assert "trained 30 iterations" in stdout and "it/s" in stdout and "modes " in stdout
     assert "\r" in err and "30/30" in err and "loss_d" in err and "D(G(z))" in err
+    from ganviz.core.store import RunReader
+    store = RunReader(out)   # the same history as metrics.csv, and the run's first and last moments
+    assert [str(v) for v in store.columns(["loss_d"])["loss_d"]] == [repr(float(r["loss_d"])) for r in rows]
+    assert store.frame_updates()[0] == 0 and store.frame_updates()[-1] == 60
+    assert list(store.snapshot_updates()) == [60]
+    assert store.quality()[-1][0] == 60 and store.quality()[-1][1]["n_modes"] == 8
 
 
 def test_resume_adds_iterations_and_applies_live_settings(tmp_path, capsys):

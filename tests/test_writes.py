@@ -185,13 +185,22 @@ def test_train_on_a_full_disk_is_one_line_and_keeps_nothing_half_written(tmp_pat
     assert os.listdir(out) == []
 
 
+def files(folder, skip=()):
+    """sha256 of every file in the folder and its snapshots/ (the run store's checkpoints)."""
+    return {str(p.relative_to(folder)): sha(p) for p in Path(folder).rglob("*") if p.is_file()
+            and p.name not in skip}
+
+
 def test_resume_on_a_full_disk_keeps_the_checkpoint_byte_identical(ring_run, capsys, full_disk):
-    digests = {n: sha(ring_run / n) for n in os.listdir(ring_run)}
+    from ganviz.core.store import RunReader
+    digests = files(ring_run, skip=("run.db",))   # SQLite writes past this simulation (not through os.write)
     full_disk(room=4096)
     code, _, err = run(capsys, "train", "--resume", ring_run, "--steps", 10)
     assert_one_line(code, err, str(ring_run), "no space left on device")
     full_disk(room=10**9)
-    assert {n: sha(ring_run / n) for n in os.listdir(ring_run)} == digests
+    assert files(ring_run, skip=("run.db",)) == digests
+    good = load_checkpoint(ring_run / "checkpoint.pt")
+    assert np.array_equal(RunReader(ring_run)._rows(0, 40), good.history.array(), equal_nan=True)
     assert load_checkpoint(ring_run / "checkpoint.pt").iteration == 20
 
 
@@ -234,7 +243,8 @@ def test_cli_commands_into_an_unwritable_place_exit_2_with_one_line(ring_run, tm
 
 # ------------------------------------------------------------------ non-finite losses in `ganviz train`
 def test_resume_with_an_absurd_learning_rate_exits_3_and_keeps_the_good_checkpoint(ring_run, tmp_path):
-    digests = {n: sha(ring_run / n) for n in os.listdir(ring_run)}
+    from ganviz.core.store import RunReader
+    digests = files(ring_run, skip=("run.db",))   # the store records the diverging updates too
     result = subprocess_run("train", "--resume", ring_run, "--steps", 500, "--lr-d", "1e6", "--lr-g", "1e6",
                             cwd=tmp_path)
     assert result.returncode == 3, result.stderr
@@ -242,8 +252,12 @@ def test_resume_with_an_absurd_learning_rate_exits_3_and_keeps_the_good_checkpoi
     assert re.search(r"^ganviz: loss_[dg] became (nan|inf|-inf) at iteration \d+ ", last), last
     assert f"kept {ring_run / 'checkpoint.pt'} as it was (iteration 20)" in last
     assert "Traceback" not in result.stderr
-    assert {n: sha(ring_run / n) for n in os.listdir(ring_run)} == digests
-    assert load_checkpoint(ring_run / "checkpoint.pt").iteration == 20
+    assert files(ring_run, skip=("run.db",)) == digests
+    good = load_checkpoint(ring_run / "checkpoint.pt")
+    assert good.iteration == 20
+    store = RunReader(ring_run)   # the good run, then the updates up to the non-finite loss
+    assert len(store) > 40 and not np.isfinite(store.columns(start=len(store) - 1)["loss_" + last[13]]).all()
+    assert np.array_equal(store._rows(0, 40), good.history.array(), equal_nan=True)
 
 
 def test_a_new_run_that_diverges_writes_its_last_finite_state(tmp_path):

@@ -1,0 +1,205 @@
+"""Reading a run folder (store_format.py's layout): its settings, metric history, quality
+scores, frames and snapshots. Read-only, and safe while a writer is still writing: SQLite's WAL
+gives every query a consistent view of the last commit; refresh() moves to the newest."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import urllib.parse
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, checkpoint_config, choose_device, fit_noise_state, read_checkpoint
+from .config import Config, ConfigError
+from .frames import FrameError, decode_frame
+from .history import COLUMNS
+from .store_format import (DB, FORMAT, VERSION, WIDTH, StoreError, from_json, unpack_rows)
+
+INT_COLUMNS = ("update", "iteration")
+
+
+class RunReader:
+    """A run as stored. Attributes: config, dataset_kind ("points" / "images"), dataset_name,
+    sample_shape, parent, parent_update, created, real (the 1000 real points the window draws;
+    None for images), fixed_noise, modes (None unless a known mixture)."""
+
+    def __init__(self, folder):
+        self.folder = os.fspath(folder)
+        if not os.path.exists(self.folder):
+            raise StoreError(f"{self.folder}: no such folder")
+        if not os.path.isdir(self.folder):
+            raise StoreError(f"{self.folder} is a file, not a run folder")
+        path = os.path.join(self.folder, DB)
+        if not os.path.isfile(path):
+            raise StoreError(f"{self.folder} is not a ganviz run (it has no {DB})")
+        self.path = path
+        try:
+            uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            meta = {k: from_json(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+            arrays = {name: np.frombuffer(data, np.dtype(dtype)).reshape(from_json(shape)).copy()
+                      for name, dtype, shape, data in self.db.execute("SELECT * FROM arrays")}
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.folder}: its {DB} is damaged or not a ganviz run ({e})") from None
+        if meta.get("format") != FORMAT:
+            raise StoreError(f"{self.folder}: its {DB} is not a ganviz run store")
+        if meta.get("version") != VERSION:
+            raise StoreError(f"{self.folder}: run store version {meta.get('version')} is not "
+                             f"supported (this ganviz reads version {VERSION})")
+        if meta.get("columns") != COLUMNS:
+            raise StoreError(f"{self.folder}: its metric columns differ from this ganviz's")
+        try:
+            self.config = Config.from_dict(meta["config"])
+        except (ConfigError, TypeError, KeyError) as e:
+            raise StoreError(f"{self.folder}: its stored settings are invalid ({e})") from None
+        self.dataset_kind: str = meta["dataset_kind"]
+        self.dataset_name: str = meta["dataset_name"]
+        self.sample_shape = tuple(meta["sample_shape"])
+        self.parent, self.parent_update = meta.get("parent"), meta.get("parent_update")
+        self.created = meta.get("created")
+        self.ganviz_version = meta.get("ganviz_version")
+        self.real, self.fixed_noise = arrays.get("real"), arrays.get("fixed_noise")
+        self.modes, self._points = arrays.get("modes"), arrays.get("points")
+        self._n = 0
+        self._starts = np.zeros(0, np.int64)
+        self._frames = np.zeros(0, np.int64)
+        self.refresh()
+
+    def refresh(self) -> int:
+        """Rows committed now (call again to follow a run that is still being written)."""
+        with self._reading():
+            blocks = self.db.execute("SELECT first_row, rows FROM records ORDER BY first_row").fetchall()
+            self._frames = np.array([u for (u,) in self.db.execute(
+                "SELECT at_update FROM frames ORDER BY at_update")], dtype=np.int64)
+        self._starts = np.array([b[0] for b in blocks], dtype=np.int64)
+        self._n = int(blocks[-1][0] + blocks[-1][1]) if blocks else 0
+        return self._n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def columns(self, names=None, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+        """Record columns (history.COLUMNS) for rows [start, stop) of the last refresh; row i
+        is update i + 1. update and iteration as int64, phase as "D" / "G", the rest float64."""
+        names = list(COLUMNS) if names is None else list(names)
+        unknown = [n for n in names if n not in COLUMNS]
+        if unknown:
+            raise StoreError(f"{self.folder}: no metric column {', '.join(unknown)} "
+                             f"(columns: {', '.join(COLUMNS)})")
+        rows = self._rows(start, stop, [COLUMNS.index(n) for n in names])
+        out = {}
+        for j, name in enumerate(names):
+            column = rows[:, j]
+            if name in INT_COLUMNS:
+                out[name] = column.astype(np.int64)
+            elif name == "phase":
+                out[name] = np.where(column == 0, "D", "G")
+            else:
+                out[name] = column.copy()
+        return out
+
+    def _rows(self, start: int = 0, stop: int | None = None, picks=None) -> np.ndarray:
+        """float64 rows [start, stop) as history.History keeps them (all columns, or `picks`)."""
+        start = max(0, int(start))
+        stop = self._n if stop is None else max(start, min(int(stop), self._n))
+        width = WIDTH if picks is None else len(picks)
+        out = np.empty((stop - start, width), dtype=np.float64)
+        if stop <= start:
+            return out
+        first = self._starts[max(0, np.searchsorted(self._starts, start, side="right") - 1)]
+        with self._reading():
+            for block_start, n, data in self.db.execute(
+                    "SELECT first_row, rows, data FROM records WHERE first_row >= ? AND first_row < ? "
+                    "ORDER BY first_row", (int(first), stop)):
+                block = unpack_rows(data, n)
+                lo, hi = max(start, block_start), min(stop, block_start + n)
+                if hi > lo:
+                    part = block[lo - block_start: hi - block_start]
+                    out[lo - start: hi - start] = part if picks is None else part[:, picks]
+        return out
+
+    def quality(self) -> list[tuple[int, dict]]:
+        """(update, metrics) for every quality measurement, in update order."""
+        with self._reading():
+            return [(u, from_json(m)) for u, m in
+                    self.db.execute("SELECT at_update, metrics FROM quality ORDER BY at_update")]
+
+    def frame_updates(self) -> np.ndarray:
+        """The updates that have a frame (as of the last refresh), sorted."""
+        return self._frames.copy()
+
+    def frame(self, update: int) -> tuple[int, dict]:
+        """The frame at or before `update`: (its update, payload as frames.decode_frame gives)."""
+        with self._reading():
+            row = self.db.execute("SELECT at_update, data FROM frames WHERE at_update <= ? "
+                                  "ORDER BY at_update DESC LIMIT 1", (int(update),)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.folder}: no frame at or before update {update}")
+        try:
+            return int(row[0]), decode_frame(row[1])
+        except FrameError as e:
+            raise StoreError(f"{self.folder}: the frame of update {row[0]} is damaged ({e})") from None
+
+    def snapshot_updates(self) -> np.ndarray:
+        with self._reading():
+            return np.array([u for (u,) in self.db.execute(
+                "SELECT at_update FROM snapshots ORDER BY at_update")], dtype=np.int64)
+
+    def load_snapshot(self, update: int):
+        """A Trainer as the run was at the snapshot at or before `update`, with the run's
+        history up to there: continue it (a branch) with new settings."""
+        from .data import points_dataset
+        from .trainer import Trainer, dataset_for
+
+        with self._reading():
+            row = self.db.execute("SELECT at_update, file FROM snapshots WHERE at_update <= ? "
+                                  "ORDER BY at_update DESC LIMIT 1", (int(update),)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.folder}: no snapshot at or before update {update}")
+        path = os.path.join(self.folder, row[1])
+        try:
+            state = read_checkpoint(path)
+        except CheckpointError as e:
+            raise StoreError(f"{self.folder}: snapshot unreadable: {e}") from None
+        config = checkpoint_config(state, path)
+        device, config, _ = choose_device(config, state)
+        dataset = points_dataset(self._points, name=config.dataset) if self._points is not None \
+            else dataset_for(config)
+        fit_noise_state(state, device)
+        updates = int(state["counters"]["updates"])
+        if updates > self._n:
+            self.refresh()
+        state["history"] = torch.from_numpy(self._rows(0, updates))
+        trainer = Trainer(config, dataset=dataset, device=device)
+        trainer.load_state_dict(state)
+        return trainer
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _reading(self):
+        return _Reading(self)
+
+
+class _Reading:
+    """SQLite errors while reading, worded for a person (a folder deleted under us, ...)."""
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if isinstance(error, sqlite3.Error):
+            raise StoreError(f"{self.reader.folder}: cannot read its {DB} ({error})") from None
+        return False
+

@@ -19,7 +19,7 @@ import os
 from .checkpoint import fit_noise_state
 from .config import SETTINGS, Config, ConfigError, label
 from .store import RunStore
-from .store_format import DB, StoreError
+from .store_format import DB
 
 # Settings that decide the data a run trains on (and its probe batch and fixed noise): a
 # branch of another dataset is another run.

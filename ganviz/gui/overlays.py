@@ -1,0 +1,94 @@
+"""Other runs' curves drawn over a metric plot, as TensorBoard compares runs: each run in a
+colour of its own, each of the plot's series in a line style, named once in the plot's title.
+A mixin of plots.MetricPlot (it uses the plot's series specs, smoothing and log axis)."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from ganviz.core.history import COLUMNS
+
+from .series import Series
+
+OVERLAY_STYLES = (Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine)
+OVERLAY_STYLE_NAMES = ("\u2014", "- -", "\u00b7\u00b7", "-\u00b7")
+
+
+class OverlayMixin:
+    # (class-level empties: set_overlays gives each plot its own)
+    _overlays: dict = {}          # (run name, series key) -> Series
+    _overlay_curves: dict = {}    # (run name, series key) -> the curve drawn
+    _overlay_runs: dict = {}      # run name -> colour
+    _overlay_keys: list = []      # this plot's series that the runs are drawn for
+    _overlay_drawn = None         # (smoothing, log axis) the curves were drawn with
+
+    def set_overlays(self, runs: dict):
+        """Other runs' curves over this plot, as TensorBoard compares runs: runs is {name:
+        (columns, colour)}, columns as RunReader.columns() gives them (a child's from its branch
+        point on). Each run gets its colour; each of this plot's visible series its line style
+        (solid, dashed, ...), named once in the title. Replaces the overlays before; {}: none."""
+        for curve in self._overlay_curves.values():
+            self.removeItem(curve)
+        self._overlays, self._overlay_curves, self._overlay_runs = {}, {}, {}
+        self._overlay_keys = [k for k in self._spec if self._curves[k][1].isVisible()]
+        for name, (columns, colour) in runs.items():
+            self._overlay_runs[name] = colour
+            for i, key in enumerate(self._overlay_keys):
+                column, phase, label = self._spec[key]
+                x, y = _series_of(columns, COLUMNS[column], phase)
+                s = Series()
+                s.extend(x, y)
+                curve = self.plot(pen=pg.mkPen(colour, width=1.5, style=OVERLAY_STYLES[i % len(OVERLAY_STYLES)]))
+                curve.setDownsampling(auto=True, method="peak")
+                curve.setClipToView(True)
+                curve.setZValue(-5)   # behind this run's own curves
+                self._overlays[(name, key)] = s
+                self._overlay_curves[(name, key)] = curve
+        self._overlay_drawn = None
+        self._update_title()
+        self._dirty = True
+        self.redraw()
+
+    def overlay_curves(self) -> dict:
+        """{(run name, series key): (x, y)} as drawn now (smoothed if the plot smooths)."""
+        return {k: (c.xData, c.yData) for k, c in self._overlay_curves.items()}
+
+    def _redraw_overlays(self):
+        """Redrawn only when smoothing or the log axis changed since (the runs are fixed)."""
+        state = (self.smoothing, self.log_y)
+        if not self._overlays or self._overlay_drawn == state:
+            return
+        self._overlay_drawn = state
+        for key, s in self._overlays.items():
+            if s.weight != self.smoothing:
+                s.set_weight(self.smoothing)
+            x, y, sm = s.display()
+            y = sm if self.smoothing > 0 else y
+            if self.log_y:
+                y = np.where(y > 0, y, np.nan)
+            self._overlay_curves[key].setData(x, y, connect="finite")
+
+    def _overlay_legend(self) -> list:
+        """The runs in their colours, then (with several series) which line style is which."""
+        entries = [(f"# {name}", f"<span style='color:{_hex(colour)}'>&#9644; {name}</span>")
+                   for name, colour in self._overlay_runs.items()]
+        if entries and len(self._overlay_keys) > 1:
+            styles = [f"{OVERLAY_STYLE_NAMES[i % len(OVERLAY_STYLE_NAMES)]} {self._spec[k][2]}"
+                      for i, k in enumerate(self._overlay_keys)]
+            styles[0] = "runs: " + styles[0]
+            entries += [(text, f"<span style='color:#666'>{text}</span>") for text in styles]
+        return entries
+
+
+def _series_of(columns: dict, column: str, phase) -> tuple[np.ndarray, np.ndarray]:
+    """x and the measured values of `column` (of `phase`'s updates only, if given)."""
+    y = np.asarray(columns[column], dtype=np.float64)
+    mask = np.isfinite(y)
+    if phase is not None:
+        mask &= np.asarray(columns["phase"]) == phase
+    return np.asarray(columns["x"], dtype=np.float64)[mask], y[mask]
+
+
+def _hex(colour) -> str:
+    return "#%02x%02x%02x" % tuple(colour[:3])

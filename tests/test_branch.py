@@ -47,6 +47,7 @@ def test_a_branch_is_its_parent_up_to_the_branch_point_and_its_own_after(tmp_pat
     assert kid.parent == os.path.abspath(tmp_path / "parent") and kid.parent_update == 200
     assert kid.config.objective == "minimax" and parent.config.objective == "nonsaturating"
     assert branch_start(kid) == 200 and branch_start(parent) == 0
+    assert list(kid.snapshot_updates()) == [200]   # the branch point, kept in the child's folder
     assert len(parent) == 400 and len(kid) == 400
     before_p, before_c = parent.columns(SAME, stop=200), kid.columns(SAME, stop=200)
     for name in SAME:

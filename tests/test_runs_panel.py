@@ -43,7 +43,7 @@ def test_the_panel_lists_parent_and_child_as_a_tree(qtbot, runs):
     kid = top.child(0)
     assert [kid.text(i) for i in range(4)] == ["child", "ring", "minimax", "250 (500 updates)"]
     assert kid.text(4) == quality_text(child.quality) and "modes" in kid.text(4)
-    assert kid.toolTip(4) == "measured at update 500"
+    assert kid.toolTip(4).endswith("\nmeasured at update 500") and "reverse KL" in kid.toolTip(4)
     assert "branched from" in kid.toolTip(0) and "at update 200" in kid.toolTip(0)
 
 

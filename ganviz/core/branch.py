@@ -118,6 +118,11 @@ def continue_run(parent_folder, update: int | None, changes: dict, out_folder, *
     child = carry_over(parent, config, parent_folder)
     store = RunStore(out_folder, child, parent=os.path.abspath(parent_folder), parent_update=at,
                      budget_mb=budget_mb)
+    try:   # the branch point, in the child's own folder: it stands without its parent
+        store.maybe_snapshot(child, force=True)
+    except BaseException:
+        store.close()
+        raise
     return child, store
 
 

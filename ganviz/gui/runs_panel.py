@@ -8,10 +8,11 @@ import os
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem,
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
 from ganviz.core.branch import branch_start
+from ganviz.core.evaluate import format_metrics
 from ganviz.core.run_reader import RunReader
 from ganviz.core.store_format import DB, StoreError
 
@@ -52,6 +53,7 @@ class RunsPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(HEADERS)
         self.tree.setRootIsDecorated(True)
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeToContents)   # a few dozen rows
         self.tree.itemChanged.connect(self._item_changed)
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -104,8 +106,9 @@ class RunsPanel(QWidget):
         self.tree.blockSignals(True)
         for path in self.readers:   # every item first: a child is placed under its parent's
             self._item(path)
-        for path in self.readers:
-            self._show(path)
+        moved = [self._show(path) for path in self.readers]
+        if any(moved):   # a new run or branch: shown under its parent, opened
+            self.tree.expandAll()
         self.tree.blockSignals(False)
         self.status.setText(" ".join(problems) if problems else
                             ("" if self.readers else f"No runs in {self.folder} yet (ganviz train writes them there)."))
@@ -146,9 +149,10 @@ class RunsPanel(QWidget):
             self.items[path] = item
         return item
 
-    def _show(self, path):
+    def _show(self, path) -> bool:
+        """The run's row up to date; True if it was (re)placed in the tree."""
         reader, item = self.readers[path], self.items[path]
-        self._place(item, reader)
+        moved = self._place(item, reader)
         n = len(reader)
         last = reader.columns(["iteration", "update"], start=n - 1) if n else None
         iteration = int(last["iteration"][0]) if n else 0
@@ -161,18 +165,19 @@ class RunsPanel(QWidget):
         if quality:
             at, metrics = quality[-1]
             texts[QUALITY] = quality_text(metrics)
-            item.setToolTip(QUALITY, f"measured at update {at}")
+            item.setToolTip(QUALITY, f"{format_metrics(metrics)}\nmeasured at update {at}")
         for column, text in enumerate(texts):
             if item.text(column) != text:
                 item.setText(column, text)
         item.setToolTip(NAME, tip)
+        return moved
 
-    def _place(self, item, reader):
-        """Under its parent's item where the parent is listed here, else at the top."""
+    def _place(self, item, reader) -> bool:
+        """Under its parent's item where the parent is listed here, else at the top; True if moved."""
         parent = os.path.realpath(reader.parent) if reader.parent else None
         want = self.items.get(parent) if parent in self.readers else None
         if item.parent() is want and (want is not None or self.tree.indexOfTopLevelItem(item) >= 0):
-            return
+            return False
         old = item.parent()
         if old is not None:
             old.removeChild(item)
@@ -180,9 +185,9 @@ class RunsPanel(QWidget):
             self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
         if want is not None:
             want.addChild(item)
-            want.setExpanded(True)
         else:
             self.tree.addTopLevelItem(item)
+        return True
 
     # ------------------------------------------------------------------ selection
     def _item_changed(self, item, column):

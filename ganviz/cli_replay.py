@@ -4,6 +4,7 @@ points: D's heatmap over the frame's extent, the real data and G's samples, draw
 and Pillow (no window, no Qt)."""
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -45,11 +46,11 @@ def replay_command(args) -> int:
         picture = painter(payload)
         if to_png:
             _write_png(picture, os.path.join(target, f"frame-{i:05d}.png"))
-        else:
-            pictures.append(picture)
+        else:   # a palette frame holds a third of the RGB picture's memory
+            pictures.append(_gif_frame(picture, fixed=reader.dataset_kind != "images"))
         _progress(i + 1, len(chosen))
     if not to_png:
-        _write_gif(pictures, target, args.fps, fixed=reader.dataset_kind != "images")
+        _write_gif(pictures, target, args.fps)
     first, last = reader.frame(int(chosen[0]))[1], reader.frame(int(chosen[-1]))[1]
     what = "PNG frames" if to_png else "frames"
     print(f"wrote {len(chosen)} {what} (iterations {first['iteration']} to {last['iteration']}) to {target}")
@@ -169,23 +170,28 @@ def _write_png(picture, path) -> None:
         Image.fromarray(picture).save(f, format="PNG")
 
 
-def _write_gif(pictures, path, fps: float, fixed: bool) -> None:
+def _gif_frame(picture, fixed: bool):
     """A GIF holds 256 colours a frame. Fields get one fixed palette (the heat ramp, the
     points' colours, greys for the text): an adaptive one keeps the large areas and loses the
     few pixels of the real data. Image grids keep their own (grey digits have few levels)."""
     from PIL import Image
 
     if fixed:
-        palette = _field_palette()
-        frames = [Image.fromarray(p).quantize(palette=palette, dither=Image.Dither.NONE) for p in pictures]
-    else:
-        frames = [Image.fromarray(p).convert("P", palette=Image.ADAPTIVE, colors=255) for p in pictures]
+        return Image.fromarray(picture).quantize(palette=_field_palette(), dither=Image.Dither.NONE)
+    return Image.fromarray(picture).convert("P", palette=Image.ADAPTIVE, colors=255)
+
+
+def _write_gif(frames, path, fps: float) -> None:
+    """All frames, written at once (atomically) when all are drawn. Pillow folds a frame
+    identical to the one before into it; the captions (each frame's own update) keep every
+    stored frame a frame of the GIF."""
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], loop=0,
                    duration=max(20, round(1000 / fps)), optimize=False, disposal=1)
     write_bytes(path, buffer.getvalue())
 
 
+@functools.lru_cache(maxsize=1)
 def _field_palette():
     from PIL import Image
 

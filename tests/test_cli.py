@@ -90,6 +90,16 @@ def test_resume_adds_iterations_and_applies_live_settings(tmp_path, capsys):
     # the default learning-rate decay scales the set value
     assert trainer.iteration == 30
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(5e-4, rel=0.01)
+    from ganviz.core.store import RunReader
+    store = RunReader(out)   # the same store, appended to: one history, both ends' moments
+    assert np.array_equal(store.columns(["update"])["update"], np.arange(1, 61))
+    assert np.array_equal(store._rows(), trainer.history.array(), equal_nan=True)
+    assert {0, 40, 60} <= set(store.frame_updates()) and list(store.snapshot_updates()) == [40, 60]
+
+
+def test_train_budget_mb_must_be_positive(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--dataset", "ring", "--steps", 1, "--out", tmp_path / "r", "--budget-mb", 0)
+    assert code == 2 and "--budget-mb: 0 MB: the budget must be a positive number" in err
 
 
 def test_resume_refuses_settings_that_need_new_networks(ring_run, capsys):

@@ -298,13 +298,34 @@ def test_a_full_disk_is_a_write_error_and_keeps_what_was_committed(tmp_path):
     store.commit()
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
     store.db.execute(f"PRAGMA max_page_count = {pages}")   # SQLite's own "database or disk is full"
-    store.add_records(trainer.train(50))
-    store.maybe_frame(trainer, force=True)
+    records = trainer.train(50)
     with pytest.raises(WriteError) as caught:
+        store.add_records(records)   # it commits by itself if half a second has passed
         store.commit()
     assert str(caught.value) == f"Cannot write {tmp_path / 'run' / 'run.db'}: no space left on device"
     reader = RunReader(tmp_path / "run")
     assert len(reader) == 10 and list(reader.frame_updates()) == [0]
     store.db.execute("PRAGMA max_page_count = 1000000")   # room again: nothing buffered was lost
+    store.maybe_frame(trainer, force=True)
     store.close()
     assert reader.refresh() == 110 and list(reader.frame_updates()) == [0, 110]
+
+
+def test_records_that_go_back_replace_what_came_after(tmp_path):
+    trainer = make(probe_every=1)
+    store = RunStore(tmp_path / "run", trainer)
+    store.add_records(trainer.train(6))
+    store.maybe_snapshot(trainer, force=True)   # update 12
+    store.add_records(trainer.train(4))
+    store.maybe_frame(trainer, force=True)
+    store.maybe_snapshot(trainer, force=True)   # update 20
+    store.commit()
+    back = RunReader(tmp_path / "run").load_snapshot(12)   # the run goes back (after a NaN, say)
+    store.add_records(back.train(2))
+    store.commit()
+    reader = RunReader(tmp_path / "run")
+    assert len(reader) == 16 and list(reader.frame_updates()) == [0]
+    assert list(reader.snapshot_updates()) == [12]
+    assert os.listdir(tmp_path / "run" / "snapshots") == [f"{12:012d}.pt"]
+    assert np.array_equal(reader._rows(), back.history.array(), equal_nan=True)
+    store.close()

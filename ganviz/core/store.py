@@ -13,17 +13,16 @@ Budget (budget_mb, default 500 MB; `ganviz train --budget-mb`): frames and snaps
 stay within it; snapshots within SNAPSHOT_SHARE of it. Over budget, frames (or snapshots) are
 removed where they are closest together for their age (retention.py), until the total is 10 %
 under: the spacing then grows with age (dense recent moments, sparse old ones, from the whole
-run), and the first and the latest are always kept. Measured sizes: a 2D default
-frame 168 KB (its weights hardly compress), a digits frame about 5 KB (64 samples as uint8),
-a 2D default snapshot about 0.5 MB: an hour of 2D training at 2 frames a second would be
-1.2 GB of frames, so it thins to roughly 3000 frames, denser towards the present. The metric
-history is never thinned (one row per update, about 60 bytes compressed) and is not counted.
+run), and the first and the latest are always kept. Measured sizes: a 2D default frame 169 KB
+(its weights, stored raw: they hardly compress), a digits frame 2 to 4 KB (64 samples as uint8,
+compressed); a snapshot 0.54 MB (2D default) or 1.0 MB (Digits (DCGAN)). An hour of 2D
+training makes 7200 frames (1.2 GB) and 60 snapshots (32 MB): it keeps about 2600 frames,
+denser towards the present. The metric history is never thinned (one row per update, about
+40 bytes compressed) and is not counted in the budget.
 """
 from __future__ import annotations
 
 import datetime
-import errno
-import fcntl
 import os
 import sqlite3
 import time
@@ -37,10 +36,10 @@ from .data import BUILTIN_DATASETS
 from .field import network_weights
 from .frames import encode_frame
 from .run_reader import RunReader  # noqa: F401  (the API: store.RunReader)
-from .store_format import (DB, FORMAT, SCHEMA, SNAPSHOTS, VERSION, StoreError, pack_rows,
-                           records_to_rows, snapshot_path, to_json, unpack_rows, write_error)
 from .history import COLUMNS
 from .retention import to_thin
+from .store_format import (DB, FORMAT, SCHEMA, SNAPSHOTS, VERSION, StoreError, drop_empty_wal, lock_folder,
+                           pack_rows, records_to_rows, snapshot_path, to_json, unpack_rows, write_error)
 
 COMMIT_INTERVAL = 0.5
 FRAME_INTERVAL = 0.5
@@ -76,7 +75,7 @@ class RunStore:
             os.makedirs(os.path.join(self.folder, SNAPSHOTS), exist_ok=True)
         except OSError as e:
             raise WriteError(self.folder, e) from None
-        self._lock = _lock(self.folder)
+        self._lock = lock_folder(self.folder)
         self.db = None
         self._pending_rows: list[np.ndarray] = []
         self._pending_frames: list[tuple] = []
@@ -196,6 +195,7 @@ class RunStore:
         if self.db is not None:
             self.db.close()
             self.db = None
+            drop_empty_wal(self.path)
         self._lock.close()
 
     # ------------------------------------------------------------------ writing
@@ -380,31 +380,3 @@ class RunStore:
             except OSError:
                 pass
         self._doomed = []
-
-
-def _lock(folder: str) -> "_FolderLock":
-    """One writer per run: a second one (another `ganviz train --resume` of the same folder)
-    is refused. The lock is on the folder itself (no file left behind) and goes with the
-    process, so a killed writer leaves none."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError as e:
-        raise WriteError(folder, e) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        os.close(fd)
-        if e.errno in (errno.EAGAIN, errno.EACCES):
-            raise StoreError(f"{folder}: another ganviz is writing this run") from None
-        raise WriteError(folder, e) from None
-    return _FolderLock(fd)
-
-
-class _FolderLock:
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None

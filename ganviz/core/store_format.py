@@ -22,6 +22,8 @@ Tables:
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import sqlite3
@@ -77,17 +79,43 @@ def from_json(text: str):
 
 
 def write_error(path: str, error: sqlite3.Error) -> WriteError:
-    """A failed SQLite write as atomic.WriteError, worded like every other failed write."""
+    """A failed SQLite write as atomic.WriteError, worded like every other failed write.
+    SQLite calls a full disk "disk I/O error" when it strikes the WAL's shared memory file:
+    the free space tells."""
     text = str(error)
-    if "full" in text:          # "database or disk is full"
+    if "full" in text or ("I/O" in text and _free_bytes(path) < FULL_BELOW):
         cause = CAUSES[28]      # errno.ENOSPC
-    elif "readonly" in text:    # "attempt to write a readonly database"
-        cause = "the file or its folder is read-only"
+    elif "readonly" in text or "unable to open" in text:   # "attempt to write a readonly database"
+        cause = _read_only(path) or text
     elif "I/O" in text:
         cause = CAUSES[5]       # errno.EIO
     else:
         cause = text
     return WriteError(path, cause)
+
+
+FULL_BELOW = 1 << 20   # bytes free under which a failed write is put down to a full disk
+
+
+def _read_only(path: str) -> str:
+    """Why a run.db cannot be written, where it is read-only; else ""."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return CAUSES[30]   # errno.EROFS
+    except OSError:
+        return ""
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return "the file or its folder is read-only"
+    return ""
+
+
+def _free_bytes(path: str) -> int:
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return 1 << 62
+    return st.f_bavail * st.f_frsize
 
 
 def pack_rows(rows: np.ndarray) -> bytes:
@@ -110,3 +138,43 @@ def records_to_rows(records) -> np.ndarray:
 
 def snapshot_path(folder: str, update: int) -> str:
     return os.path.join(folder, SNAPSHOTS, f"{update:012d}.pt")
+
+
+def drop_empty_wal(path: str) -> None:
+    """SQLite leaves an empty WAL and its shared memory file behind when it could not start
+    (a full disk, a read-only folder): nothing is in them, and the folder stays as it was."""
+    wal = path + "-wal"
+    try:
+        if os.path.getsize(wal) == 0:
+            os.unlink(wal)
+            os.unlink(path + "-shm")
+    except OSError:
+        pass
+
+
+def lock_folder(folder: str) -> "FolderLock":
+    """One writer per run: a second one (another `ganviz train --resume` of the same folder)
+    is refused. The lock is on the folder itself (no file left behind) and goes with the
+    process, so a killed writer leaves none."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as e:
+        raise WriteError(folder, e) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EAGAIN, errno.EACCES):
+            raise StoreError(f"{folder}: another ganviz is writing this run") from None
+        raise WriteError(folder, e) from None
+    return FolderLock(fd)
+
+
+class FolderLock:
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -88,7 +88,10 @@ def test_checking_runs_overlays_their_curves_in_every_plot(qtbot, runs):
 def test_refresh_finds_new_runs_and_follows_a_growing_one(qtbot, runs, tmp_path):
     folder, parent, child = runs
     panel = RunsPanel(folder)
-    qtbot.addWidget(panel)
+    loss = LossPlot()
+    for w in (panel, loss):
+        qtbot.addWidget(w)
+    panel.selection_changed.connect(loss.set_overlays)
     panel.check("child")
     grandchild, store = continue_run(folder / "child", None, {"lr_g": 2e-3}, folder / "grandchild")
     store.add_records(grandchild.train(10))
@@ -106,6 +109,10 @@ def test_refresh_finds_new_runs_and_follows_a_growing_one(qtbot, runs, tmp_path)
         panel.refresh()                         # a checked run grew: its curves are sent again
     columns, _ = sent.args[0]["grandchild"]
     assert columns["x"][0] == 250.5 and columns["x"][-1] == 265   # from its branch point on
+    # only the new rows were added to the drawn curve, and it is the whole run from its branch
+    x, y = loss.overlay_curves()[("grandchild", "loss_g")]
+    assert np.array_equal(x, np.arange(251, 266)) and len(y) == 15
+    assert np.array_equal(y, grandchild.history.column("loss_g")[500:][1::2])
     shutil.rmtree(folder / "grandchild")
     with qtbot.waitSignal(panel.selection_changed) as sent:
         panel.refresh()

@@ -22,33 +22,62 @@ class OverlayMixin:
     _overlay_runs: dict = {}      # run name -> colour
     _overlay_keys: list = []      # this plot's series that the runs are drawn for
     _overlay_drawn = None         # (smoothing, log axis) the curves were drawn with
+    _overlay_done: dict = {}      # run name -> (rows drawn, the last one's x)
 
     def set_overlays(self, runs: dict):
         """Other runs' curves over this plot, as TensorBoard compares runs: runs is {name:
         (columns, colour)}, columns as RunReader.columns() gives them (a child's from its branch
         point on). Each run gets its colour; each of this plot's visible series its line style
-        (solid, dashed, ...), named once in the title. Replaces the overlays before; {}: none."""
-        for curve in self._overlay_curves.values():
-            self.removeItem(curve)
-        self._overlays, self._overlay_curves, self._overlay_runs = {}, {}, {}
-        self._overlay_keys = [k for k in self._spec if self._curves[k][1].isVisible()]
+        (solid, dashed, ...), named once in the title. Replaces the overlays before ({}: none);
+        a run sent again with more rows (a live run) only has its new rows added."""
+        keys = [k for k in self._spec if self._curves[k][1].isVisible()]
+        for name in list(self._overlay_runs):
+            columns, colour = runs.get(name, (None, None))
+            if keys != self._overlay_keys or colour != self._overlay_runs[name] \
+                    or not self._continues(name, columns):
+                self._drop_overlay(name)
+        self._overlay_keys = keys
+        if not self._overlay_runs:    # a fresh dict per plot (the class's stays empty)
+            self._overlays, self._overlay_curves, self._overlay_runs, self._overlay_done = {}, {}, {}, {}
         for name, (columns, colour) in runs.items():
-            self._overlay_runs[name] = colour
-            for i, key in enumerate(self._overlay_keys):
-                column, phase, label = self._spec[key]
-                x, y = _series_of(columns, COLUMNS[column], phase)
-                s = Series()
-                s.extend(x, y)
-                curve = self.plot(pen=pg.mkPen(colour, width=1.5, style=OVERLAY_STYLES[i % len(OVERLAY_STYLES)]))
-                curve.setDownsampling(auto=True, method="peak")
-                curve.setClipToView(True)
-                curve.setZValue(-5)   # behind this run's own curves
-                self._overlays[(name, key)] = s
-                self._overlay_curves[(name, key)] = curve
+            done = self._overlay_done.get(name, (0, None))[0]
+            if name not in self._overlay_runs:
+                self._add_overlay(name, colour)
+            n = len(columns["x"])
+            tail = {k: v[done:] for k, v in columns.items()}
+            for key in keys:
+                column, phase, _ = self._spec[key]
+                self._overlays[(name, key)].extend(*_series_of(tail, COLUMNS[column], phase))
+            self._overlay_done[name] = (n, columns["x"][n - 1] if n else None)
+        self._overlay_runs = {name: colour for name, (_, colour) in runs.items()}   # in the given order
         self._overlay_drawn = None
         self._update_title()
         self._dirty = True
         self.redraw()
+
+    def _continues(self, name, columns) -> bool:
+        """Whether `columns` are the run drawn so far, with perhaps more rows after them."""
+        if columns is None:
+            return False
+        n, last = self._overlay_done.get(name, (0, None))
+        return len(columns["x"]) >= n and (n == 0 or columns["x"][n - 1] == last)
+
+    def _add_overlay(self, name, colour):
+        self._overlay_runs[name] = colour
+        for i, key in enumerate(self._overlay_keys):
+            curve = self.plot(pen=pg.mkPen(colour, width=1.5, style=OVERLAY_STYLES[i % len(OVERLAY_STYLES)]))
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+            curve.setZValue(-5)   # behind this run's own curves
+            self._overlays[(name, key)] = Series()
+            self._overlay_curves[(name, key)] = curve
+
+    def _drop_overlay(self, name):
+        for key in [k for k in self._overlay_curves if k[0] == name]:
+            self.removeItem(self._overlay_curves.pop(key))
+            del self._overlays[key]
+        del self._overlay_runs[name]
+        self._overlay_done.pop(name, None)
 
     def overlay_curves(self) -> dict:
         """{(run name, series key): (x, y)} as drawn now (smoothed if the plot smooths)."""

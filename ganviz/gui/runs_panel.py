@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem,
@@ -50,6 +51,7 @@ class RunsPanel(QWidget):
         self.items: dict[str, QTreeWidgetItem] = {}
         self.colours: dict[str, tuple] = {}           # real path -> colour, while checked
         self._rows: dict[str, int] = {}               # rows each run had when last emitted
+        self._columns: dict[str, dict] = {}           # checked runs' curves read so far
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(HEADERS)
         self.tree.setRootIsDecorated(True)
@@ -216,10 +218,24 @@ class RunsPanel(QWidget):
         """{run name: (columns, colour)}: each checked run's curves, a child's from its branch point."""
         out = {}
         for path, colour in self.colours.items():
-            reader = self.readers[path]
-            out[os.path.basename(path)] = (reader.columns(OVERLAY_COLUMNS, start=branch_start(reader)), colour)
-            self._rows[path] = len(reader)
+            out[os.path.basename(path)] = (self._read(path), colour)
+        self._columns = {p: c for p, c in self._columns.items() if p in self.colours}
         return out
+
+    def _read(self, path) -> dict:
+        """A checked run's curves; a growing run's new rows only are read (a million rows
+        take 0.7 s to read: every few seconds, that would stall the window)."""
+        reader = self.readers[path]
+        start = branch_start(reader)
+        have, done = self._columns.get(path), self._rows.get(path, start)
+        if have is None or len(reader) < done:   # first read, or the run went back
+            have, done = reader.columns(OVERLAY_COLUMNS, start=start), len(reader)
+        elif len(reader) > done:
+            new = reader.columns(OVERLAY_COLUMNS, start=done)
+            have = {k: np.concatenate([have[k], new[k]]) for k in OVERLAY_COLUMNS}
+            done = len(reader)
+        self._columns[path], self._rows[path] = have, done
+        return have
 
     def _emit(self):
         self.selection_changed.emit(self.selection())

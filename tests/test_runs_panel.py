@@ -130,3 +130,13 @@ def test_a_missing_folder_and_a_damaged_run_are_said_plainly(qtbot, tmp_path, ru
     panel.set_folder(folder)
     assert panel.tree.topLevelItemCount() == 1
     assert "broken: its run.db is damaged or not a ganviz run" in panel.status.text()
+
+
+def test_runs_moved_together_keep_their_tree(qtbot, runs, tmp_path):
+    folder = runs[0]
+    moved = tmp_path / "elsewhere"
+    shutil.move(folder, moved)        # the child's meta still names the old parent folder
+    panel = RunsPanel(moved)
+    qtbot.addWidget(panel)
+    assert panel.tree.topLevelItemCount() == 1 and panel.tree.topLevelItem(0).child(0).text(0) == "child"
+

@@ -177,7 +177,10 @@ class RunsPanel(QWidget):
     def _place(self, item, reader) -> bool:
         """Under its parent's item where the parent is listed here, else at the top; True if moved."""
         parent = os.path.realpath(reader.parent) if reader.parent else None
-        want = self.items.get(parent) if parent in self.readers else None
+        if parent is not None and parent not in self.readers:   # runs moved together: a sibling
+            sibling = os.path.join(os.path.dirname(os.path.realpath(reader.folder)), os.path.basename(parent))
+            parent = sibling if sibling in self.readers else None
+        want = self.items.get(parent) if parent is not None else None
         if item.parent() is want and (want is not None or self.tree.indexOfTopLevelItem(item) >= 0):
             return False
         old = item.parent()

@@ -140,3 +140,30 @@ def test_runs_moved_together_keep_their_tree(qtbot, runs, tmp_path):
     qtbot.addWidget(panel)
     assert panel.tree.topLevelItemCount() == 1 and panel.tree.topLevelItem(0).child(0).text(0) == "child"
 
+
+
+def test_the_hover_readout_names_each_overlaid_runs_value(qtbot, runs):
+    from PySide6.QtCore import QPointF
+    folder, parent, child = runs
+    panel, loss = RunsPanel(folder), LossPlot()
+    for w in (panel, loss):
+        qtbot.addWidget(w)
+    panel.selection_changed.connect(loss.set_overlays)
+    panel.check("parent")
+    panel.check("child")
+    loss.resize(500, 400)
+    loss.show()
+    qtbot.waitExposed(loss)
+    vb = loss.getPlotItem().vb
+
+    def hover(x):
+        loss._hover(vb.mapViewToScene(QPointF(x, 1.0)))
+        return loss.readout.toPlainText() if loss.readout.isVisible() else ""
+
+    text = hover(150)
+    g = child.history.array()
+    g = g[(g[:, 3] == 1) & (g[:, 2] == 150)][0]
+    assert text.startswith("iteration 150") and f"child loss_G: {g[8]:.4g}" in text
+    assert "parent loss_G:" in text and "parent loss_D:" in text
+    text = hover(50)                  # before the branch point: the child has no value there
+    assert "parent loss_G:" in text and "child" not in text

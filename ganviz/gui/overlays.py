@@ -98,6 +98,21 @@ class OverlayMixin:
                 y = np.where(y > 0, y, np.nan)
             self._overlay_curves[key].setData(x, y, connect="finite")
 
+    def _overlay_readout(self, x: float) -> tuple[list[str], float]:
+        """The hover readout's lines for the overlaid runs at iteration x ("child D(x): 0.53"),
+        each run's value nearest x where x is within the run (a child has none before its
+        branch point), and the x of the first value given."""
+        lines, at = [], None
+        for (name, key), s in self._overlays.items():
+            xs, y, sm = s.view()
+            if s.n == 0 or not xs[0] <= x <= xs[-1]:
+                continue
+            i = int(np.clip(np.searchsorted(xs, x), 0, s.n - 1))
+            value = sm[i] if self.smoothing > 0 and not self.step_view else y[i]
+            lines.append(f"{name} {self._spec[key][2]}: {value:.4g}")
+            at = xs[i] if at is None else at
+        return lines, at
+
     def _overlay_legend(self) -> list:
         """The runs in their colours, then (with several series) which line style is which."""
         entries = [(f"# {name}", f"<span style='color:{_hex(colour)}'>&#9644; {name}</span>")

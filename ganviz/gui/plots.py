@@ -298,12 +298,15 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
             i = int(np.clip(np.searchsorted(x, point.x()), 0, s.n - 1))
             value = sm[i] if self.smoothing > 0 and not self.step_view else y[i]
             lines.append(f"{self._spec[key][2]}: {value:.4g}")
-        if not lines:
+        overlaid, at = self._overlay_readout(point.x())
+        if not lines and not overlaid:
             self.readout.hide()
             return
-        first = next(s for s in self.series.values() if s.n)
-        i = int(np.clip(np.searchsorted(first.x[: first.n], point.x()), 0, first.n - 1))
-        self.readout.setText(f"iteration {first.x[i]:.2f}\n" + "\n".join(lines))
+        first = next((s for s in self.series.values() if s.n), None)
+        if first is not None:
+            i = int(np.clip(np.searchsorted(first.x[: first.n], point.x()), 0, first.n - 1))
+            at = first.x[i]
+        self.readout.setText(f"iteration {at:.2f}\n" + "\n".join(lines + overlaid))
         self.readout.setPos(point.x(), point.y())
         self.readout.show()
 

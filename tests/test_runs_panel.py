@@ -75,14 +75,16 @@ def test_checking_runs_overlays_their_curves_in_every_plot(qtbot, runs):
     assert xc[0] == 101 and xc[-1] == 250 and len(xc) == 150
     # where both ran, minimax's loss_G is another number than non-saturating's
     assert not np.allclose(yc, yp[100:250])
-    assert "parent" in score.getPlotItem().titleLabel.text and "child" in score.getPlotItem().titleLabel.text
+    title = score.getPlotItem().titleLabel.text   # a swatch per run, in its colour, on one line
+    assert all("#%02x%02x%02x" % c in title for c in (colour_p, colour_c)) and "(Runs tab)" in title
     # scores drawn: D(x) and D(G(z)) of each run (the D-update split is hidden)
     assert set(score.overlay_curves()) == {(r, k) for r in ("parent", "child") for k in ("d_real", "d_fake")}
     # unchecking removes a run's curves; the title no longer names it
     with qtbot.waitSignal(panel.selection_changed):
         panel.check("parent", False)
     assert {r for r, _ in loss.overlay_curves()} == {"child"}
-    assert "parent" not in loss.getPlotItem().titleLabel.text
+    title = loss.getPlotItem().titleLabel.text
+    assert "#%02x%02x%02x" % colour_p not in title and "#%02x%02x%02x" % colour_c in title
 
 
 def test_refresh_finds_new_runs_and_follows_a_growing_one(qtbot, runs, tmp_path):

@@ -25,6 +25,7 @@ from ganviz.core.evaluate import format_metrics
 from ganviz.core.history import COLUMNS, History
 from ganviz.core.objectives import get_objective
 
+from .branching import build_runs_dock, continue_from_here
 from .controls import ControlPanel
 from .field_view import FieldView
 from .pipeline import PipelineDiagram
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         room = screen.availableGeometry() if screen is not None else None
         self.resize(min(1400, room.width()) if room else 1400, min(900, room.height()) if room else 900)
         self.config = config or Config()
+        self.runsFolder = os.path.abspath(runs_folder or os.environ.get("GANVIZ_RUNS") or "runs")
         self.history = History()       # the window's copy of the full history (for export)
         self.objective = get_objective(self.config.objective)
         self.running = False
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_timeline()
         self._build_controls()
+        self.runsPanel = build_runs_dock(self)   # after the settings: a tab beside them
         self._build_status()
         self.toolbarKeys = ToolbarKeys(self, (self.trainAction, self.stepAction, self.stepIterationAction))
 
@@ -106,7 +109,6 @@ class MainWindow(QMainWindow):
         self._recovering = None        # while a new training process reopens the run: what was lost
         self.recoveryFolder = tempfile.mkdtemp(prefix="ganviz-recovery-")   # removed on close
         self.worker.set_recovery_folder(self.recoveryFolder)
-        self.runsFolder = os.path.abspath(runs_folder or os.environ.get("GANVIZ_RUNS") or "runs")
         self.worker.set_runs_folder(self.runsFolder)
         self.fieldView.boundsChanged.connect(self._set_field_bounds)
         self.fieldView.drawingSubmitted.connect(lambda pts: self.use_points(pts, "drawn"))
@@ -289,6 +291,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline(self.dataViews, self.plots, self.qualityPanel)
         self.centralWidget().layout().addWidget(self.timeline)
         self.timeline.grew.connect(self._run_grew)
+        self.timeline.continueRequested.connect(lambda update: continue_from_here(self, update))
         self.openRunAction = QAction("Open run…", self, objectName="openRunAction")
         self.openRunAction.setToolTip("Show a run folder read-only, with its timeline (a run `ganviz train` "
                                       "is still writing is followed live)")
@@ -492,6 +495,8 @@ class MainWindow(QMainWindow):
             message = f"Opening {source}…"
         elif what == "drawing":
             message = "Starting a new run on your drawing…"
+        elif what == "continue":
+            message = f"Continuing {source} from the recorded moment…"
         else:
             message = f"Loading {self.controls.dataset_label(source)} and building the models…"
         self.statusBar().showMessage(message)

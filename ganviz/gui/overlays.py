@@ -115,12 +115,17 @@ class OverlayMixin:
 
     def _overlay_legend(self) -> list:
         """The runs in their colours, then (with several series) which line style is which."""
-        entries = [(f"# {name}", f"<span style='color:{_hex(colour)}'>&#9644; {name}</span>")
-                   for name, colour in self._overlay_runs.items()]
-        if entries and len(self._overlay_keys) > 1:
+        if not self._overlay_runs:
+            return []
+        # one line: a swatch per run (the Runs tab names them beside the same swatches, and the
+        # hover readout names each), so a few runs never squeeze the plot under its title
+        swatches = " ".join(f"<span style='color:{_hex(colour)}'>&#9644;</span>"
+                            for colour in self._overlay_runs.values())
+        entries = [(f"runs {'# ' * len(self._overlay_runs)}(Runs tab)",
+                    f"<span style='color:#666'>runs {swatches} (Runs tab)</span>")]
+        if len(self._overlay_keys) > 1:
             styles = [f"{OVERLAY_STYLE_NAMES[i % len(OVERLAY_STYLE_NAMES)]} {self._spec[k][2]}"
                       for i, k in enumerate(self._overlay_keys)]
-            styles[0] = "runs: " + styles[0]
             entries += [(text, f"<span style='color:#666'>{text}</span>") for text in styles]
         return entries
 

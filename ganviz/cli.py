@@ -90,8 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="CPU threads for torch (default: torch's choice; 1 is often faster "
                        "for the small 2D networks, or on a shared machine)")
     train.add_argument("--out", metavar="DIR", help="output folder (default runs/DATA-TIMESTAMP)")
-    train.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR/checkpoint.pt, "
-                       "writing back to DIR; settings given here must be ones that can change live "
+    train.add_argument("--from", dest="from_run", metavar="DIR",
+                       help="branch the run in DIR: continue its snapshot at or before --at as a "
+                       "new run in --out NEW, with the settings given here (another objective, "
+                       "optimizer, learning rate, ...; not another dataset or network shape); "
+                       "--steps iterations on top of the branch point")
+    train.add_argument("--at", type=_count, metavar="UPDATE",
+                       help="with --from: the update to branch at (default: the run's latest snapshot)")
+    train.add_argument("--resume", metavar="DIR", help="continue the run's own latest state "
+                       "(DIR/checkpoint.pt), writing back to DIR (the special case of --from that "
+                       "keeps the folder); settings given here must be ones that can change live "
                        f"({', '.join(SETTINGS[n].option for n in SETTING_OPTIONS if SETTINGS[n].live)})")
     train.add_argument("--checkpoint-every", type=_count, default=1000, metavar="N",
                        help="also save the checkpoint and metrics every N iterations (default 1000; 0: only at the end)")

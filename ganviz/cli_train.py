@@ -42,14 +42,19 @@ def train_command(args, presets: dict) -> int:
     if getattr(args, "preset", None):
         changes.update(presets[args.preset].changes)
     changes.update({k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None})
-    if args.resume:
+    store = None
+    if getattr(args, "from_run", None) or getattr(args, "at", None) is not None:
+        trainer, out, store = _branch(args, changes)
+        saved = None
+    elif args.resume:
         trainer, out = _resume(args, changes)
         saved = trainer.updates    # the checkpoint in DIR holds this state
     else:
         trainer, out = _start(args, changes)
         _write_config(trainer, out)
         saved = None
-    store = RunStore(out, trainer, budget_mb=getattr(args, "budget_mb", 500))
+    if store is None:
+        store = RunStore(out, trainer, budget_mb=getattr(args, "budget_mb", 500))
     try:
         code = _train_into(args, trainer, out, saved, store)
     except BaseException:
@@ -129,6 +134,27 @@ def _resume(args, changes):
                         "networks); start a new run instead")
     trainer.update_config(**changes)
     return trainer, args.resume
+
+
+def _branch(args, changes):
+    """--from DIR [--at UPDATE] --out NEW: a child run of DIR (core/branch.py)."""
+    from .core.branch import continue_run
+    if not args.from_run:
+        raise UserError("--at UPDATE needs --from DIR (the run to branch)")
+    if args.resume:
+        raise UserError("--from and --resume do not go together: --resume DIR continues DIR's own "
+                        "latest state in DIR; --from DIR --out NEW branches it into a new folder")
+    if not args.out:
+        raise UserError("--from DIR needs --out NEW, the branch's own folder")
+    if args.dataset:
+        changes["dataset"] = args.dataset
+    if args.device:
+        changes["device"] = args.device
+    trainer, store = continue_run(args.from_run, args.at, changes, args.out,
+                                  budget_mb=getattr(args, "budget_mb", 500))
+    print(f"ganviz: continuing {args.from_run} from its snapshot at update {trainer.updates} "
+          f"(iteration {trainer.iteration}) in {args.out}", file=sys.stderr)
+    return trainer, args.out, store
 
 
 def train_loop(trainer, out, steps, checkpoint_every, progress, stop, guard=None,

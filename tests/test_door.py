@@ -275,6 +275,33 @@ def runs_folder(c, tmp_path):
     assert c.expect(m.RunStarted).folder is None   # no folder: nothing kept
 
 
+def continue_from(c, tmp_path):
+    """A branch of the window's own run at a Step's moment, with the minimax loss: a new run
+    whose store names its parent and starts from that snapshot."""
+    from ganviz.core.store import RunReader
+    c.send(m.ContinueFrom(str(tmp_path), None))   # no runs folder kept: said plainly
+    assert "no runs folder" in c.expect(m.Failed).message
+    c.send(m.RunsFolder(str(tmp_path / "runs")))
+    c.send(m.Reset(SMALL))
+    parent = c.expect(m.RunStarted)
+    for _ in range(3):
+        c.send(m.Step())
+        c.expect(m.Stepped)
+    c.send(m.Play())
+    c.expect(m.Batch, lambda b: b.updates >= 40)
+    c.send(m.Pause())
+    c.call(probes.updates)
+    c.send(m.ContinueFrom(parent.folder, 3, {"objective": "minimax"}))
+    child = c.expect(m.RunStarted)
+    assert child.updates == 3 and child.config.objective == "minimax" and child.folder != parent.folder
+    assert "snapshot at iteration 1 (update 3)" in child.note
+    with RunReader(child.folder) as reader:
+        assert (reader.parent, reader.parent_update) == (parent.folder, 3)
+    c.send(m.ContinueFrom(parent.folder, 3, {"noise_dim": 5}))   # the networks would not fit
+    assert "Cannot continue from there" in c.expect(m.Failed).message
+    c.send(m.RunsFolder(None))
+
+
 def recover(c, tmp_path):
     c.send(m.RecoveryFolder(str(tmp_path)))
     c.send(m.StepIteration())
@@ -330,6 +357,7 @@ CASES = {   # command -> (its case, the events the case checks)
     m.Call: (call, {m.Result}),
     m.RecoveryFolder: (recovery_folder, {m.Result}),
     m.RunsFolder: (runs_folder, {m.RunStarted, m.Stepped, m.Result}),
+    m.ContinueFrom: (continue_from, {m.Failed, m.RunStarted, m.Stepped, m.Batch, m.Result}),
     m.Recover: (recover, {m.RunStarted}),
     m.Ack: (ack, {m.Batch}),
     m.Stop: (stop, set()),

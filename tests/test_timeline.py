@@ -161,7 +161,7 @@ def test_live_end_position_gives_the_views_back(qtbot, digits_run):
     assert views.timeline.at_live and views.data_views.currentWidget() is views.live
     views.timeline.slider.setValue(1)
     assert not views.timeline.at_live and views.data_views.currentWidget() is views.timeline.view
-    assert "live training goes on" in views.timeline.label.text()
+    assert "the live run: End" in views.timeline.label.text()
     views.timeline.liveButton.click()
     assert views.timeline.at_live and views.data_views.currentWidget() is views.live
     assert not any(plot.cursor.isVisible() for plot in views.plots)
@@ -313,3 +313,36 @@ def test_the_windows_own_run_is_recorded_and_can_be_scrubbed_back(window, qtbot)
     timeline.slider.setValue(timeline.slider.maximum())   # Live
     assert timeline.at_live and window.dataViews.currentWidget() is window.fieldView
     reader.close()
+
+
+def test_continue_from_here_branches_the_windows_run_and_lists_it_under_its_parent(window, qtbot):
+    """Scrub back to a Step's moment, switch the loss to minimax in the panel, Continue from
+    here: a child run starts from that moment's snapshot, records its parent, and the Runs tab
+    shows it under the parent; checked, both runs' curves overlay the plots."""
+    timeline = window.timeline
+    parent = window.liveReader.folder
+    for phase in "DGDG":
+        window.step()
+        qtbot.waitUntil(lambda: window.stepReadout.text().startswith(f"{phase} update"), timeout=10000)
+    qtbot.waitUntil(lambda: len(timeline.frames) >= 5 and len(timeline._snapshots) >= 5, timeout=5000)
+    timeline.slider.setValue(2)   # the moment after the second Step (update 2, iteration 1)
+    assert timeline.shown[0] == 2 and timeline.branch_point() == (2, 1)
+    assert timeline.continueButton.isEnabled() and timeline.continueButton.text() == "Continue from iteration 1"
+    combo = window.controls.widgets["objective"]
+    combo.setCurrentIndex(combo.findData("minimax"))
+    timeline.continueButton.click()
+    qtbot.waitUntil(lambda: window.run_info.folder != parent, timeout=30000)
+    child = window.run_info
+    assert child.config.objective == "minimax" and child.updates == 2 and len(window.history) == 2
+    assert "snapshot at iteration 1 (update 2)" in window.statusBar().currentMessage()
+    with RunReader(child.folder) as reader:
+        assert (reader.parent, reader.parent_update) == (parent, 2)
+    assert timeline.reader is window.liveReader and window.liveReader.folder == child.folder
+    window.runsPanel.refresh()
+    tree = window.runsPanel.tree
+    roots = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    top = next(item for item in roots if item.text(0) == os.path.basename(parent))
+    assert [top.child(i).text(0) for i in range(top.childCount())] == [os.path.basename(child.folder)]
+    with qtbot.waitSignal(window.runsPanel.selection_changed):
+        window.runsPanel.check(os.path.basename(parent))
+    assert {run for run, _ in window.lossPlot.overlay_curves()} == {os.path.basename(parent)}

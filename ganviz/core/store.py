@@ -85,6 +85,7 @@ class RunStore:
         self.frame_bytes = self.snapshot_bytes = self.rows = 0
         self._known_snapshots: set[int] = set()
         self.last_commit = self.last_frame = -np.inf
+        self.snapshot_interval = SNAPSHOT_INTERVAL   # the window's runs keep them denser
         self.last_snapshot = time.perf_counter()   # the first one a SNAPSHOT_INTERVAL in
         try:
             existed = os.path.exists(self.path)
@@ -237,7 +238,7 @@ class RunStore:
         """Keep a full checkpoint if SNAPSHOT_INTERVAL has passed (or force); committed at
         once. Call it after the trainer's records were fetched (state_dict() fetches them)."""
         now = time.perf_counter()
-        if not force and now - self.last_snapshot < SNAPSHOT_INTERVAL:
+        if not force and now - self.last_snapshot < self.snapshot_interval:
             return False
         if trainer.updates in self._known_snapshots:
             return False

@@ -21,6 +21,7 @@ from ganviz.core.history import COLUMNS
 from ganviz.protocol import messages as m
 from ganviz.session.run_session import RunSession
 
+from .branching import build_runs_dock
 from .file_actions import FileActions
 from .readout import explain_step
 from .run_folder import VIEWING_TEXT, follow_live, leave_run
@@ -65,6 +66,7 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         room = screen.availableGeometry() if screen is not None else None
         self.resize(min(1400, room.width()) if room else 1400, min(900, room.height()) if room else 900)
         self.session = RunSession(config)   # what the window shows of the run; rendered here
+        self.runsFolder = os.path.abspath(runs_folder or os.environ.get("GANVIZ_RUNS") or "runs")
         self.errorDialog = self.nanDialog = None
         self.viewing = None            # a run folder opened to read (run_folder.py), else None
         self.pending_run = None        # a run folder to open once the first run has started (--run)
@@ -73,6 +75,7 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         self._build_toolbar()
         self._build_timeline()
         self._build_controls()
+        self.runsPanel = build_runs_dock(self)   # after the settings: a tab beside them
         self._build_status()
         self.toolbarKeys = ToolbarKeys(self, (self.trainAction, self.stepAction, self.stepIterationAction))
 
@@ -95,7 +98,6 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         self.worker.processDied.connect(self._on_process_died)
         self.recoveryFolder = tempfile.mkdtemp(prefix="ganviz-recovery-")   # removed on close
         self.worker.set_recovery_folder(self.recoveryFolder)
-        self.runsFolder = os.path.abspath(runs_folder or os.environ.get("GANVIZ_RUNS") or "runs")
         self.worker.set_runs_folder(self.runsFolder)
         self.fieldView.boundsChanged.connect(self._set_field_bounds)
         self.fieldView.drawingSubmitted.connect(lambda pts: self.use_points(pts, "drawn"))
@@ -191,6 +193,8 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
             message = f"Opening {source}…"
         elif what == "drawing":
             message = "Starting a new run on your drawing…"
+        elif what == "continue":
+            message = f"Continuing {source} from the recorded moment…"
         else:
             message = f"Loading {self.controls.dataset_label(source)} and building the models…"
         self.statusBar().showMessage(message)

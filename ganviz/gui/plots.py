@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 from ganviz.core.history import COLUMNS
 
+from .overlays import OverlayMixin
 from .series import Series
 
 D_COLOUR = (52, 120, 246)      # the discriminator's colour everywhere
@@ -22,11 +23,12 @@ TITLE_LINE_HEIGHT = 15         # pixels per title line at 9 pt
 TITLE_CHARS = 30               # a title line's length budget: fits a 260-pixel-wide plot
 
 
-class MetricPlot(pg.PlotWidget):
+class MetricPlot(OverlayMixin, pg.PlotWidget):
     """One plot of several named series taken from record columns, with smoothing (raw curve
     faint behind), a log-axis option, dashed reference lines labelled on the right axis
     (outside the data), a hover readout, and a step view that zooms onto the last few updates
-    with a large marker per update (● D update, ▲ G update)."""
+    with a large marker per update (● D update, ▲ G update). Other runs' curves can be drawn
+    over it (overlays.py: set_overlays)."""
 
     def __init__(self, title: str, y_label: str, parent=None):
         super().__init__(parent=parent, background="w")
@@ -116,6 +118,7 @@ class MetricPlot(pg.PlotWidget):
                 entries.append((label, f"<span style='color:{pen.color().name()}'>&#9644; {label}</span>"))
         if self.ref_note:
             entries.append((self.ref_note, f"<span style='color:#666'>- - {self.ref_note}</span>"))
+        entries += self._overlay_legend()
         lines, line, used = [], [], 0
         for text, html in entries:
             if line and used + len(text) + 3 > TITLE_CHARS:
@@ -192,7 +195,8 @@ class MetricPlot(pg.PlotWidget):
         self._fit(force=True)
 
     def _shown(self):
-        return [(k, s) for k, s in self.series.items() if s.n and self._curves[k][1].isVisible()]
+        return [(k, s) for k, s in self.series.items() if s.n and self._curves[k][1].isVisible()] \
+            + [(k, s) for k, s in self._overlays.items() if s.n]
 
     def _fit(self, force=False):
         """Grow the view to contain every visible point, with headroom; never hide data. In
@@ -268,6 +272,7 @@ class MetricPlot(pg.PlotWidget):
             smooth.setData(x, sm if smoothed else y, connect="finite")
             raw.setVisible(smoothed and smooth.isVisible())
             self._draw_marks(key, s)
+        self._redraw_overlays()
         self._fit()
 
     def _draw_marks(self, key, s):
@@ -311,12 +316,15 @@ class MetricPlot(pg.PlotWidget):
             i = int(np.clip(np.searchsorted(x, point.x()), 0, s.n - 1))
             value = sm[i] if self.smoothing > 0 and not self.step_view else y[i]
             lines.append(f"{self._spec[key][2]}: {value:.4g}")
-        if not lines:
+        overlaid, at = self._overlay_readout(point.x())
+        if not lines and not overlaid:
             self.readout.hide()
             return
-        first = next(s for s in self.series.values() if s.n)
-        i = int(np.clip(np.searchsorted(first.x[: first.n], point.x()), 0, first.n - 1))
-        self.readout.setText(f"iteration {first.x[i]:.2f}\n" + "\n".join(lines))
+        first = next((s for s in self.series.values() if s.n), None)
+        if first is not None:
+            i = int(np.clip(np.searchsorted(first.x[: first.n], point.x()), 0, first.n - 1))
+            at = first.x[i]
+        self.readout.setText(f"iteration {at:.2f}\n" + "\n".join(lines + overlaid))
         self.readout.setPos(point.x(), point.y())
         self.readout.show()
 

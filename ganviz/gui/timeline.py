@@ -14,7 +14,8 @@ import time
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QStackedWidget, QWidget
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QLabel, QPushButton, QSlider, QStackedWidget,
+                               QWidget)
 
 from ganviz.core.field import FieldMirror
 
@@ -29,6 +30,7 @@ GROWING_S = 3.0          # rows arrived this recently: the run is still being wr
 class Timeline(QWidget):
     momentChanged = Signal(object)   # the update of the frame shown, or None: live
     grew = Signal(int, int)          # (rows before, rows now) after a refresh found new rows
+    continueRequested = Signal(int)  # "Continue from here": the update of the moment shown
 
     def __init__(self, data_views: QStackedWidget, plots, quality_panel, parent=None):
         super().__init__(parent)
@@ -36,7 +38,7 @@ class Timeline(QWidget):
         self.data_views, self.plots, self.quality_panel = data_views, plots, quality_panel
         self.view = MomentView()
         data_views.addWidget(self.view)
-        layout = QHBoxLayout(self)
+        layout = QGridLayout(self)   # two rows: the slider gets the width, the words go below
         layout.setContentsMargins(0, 0, 0, 0)
         self.playButton = QPushButton("Play", objectName="timelinePlayButton", checkable=True)
         self.playButton.setToolTip("Run the recorded frames as an animation, at the speed beside it")
@@ -52,16 +54,25 @@ class Timeline(QWidget):
         self.slider.setToolTip("Drag, or Left/Right, Page Up/Down, Home/End, to any recorded moment")
         self.slider.valueChanged.connect(self._show_index)
         self.label = QLabel(objectName="timelineLabel")
-        self.label.setMinimumWidth(330)
         self.liveButton = QPushButton("Live", objectName="timelineLiveButton")
         self.liveButton.setToolTip("Back to the run as it trains now (End)")
         self.liveButton.clicked.connect(lambda: self.slider.setValue(self.slider.maximum()))
         self.abButton = QPushButton("Pin as A", objectName="timelineAbButton")
         self.abButton.setToolTip("Pin this moment as A, then move the slider: B shows beside it")
         self.abButton.clicked.connect(self._toggle_ab)
-        for w, stretch in ((self.playButton, 0), (self.speedCombo, 0), (self.slider, 1), (self.label, 0),
-                           (self.liveButton, 0), (self.abButton, 0)):
-            layout.addWidget(w, stretch)
+        self.continueButton = QPushButton("Continue from here", objectName="timelineContinueButton",
+                                          enabled=False)
+        self.continueButton.setToolTip("A new run from this moment (its last snapshot at or before it), "
+                                       "with the settings panel's values: change the loss, then press this. "
+                                       "It is listed under this run in the Runs tab.")
+        self.continueButton.clicked.connect(self._continue)
+        layout.addWidget(self.playButton, 0, 0)
+        layout.addWidget(self.speedCombo, 0, 1)
+        layout.addWidget(self.slider, 0, 2, 1, 4)
+        layout.addWidget(self.label, 1, 0, 1, 3)
+        for column, w in enumerate((self.liveButton, self.abButton, self.continueButton), start=3):
+            layout.addWidget(w, 1, column)
+        layout.setColumnStretch(2, 1)
         self.escape = QShortcut(QKeySequence(Qt.Key_Escape), self, activated=lambda: self.set_ab(False),
                                 context=Qt.WindowShortcut, enabled=False)
 
@@ -72,6 +83,8 @@ class Timeline(QWidget):
         self._iterations = np.empty(0, np.int64)   # "as of" look-ups (quality scores)
         self._scores = []              # (update, metrics) of the quality panel
         self._scores_shown = None      # how many of them the panel shows (None: live ones)
+        self._snapshots = np.empty(0, np.int64)   # updates with a stored snapshot
+        self._completed = np.empty(0, np.int64)   # iterations completed after each row's update
         self._grown_at = 0.0           # when a refresh last found new rows
         self.pinned = None             # A/B: (update, payload) of A
         self.shown = None              # (update, payload) of the frame on screen; None: live
@@ -89,7 +102,8 @@ class Timeline(QWidget):
         self.detach()
         self.reader, self.live = reader, live
         self.frames = np.empty(0, np.int64)
-        self._updates = self._iterations = np.empty(0, np.int64)
+        self._updates = self._iterations = self._completed = np.empty(0, np.int64)
+        self._snapshots = np.empty(0, np.int64)
         points = reader.dataset_kind == "points"
         mirrors, real = (None, None), None
         if points:
@@ -128,6 +142,33 @@ class Timeline(QWidget):
         self.reader.refresh()
         return self._read_new(before)
 
+    def branch_point(self):
+        """(update, iteration) of the snapshot a "Continue from here" at the moment shown starts
+        from (the last at or before it), or None."""
+        if self.shown is None or not len(self._snapshots):
+            return None
+        k = int(np.searchsorted(self._snapshots, self.shown[0], side="right")) - 1
+        if k < 0:
+            return None
+        update = int(self._snapshots[k])
+        i = np.searchsorted(self._updates, update, side="right") - 1
+        return update, int(self._completed[i]) if i >= 0 else 0
+
+    def _continue(self):
+        point = self.branch_point()
+        if point is not None:
+            self.continueRequested.emit(point[0])
+
+    def _set_continue(self):
+        point = self.branch_point()
+        self.continueButton.setEnabled(point is not None)
+        if point is None:
+            self.continueButton.setText("Continue from here")
+        elif point[0] == self.shown[0]:
+            self.continueButton.setText(f"Continue from iteration {point[1]}")
+        else:   # the moment shown has no snapshot of its own: say which one a branch starts from
+            self.continueButton.setText(f"Continue from iteration {point[1]} (nearest before)")
+
     # ------------------------------------------------------------------ reading
     def _read_new(self, before: int) -> bool:
         now = len(self.reader)
@@ -136,11 +177,15 @@ class Timeline(QWidget):
             self._set_label()
             return False
         if now > len(self._updates):
-            cols = self.reader.columns(["update", "iteration"], start=len(self._updates))
+            cols = self.reader.columns(["update", "iteration", "x"], start=len(self._updates))
             self._updates = np.concatenate([self._updates, np.asarray(cols["update"], np.int64)])
+            # iterations completed after each update (the frames' "iteration"): a G update at x = i
+            # ends iteration i, the D updates before it sit at fractions of it
+            self._completed = np.concatenate([self._completed, np.floor(np.asarray(cols["x"])).astype(np.int64)])
             self._iterations = np.concatenate([self._iterations, np.asarray(cols["iteration"], np.int64)])
             self._grown_at = time.monotonic() if before else 0.0
         self._scores = self.reader.quality()
+        self._snapshots = self.reader.snapshot_updates()   # the moments a branch can start from
         at_end = self.slider.value() == self.slider.maximum()
         self.frames = np.asarray(frames, np.int64)
         self.slider.blockSignals(True)
@@ -224,10 +269,11 @@ class Timeline(QWidget):
             self.momentChanged.emit(None)
 
     def _set_label(self):
+        self._set_continue()
         last = int(self._iterations[-1]) if len(self._iterations) else 0
         n = len(self.frames)
         if self.shown is None:
-            text = (f"Live: training goes on · {n} moment{'s' if n != 1 else ''} recorded" if self.live
+            text = (f"Live · {n} moment{'s' if n != 1 else ''} recorded" if self.live
                     else "nothing recorded yet")
         else:
             iteration = self.iteration_of(self.shown[0])
@@ -237,7 +283,7 @@ class Timeline(QWidget):
             if self.pinned is not None:
                 text = f"A: iteration {self.pinned[2]}  ·  B: {text}"
             if self.live:
-                text += " · live training goes on (End)"
+                text += " · the live run: End"
             elif self._grown_at and time.monotonic() - self._grown_at < GROWING_S:
                 text += " · still being written"
         self.label.setText(text)

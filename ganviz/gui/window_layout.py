@@ -8,6 +8,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QDockWidget, QGridLayout, QLabel, QMenu, QProgressBar, QScrollArea,
                                QSlider, QSplitter, QStackedWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
+from .branching import continue_from_here
 from .controls import ControlPanel
 from .field_view import FieldView
 from .pipeline import PipelineDiagram
@@ -187,6 +188,7 @@ class WindowLayout:
         self.timeline = Timeline(self.dataViews, self.plots, self.qualityPanel)
         self.centralWidget().layout().addWidget(self.timeline)
         self.timeline.grew.connect(self._run_grew)
+        self.timeline.continueRequested.connect(lambda update: continue_from_here(self, update))
         self.openRunAction = QAction("Open run…", self, objectName="openRunAction")
         self.openRunAction.setToolTip("Show a run folder read-only, with its timeline (a run `ganviz train` "
                                       "is still writing is followed live)")

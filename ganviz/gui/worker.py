@@ -142,6 +142,11 @@ class TrainingWorker(QObject):
         self._runs_folder = folder
         self.send(m.RunsFolder(folder))
 
+    def continue_from(self, folder, update, changes):
+        """A child run of the stored run in `folder` from its snapshot at or before `update`."""
+        self._revive()
+        self.send(m.ContinueFrom(folder, update, changes))
+
     def restore_snapshot(self):
         self.send(m.Restore())
 

@@ -116,6 +116,15 @@ class RunsFolder(Command):
 
 
 @dataclass(frozen=True)
+class ContinueFrom(Command):
+    """A new run continuing the stored run in `folder` from its snapshot at or before `update`
+    (None: its latest), with `changes` to its settings; it records its parent (core/branch.py)."""
+    folder: str
+    update: int | None
+    changes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Recover(Command):
     """Reopen the run kept in the recovery folder; if it cannot be read, start `fallback`.
     `folder`: the dead run's store, which the reopened run goes on writing."""
@@ -240,6 +249,6 @@ class SettingsApplied(Event):
 
 
 COMMANDS = (Play, Pause, Step, StepIteration, ChangeSettings, Reset, Save, Open, Restore, FreshNoise,
-            SendAll, SendSamples, Call, RecoveryFolder, RunsFolder, Recover, Ack, Stop)
+            SendAll, SendSamples, Call, RecoveryFolder, RunsFolder, ContinueFrom, Recover, Ack, Stop)
 EVENTS = (RunStarted, Batch, Stepped, Stages, Running, NonFinite, Failed, Saved, Result, Progress,
           SettingsApplied)

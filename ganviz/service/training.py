@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ganviz.core.atomic import WriteError
+from ganviz.core.branch import continue_run
 from ganviz.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ganviz.core.config import Config, in_words
 from ganviz.core.data import BUILTIN_DATASETS, USER_KINDS, DataError
@@ -48,6 +49,8 @@ IMAGE_INTERVAL = 1 / 10     # image grids: 10 a second is plenty
 METRIC_INTERVAL = 2.0       # seconds between quality metrics while training
 SNAPSHOT_INTERVAL = 10.0    # seconds between in-memory "last good state" snapshots
 RECOVERY_INTERVAL = 10.0    # seconds between states kept on disk while training (and every pause/step)
+BRANCH_POINTS = 10.0        # seconds of training between a run's stored snapshots (a moment to
+                            # continue from is at most this far back; 23 ms and 0.5 MB each)
 
 
 class TrainingService:
@@ -78,6 +81,7 @@ class TrainingService:
             m.FreshNoise: self.on_fresh_noise, m.SendAll: self.on_send_all,
             m.SendSamples: self.on_send_samples, m.Call: self.on_call,
             m.RecoveryFolder: self.on_recovery_folder, m.RunsFolder: self.on_runs_folder,
+            m.ContinueFrom: self.on_continue_from,
             m.Recover: self.on_recover, m.Stop: self.on_stop,
         }
 
@@ -220,6 +224,27 @@ class TrainingService:
     def on_runs_folder(self, command: m.RunsFolder):
         self.runs_root = command.path   # from the next run on (None: keep none)
 
+    def on_continue_from(self, command: m.ContinueFrom):
+        """A branch (core/branch.py): the stored run's snapshot at or before the moment, with
+        the changed settings, as a new run in a folder of its own that names its parent."""
+        if self.runs_root is None:
+            self.send(m.Failed("Cannot continue from a recorded moment: no runs folder is kept."))
+            return
+        trainer = None
+        with self.failing_as(lambda e: f"Cannot continue from there: {in_words(e)}"):
+            objective = command.changes.get("objective") or "branch"   # "minimax-at-2000-...": what changed, where
+            name = f"{objective}-at-{self._iteration_at(command.folder, command.update)}"
+            trainer, store = continue_run(command.folder, command.update, command.changes,
+                                          self.new_run_folder(name))
+        if trainer is None:
+            return
+        trainer.load_note = (f"Continued {os.path.basename(os.path.normpath(command.folder))} from its "
+                             f"snapshot at iteration {trainer.iteration} (update {trainer.updates})")
+        self.close_store()
+        self.store = store
+        store.snapshot_interval = BRANCH_POINTS
+        self.start(trainer, same_run=True)   # its store is the branch's own, already open
+
     def on_recover(self, command: m.Recover):
         self.recover(command.fallback, command.folder)
 
@@ -357,7 +382,9 @@ class TrainingService:
             self.last_metrics = time.perf_counter()
             if not self.diverged:
                 self.keep(lambda store: store.add_quality(t.updates, batch.metrics))
-        if force:   # a Step, a pause, a new run: on disk now, for the timeline (else every 0.5 s)
+        if force:   # a Step, a pause, a new run: on disk now, for the timeline (else every 0.5 s),
+            if not (self.diverged or self.running):   # with a snapshot to continue from
+                self.keep(lambda store: store.maybe_snapshot(t, force=True))
             self.keep(lambda store: store.commit())
         self.outbox = []
         self.acked = False
@@ -370,15 +397,27 @@ class TrainingService:
         self.close_store()
         if self.runs_root is None:
             return
-        if folder is None:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            name = "".join(c if c.isalnum() or c in "-_." else "-" for c in trainer.dataset.name)[:40]
-            folder = os.path.join(self.runs_root, f"{name}-{stamp}")
-            n = 2
-            while os.path.exists(folder):   # two runs in one second
-                folder = os.path.join(self.runs_root, f"{name}-{stamp}-{n}")
-                n += 1
-        self.keep(lambda _: None, opening=(trainer, folder))
+        self.keep(lambda _: None, opening=(trainer, folder or self.new_run_folder(trainer.dataset.name)))
+
+    @staticmethod
+    def _iteration_at(folder, update) -> int:
+        """Iterations completed at `update` of the run in `folder` (its latest if None)."""
+        from ganviz.core.store import RunReader
+        with RunReader(folder) as reader:
+            x = reader.columns(["x"])["x"]
+        i = len(x) if update is None else min(len(x), update)
+        return int(x[i - 1]) if i > 0 else 0   # a G update at x = i ends iteration i
+
+    def new_run_folder(self, name: str) -> str:
+        """A folder under the runs folder that does not exist yet: NAME-TIMESTAMP."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:60]
+        folder = os.path.join(self.runs_root, f"{name}-{stamp}")
+        n = 2
+        while os.path.exists(folder):   # two runs in one second
+            folder = os.path.join(self.runs_root, f"{name}-{stamp}-{n}")
+            n += 1
+        return folder
 
     def keep(self, write, opening=None):
         """write(store), or open the store (opening: (trainer, folder)); a failure is said
@@ -386,6 +425,7 @@ class TrainingService:
         try:
             if opening is not None:
                 self.store = RunStore(opening[1], opening[0])
+                self.store.snapshot_interval = BRANCH_POINTS
             elif self.store is not None:
                 write(self.store)
         except (WriteError, StoreError, OSError) as e:

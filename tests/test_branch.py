@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ganviz.cli import main
-from ganviz.core.branch import BranchError, branch_start, continue_run
+from ganviz.core.branch import BranchError, continue_run
+from ganviz.core.run_reader import branch_start
 from ganviz.core.config import Config, ConfigError
 from ganviz.core.history import COLUMNS
 from ganviz.core.store import RunReader, RunStore, StoreError

@@ -136,7 +136,3 @@ def _check_out(parent_folder: str, out_folder: str) -> None:
             raise BranchError(f"{out_folder} already holds a run; choose another folder for the branch")
 
 
-def branch_start(reader) -> int:
-    """The first row a reader's run has of its own: 0, or a child's branch update."""
-    return int(reader.parent_update or 0) if reader.parent else 0
-

@@ -10,7 +10,6 @@ import urllib.parse
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, checkpoint_config, choose_device, fit_noise_state, read_checkpoint
 from .config import Config, ConfigError
 from .frames import FrameError, decode_frame
 from .history import COLUMNS
@@ -149,6 +148,8 @@ class RunReader:
     def load_snapshot(self, update: int):
         """A Trainer as the run was at the snapshot at or before `update`, with the run's
         history up to there: continue it (a branch) with new settings."""
+        # the training side, loaded only here: the window reads runs without it (test_imports)
+        from .checkpoint import CheckpointError, checkpoint_config, choose_device, fit_noise_state, read_checkpoint
         from .data import points_dataset
         from .trainer import Trainer, dataset_for
 
@@ -203,3 +204,8 @@ class _Reading:
             raise StoreError(f"{self.reader.folder}: cannot read its {DB} ({error})") from None
         return False
 
+
+
+def branch_start(reader) -> int:
+    """The first row a reader's run has of its own: 0, or a child's branch update."""
+    return int(reader.parent_update or 0) if reader.parent else 0

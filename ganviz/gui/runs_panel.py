@@ -12,9 +12,8 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from ganviz.core.branch import branch_start
 from ganviz.core.evaluate import format_metrics
-from ganviz.core.run_reader import RunReader
+from ganviz.core.run_reader import RunReader, branch_start
 from ganviz.core.store_format import DB, StoreError
 
 REFRESH_MS = 3000

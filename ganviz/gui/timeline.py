@@ -353,18 +353,9 @@ class Timeline(QWidget):
 
 
 def _noise_and_real(reader):
-    """The fixed noise behind the field's fakes and the real points the live view shows: as
-    the store keeps them, or (a store without them) as the run's first snapshot, or its config,
-    rebuilds them."""
+    """The fixed noise behind the field's fakes and the real points the live view shows, as
+    every 2D run's store keeps them (store.py writes both when the run starts)."""
     noise, real = getattr(reader, "fixed_noise", None), getattr(reader, "real", None)
-    if noise is not None and real is not None:
-        return np.asarray(noise, np.float32), np.asarray(real)
-    snapshots = reader.snapshot_updates()
-    if len(snapshots):
-        trainer = reader.load_snapshot(int(snapshots[0]))
-    else:
-        from ganviz.core.trainer import Trainer
-        trainer = Trainer(reader.config)
-    data = trainer.dataset.data   # the same 1000 real points as core/loop.py sends the window
-    real = data[np.random.default_rng(0).permutation(len(data))[:1000]].cpu().numpy().copy()
-    return trainer.fixed_noise.cpu().numpy().copy(), real
+    if noise is None or real is None:
+        raise ValueError(f"{reader.folder}: its store lacks the fixed noise or the real points")
+    return np.asarray(noise, np.float32), np.asarray(real)

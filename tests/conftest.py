@@ -69,14 +69,23 @@ def fail_on_qt_warning(request):
         pytest.fail("Qt warned during this test:\n" + "\n".join(messages.caught), pytrace=False)
 
 
-def open_window(qtbot, transport):
+@pytest.fixture(scope="session", autouse=True)
+def collect_in_the_gui_thread(qapp):
+    """As the app does (gui/app.py): no cycle collection in the worker's or the service's
+    thread, where freeing Qt objects deadlocks against the GUI thread."""
+    from ganviz.gui.app import collect_in_the_gui_thread as install
+    install(qapp)
+    yield
+
+
+def open_window(qtbot, transport, runs_folder):
     """A main window on a small, fast ring config, reaching training through `transport`;
     shut down (and checked) after the test."""
     from ganviz.core.config import Config
     from ganviz.gui.main_window import MainWindow
 
     w = MainWindow(Config(dataset="ring", batch_size=64, hidden=32, probe_size=64, decay_steps=0),
-                   transport=transport)
+                   transport=transport, runs_folder=runs_folder)   # each test's runs of its own
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.run_info is not None and w.dataViews.currentWidget() is w.fieldView, timeout=30000)
@@ -88,13 +97,13 @@ def open_window(qtbot, transport):
 
 
 @pytest.fixture
-def window(qtbot):
+def window(qtbot, tmp_path):
     """The window with its training service in a thread of this process (no process to start)."""
-    yield from open_window(qtbot, "inprocess")
+    yield from open_window(qtbot, "inprocess", str(tmp_path / "runs"))
 
 
 @pytest.fixture
-def process_window(qtbot):
+def process_window(qtbot, tmp_path):
     """The window with training in its own process, as users run it: for tests about the
     process (its death, its end, the fault suite)."""
-    yield from open_window(qtbot, "process")
+    yield from open_window(qtbot, "process", str(tmp_path / "runs"))

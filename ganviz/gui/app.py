@@ -15,7 +15,19 @@ def make_app():
         torch.set_num_threads(1)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ganviz")
+    collect_in_the_gui_thread(app)
     return app
+
+
+def collect_in_the_gui_thread(app):
+    """Python's cycle collector runs in whichever thread happens to allocate; when that is the
+    worker's thread (or an in-process training service) and the garbage holds Qt objects, their
+    destruction there deadlocks against the GUI thread (seen: a QMenu freed during a test hung
+    it for good). pyqtgraph's GarbageCollector turns the automatic collector off and collects
+    on a timer in the GUI thread instead."""
+    if getattr(app, "_collector", None) is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+        app._collector = GarbageCollector(interval=0.5)
 
 
 def run_app(args=None) -> int:

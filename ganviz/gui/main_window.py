@@ -411,6 +411,7 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         self.frameTimer.stop()
         leave_run(self)   # a recorded run on screen: stop following it, close its store
         follow_live(self, None)
+        self.runsPanel.stop()   # its readers hold three files each
         if self.thread.isRunning():
             self.worker.stop()
             self.worker.join()

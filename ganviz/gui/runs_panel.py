@@ -242,10 +242,15 @@ class RunsPanel(QWidget):
     def _emit(self):
         self.selection_changed.emit(self.selection())
 
-    def closeEvent(self, event):
+    def stop(self):
+        """Read nothing more: the timer stops and every run's store is let go (its files closed)."""
         self.timer.stop()
         for reader in self.readers.values():
             reader.close()
+        self.readers.clear()
+
+    def closeEvent(self, event):
+        self.stop()
         super().closeEvent(event)
 
 

@@ -85,7 +85,7 @@ def open_window(qtbot, transport, runs_folder):
     from ganviz.gui.main_window import MainWindow
 
     w = MainWindow(Config(dataset="ring", batch_size=64, hidden=32, probe_size=64, decay_steps=0),
-                   transport=transport, runs_folder=runs_folder)   # each test's runs of its own
+                   transport=transport, runs_folder=runs_folder)   # each test's runs of their own (not in tmp_path)
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.run_info is not None and w.dataViews.currentWidget() is w.fieldView, timeout=30000)
@@ -97,13 +97,13 @@ def open_window(qtbot, transport, runs_folder):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
+def window(qtbot, tmp_path_factory):
     """The window with its training service in a thread of this process (no process to start)."""
-    yield from open_window(qtbot, "inprocess", str(tmp_path / "runs"))
+    yield from open_window(qtbot, "inprocess", str(tmp_path_factory.mktemp("runs")))
 
 
 @pytest.fixture
-def process_window(qtbot, tmp_path):
+def process_window(qtbot, tmp_path_factory):
     """The window with training in its own process, as users run it: for tests about the
     process (its death, its end, the fault suite)."""
-    yield from open_window(qtbot, "process", str(tmp_path / "runs"))
+    yield from open_window(qtbot, "process", str(tmp_path_factory.mktemp("runs")))

@@ -178,6 +178,7 @@ def train_loop(trainer, out, steps, checkpoint_every, progress, stop, guard=None
         done += n
         if store is not None:
             store.add_records(records)   # the non-finite ones too: where a run went wrong
+            store.release(trainer.history)   # older rows are read back from the store
         guard.bad = next((r for r in records if not r.is_finite), None)
         if guard.bad is not None:
             break

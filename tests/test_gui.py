@@ -243,7 +243,7 @@ def test_hover_shows_values_under_the_mouse(window, qtbot):
 
 
 def test_long_history_is_drawn_as_a_bounded_envelope_that_keeps_every_extreme():
-    from ganviz.gui.series import DISPLAY_BINS, Series
+    from ganviz.gui.series import DISPLAY_BINS, RAW_POINTS, Series
     s = Series()
     rng = np.random.default_rng(0)
     y = rng.standard_normal(300_001)
@@ -254,5 +254,8 @@ def test_long_history_is_drawn_as_a_bounded_envelope_that_keeps_every_extreme():
     assert len(dx) <= 2 * DISPLAY_BINS + 2 * 2 * DISPLAY_BINS   # bins plus an unfinished tail
     assert dy.max() == 9.0 and dy.min() == y.min()
     assert np.all(np.diff(dx) >= 0) and dx[-1] == len(y) - 1
-    x, full, _ = s.view()
-    assert len(full) == len(y) and np.array_equal(full, y)   # the data itself is all kept
+    x, newest, _ = s.view()   # memory stays flat: the newest points as they are, the rest in bins
+    assert s.n == len(y) and not s.complete and RAW_POINTS <= len(newest) <= 4 * RAW_POINTS
+    assert np.array_equal(newest, y[-len(newest):]) and np.array_equal(x, np.arange(len(y))[-len(newest):])
+    assert len(s.x) <= 8 * RAW_POINTS and len(s._bins) <= 2 * DISPLAY_BINS
+    assert not s.set_weight(0.5)   # cannot be smoothed again without the stored history

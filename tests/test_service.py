@@ -36,3 +36,22 @@ def test_going_back_restores_the_snapshot_and_its_history():
     np.testing.assert_array_equal(t.history.array(), kept)
     service.execute(m.Step())      # and it trains on from there
     assert t.updates == 7
+
+
+def test_a_service_with_a_store_keeps_only_the_newest_rows_in_memory(tmp_path, monkeypatch):
+    """The run's history lives in its store: the training side keeps the newest rows only,
+    and a Save still writes them all (read back from the store)."""
+    from ganviz.core import history
+    from ganviz.core.checkpoint import load_checkpoint
+    monkeypatch.setattr(history, "KEEP_ROWS", 40)
+    service = TrainingService(Outbox())
+    service.execute(m.RunsFolder(str(tmp_path / "runs")))
+    service.start(Trainer(Config(dataset="ring", batch_size=64, probe_size=16, device="cpu")))
+    for _ in range(300):
+        service.execute(m.StepIteration())
+    t = service.trainer
+    assert len(t.history) == 600 and t.history.in_memory < 200
+    service.execute(m.Save(str(tmp_path / "run.pt")))
+    saved = load_checkpoint(str(tmp_path / "run.pt"), device="cpu")
+    assert len(saved.history) == 600
+    np.testing.assert_array_equal(saved.history.array(), t.history.array())

@@ -329,3 +329,33 @@ def test_records_that_go_back_replace_what_came_after(tmp_path):
     assert os.listdir(tmp_path / "run" / "snapshots") == [f"{12:012d}.pt"]
     assert np.array_equal(reader._rows(), back.history.array(), equal_nan=True)
     store.close()
+
+
+def test_a_history_with_a_store_keeps_only_its_newest_rows_in_memory(tmp_path):
+    """Memory stays flat however long the run: the rows the store committed leave memory and
+    come back from it, identical, for a Save, an export or a plot rebuilt."""
+    trainer = make(probe_every=3)
+    store = RunStore(tmp_path / "run", trainer)
+    unbounded = make(probe_every=3).history   # the same rows, never released
+    for _ in range(30):
+        records = trainer.train(20)
+        unbounded.append(records)
+        store.add_records(records)
+        store.commit()
+        trainer.history.release(store.committed, store_module.RowSource(store.folder), keep=50)
+    h = trainer.history
+    assert len(h) == 1200 and h.in_memory <= 3 * 50
+    assert np.array_equal(h.array(), unbounded.array(), equal_nan=True)
+    assert np.array_equal(h.rows(5, 995), unbounded.rows(5, 995), equal_nan=True)
+    assert (h.record(0).update, h.record(0).loss_d) == (1, unbounded.record(0).loss_d)
+    assert h.record(-1).update == 1200
+    assert np.array_equal(np.concatenate(list(h.chunks(size=77))), unbounded.array(), equal_nan=True)
+    # what a Save writes holds the whole history, read back from the store
+    state = trainer.state_dict()
+    assert np.array_equal(state["history"].numpy(), unbounded.array(), equal_nan=True)
+    # the store's release() keeps the default number of rows
+    assert store.release(h) == 0 and len(h) - h.in_memory == 1200 - h.in_memory
+    store.close()
+    # rows not yet committed never leave memory
+    fresh = make(probe_every=3)
+    assert fresh.history.release(0, None, keep=0) == 0

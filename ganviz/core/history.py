@@ -47,15 +47,30 @@ COLUMNS = [f.name for f in fields(Record)]
 NUMERIC = [c for c in COLUMNS if c != "phase"]
 
 
+KEEP_ROWS = 20_000    # rows a History with a store behind it keeps in memory (about 3 MB)
+
+
 class History:
     """Every record of the run, as float64 columns that double in size when full.
-    200 000 updates take about 27 MB; nothing is ever dropped."""
+
+    A run with a store (core/store.py) keeps its history there: release() lets the rows the
+    store has committed go from memory, all but the newest KEEP_ROWS, and reads them back from
+    the store when asked (a Save, an export, a rebuilt plot). So memory stays flat however long
+    the run; row indices never change. Without a store, nothing is ever dropped (200 000
+    updates take about 27 MB)."""
 
     def __init__(self, capacity: int = 4096):
         self._data = np.empty((capacity, len(COLUMNS)), dtype=np.float64)
-        self._n = 0
+        self._n = 0          # rows in memory
+        self._first = 0      # index of the first row in memory: rows before it are in `cold`
+        self.cold = None     # (start, stop) -> rows [start, stop): the store's committed rows
 
     def __len__(self):
+        return self._first + self._n
+
+    @property
+    def in_memory(self) -> int:
+        """Rows kept in memory (for the memory benchmark and tests)."""
         return self._n
 
     def append(self, records) -> np.ndarray:
@@ -75,23 +90,41 @@ class History:
         self._n = need
         return rows
 
+    def release(self, committed: int, cold, keep: int | None = None) -> int:
+        """The first `committed` rows are safe in a store that `cold(start, stop)` reads back:
+        let all but the newest `keep` rows go from memory (in chunks of at least `keep`, so
+        this costs nothing on most calls). Returns the rows released now."""
+        keep = KEEP_ROWS if keep is None else keep
+        upto = min(committed, len(self)) - keep
+        if upto - self._first < keep:
+            return 0
+        drop = upto - self._first
+        self._n -= drop
+        size = max(4096, 2 * (self._n + keep))
+        kept = np.empty((size, len(COLUMNS)), dtype=np.float64)   # a smaller array: memory goes back
+        kept[: self._n] = self._data[drop: drop + self._n]
+        self._data, self._first, self.cold = kept, upto, cold
+        return drop
+
     def column(self, name: str) -> np.ndarray:
         """A copy of one column, safe to hand to another thread."""
-        return self._data[: self._n, COLUMNS.index(name)].copy()
+        return self.rows(0, len(self))[:, COLUMNS.index(name)]
 
     def array(self) -> np.ndarray:
-        return self._data[: self._n].copy()
+        return self.rows(0, len(self))
 
     def head(self, n: int) -> np.ndarray:
         """A copy of the first n rows (all, if fewer)."""
-        return self._data[: min(n, self._n)].copy()
+        return self.rows(0, n)
 
     def tail(self, n: int) -> np.ndarray:
         """A copy of the last n rows (all, if fewer)."""
-        return self._data[max(0, self._n - n): self._n].copy()
+        return self.rows(max(0, len(self) - n), len(self))
 
     def record(self, i: int) -> Record:
-        row = self._data[i]
+        if i < 0:
+            i += len(self)
+        row = self.rows(i, i + 1)[0]
         values = {c: row[j] for j, c in enumerate(COLUMNS)}
         values["phase"] = "D" if values["phase"] == 0 else "G"
         for c in ("update", "iteration"):
@@ -99,23 +132,42 @@ class History:
         return Record(**values)
 
     def rows(self, start: int, stop: int) -> np.ndarray:
-        """A copy of rows [start, stop) (without copying the whole history)."""
-        return self._data[start: min(stop, self._n)].copy()
+        """A copy of rows [start, stop) (without copying the whole history); rows no longer in
+        memory are read back from the store."""
+        start, stop = max(0, start), min(stop, len(self))
+        if stop <= start:
+            return np.empty((0, len(COLUMNS)), dtype=np.float64)
+        f = self._first
+        hot = self._data[max(start, f) - f: stop - f].copy() if stop > f else None
+        if start >= f:
+            return hot
+        cold = self.cold(start, min(stop, f))
+        return cold if hot is None else np.concatenate([cold, hot])
+
+    def chunks(self, size: int = 65_536):
+        """All rows, a chunk at a time (the rows no longer in memory are read back in pieces)."""
+        for a in range(0, len(self), size):
+            yield self.rows(a, a + size)
 
     def truncate(self, n: int):
-        self._n = min(self._n, n)
+        if n < self._first:   # back into rows that live in the store only
+            self._n, self._first = 0, n
+        else:
+            self._n = min(self._n, n - self._first)
 
     def write_csv(self, path):
         """The full history (never the downsampled screen), written atomically."""
+        phase, ints = COLUMNS.index("phase"), [COLUMNS.index(c) for c in ("update", "iteration")]
         with atomic_write(path, "w") as f:   # raises atomic.WriteError
             w = csv.writer(f)
             w.writerow(COLUMNS)
-            for row in self._data[: self._n]:
-                out = [repr(float(v)) for v in row]
-                out[COLUMNS.index("phase")] = "D" if row[COLUMNS.index("phase")] == 0 else "G"
-                for c in ("update", "iteration"):
-                    out[COLUMNS.index(c)] = str(int(row[COLUMNS.index(c)]))
-                w.writerow(out)
+            for chunk in self.chunks():
+                for row in chunk:
+                    out = [repr(float(v)) for v in row]
+                    out[phase] = "D" if row[phase] == 0 else "G"
+                    for j in ints:
+                        out[j] = str(int(row[j]))
+                    w.writerow(out)
 
     @classmethod
     def from_array_state(cls, array: np.ndarray) -> "History":

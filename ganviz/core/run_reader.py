@@ -34,8 +34,7 @@ class RunReader:
             raise StoreError(f"{self.folder} is not a ganviz run (it has no {DB})")
         self.path = path
         try:
-            uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
-            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self.db = connect_read_only(path, check_same_thread=False)
             meta = {k: from_json(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
             arrays = {name: np.frombuffer(data, np.dtype(dtype)).reshape(from_json(shape)).copy()
                       for name, dtype, shape, data in self.db.execute("SELECT * FROM arrays")}
@@ -102,21 +101,8 @@ class RunReader:
         """float64 rows [start, stop) as history.History keeps them (all columns, or `picks`)."""
         start = max(0, int(start))
         stop = self._n if stop is None else max(start, min(int(stop), self._n))
-        width = WIDTH if picks is None else len(picks)
-        out = np.empty((stop - start, width), dtype=np.float64)
-        if stop <= start:
-            return out
-        first = self._starts[max(0, np.searchsorted(self._starts, start, side="right") - 1)]
         with self._reading():
-            for block_start, n, data in self.db.execute(
-                    "SELECT first_row, rows, data FROM records WHERE first_row >= ? AND first_row < ? "
-                    "ORDER BY first_row", (int(first), stop)):
-                block = unpack_rows(data, n)
-                lo, hi = max(start, block_start), min(stop, block_start + n)
-                if hi > lo:
-                    part = block[lo - block_start: hi - block_start]
-                    out[lo - start: hi - start] = part if picks is None else part[:, picks]
-        return out
+            return read_rows(self.db, start, stop, picks)
 
     def quality(self) -> list[tuple[int, dict]]:
         """(update, metrics) for every quality measurement, in update order."""
@@ -204,6 +190,73 @@ class _Reading:
             raise StoreError(f"{self.reader.folder}: cannot read its {DB} ({error})") from None
         return False
 
+
+
+def connect_read_only(path, **kwargs) -> sqlite3.Connection:
+    """A read-only connection to a run.db. A store in WAL mode needs its folder writable even
+    to be read (SQLite's shared-memory file); on read-only media (a CD, a read-only mount),
+    where nobody can be writing it, it is opened as immutable instead."""
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+    db = sqlite3.connect(uri, uri=True, **kwargs)
+    try:
+        db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+        if os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+            raise
+    return sqlite3.connect(uri + "&immutable=1", uri=True, **kwargs)
+
+
+def read_rows(db, start: int, stop: int, picks=None) -> np.ndarray:
+    """float64 rows [start, stop) of the records table of an open run.db (all columns, or
+    `picks`), as history.History keeps them."""
+    width = WIDTH if picks is None else len(picks)
+    out = np.empty((max(0, stop - start), width), dtype=np.float64)
+    if stop <= start:
+        return out
+    filled = 0
+    for block_start, n, data in db.execute(
+            "SELECT first_row, rows, data FROM records WHERE first_row + rows > ? AND first_row < ? "
+            "ORDER BY first_row", (int(start), int(stop))):
+        block = unpack_rows(data, n)
+        lo, hi = max(start, block_start), min(stop, block_start + n)
+        part = block[lo - block_start: hi - block_start]
+        out[lo - start: hi - start] = part if picks is None else part[:, picks]
+        filled += hi - lo
+    if filled != len(out):
+        raise StoreError(f"rows {start} to {stop} are not all in the run store ({filled} found)")
+    return out
+
+
+class RowSource:
+    """The committed rows of the run store in `folder`, for a History that let them go from
+    memory (history.History.release). Each read opens the store read-only and closes it, so a
+    long run holds no extra file open."""
+
+    def __init__(self, folder):
+        self.path = os.path.join(os.fspath(folder), DB)
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        return self._read(lambda db: read_rows(db, start, stop))
+
+    def committed(self) -> int:
+        """How many rows the store holds now (0 if it cannot be read)."""
+        try:
+            return self._read(lambda db: int(db.execute(
+                "SELECT COALESCE(MAX(first_row + rows), 0) FROM records").fetchone()[0]))
+        except StoreError:
+            return 0
+
+    def _read(self, query):
+        try:
+            db = connect_read_only(self.path)
+            try:
+                return query(db)
+            finally:
+                db.close()
+        except sqlite3.Error as e:
+            raise StoreError(f"{os.path.dirname(self.path)}: cannot read its {DB} ({e})") from None
 
 
 def branch_start(reader) -> int:

@@ -35,7 +35,7 @@ from .checkpoint import save_checkpoint
 from .data import BUILTIN_DATASETS
 from .field import network_weights
 from .frames import encode_frame
-from .run_reader import RunReader  # noqa: F401  (the API: store.RunReader)
+from .run_reader import RowSource, RunReader  # noqa: F401  (the API: store.RunReader)
 from .history import COLUMNS
 from .retention import to_thin
 from .store_format import (DB, FORMAT, SCHEMA, SNAPSHOTS, VERSION, StoreError, drop_empty_wal, lock_folder,
@@ -83,6 +83,7 @@ class RunStore:
         self._pending_snapshots: list[tuple] = []
         self._doomed: list[str] = []   # snapshot files to remove once their rows are gone
         self.frame_bytes = self.snapshot_bytes = self.rows = 0
+        self.committed = 0    # rows on disk: a History may let them go from memory (release)
         self._known_snapshots: set[int] = set()
         self.last_commit = self.last_frame = -np.inf
         self.snapshot_interval = SNAPSHOT_INTERVAL   # the window's runs keep them denser
@@ -168,7 +169,7 @@ class RunStore:
                         why = f"its update {k} differs from this run's"
             if why:
                 raise StoreError(f"{self.folder} already holds another run ({why}); choose another folder")
-            self.rows = len(reader)
+            self.rows = self.committed = len(reader)
         finally:
             reader.close()
         self._truncate(len(trainer.history))
@@ -215,6 +216,12 @@ class RunStore:
         self._pending_rows.append(records_to_rows(records))
         self.rows += len(records)
         self._maybe_commit()
+
+    def release(self, history) -> int:
+        """Let `history` (the trainer's, or a reader's copy) keep only its newest rows in
+        memory: the rows this store has committed are read back from it when needed. Call it
+        after add_records; it costs nothing until there is something to let go."""
+        return history.release(self.committed, RowSource(self.folder))
 
     def add_quality(self, update: int, metrics: dict) -> None:
         self._pending_quality.append((int(update), to_json(metrics)))
@@ -287,6 +294,7 @@ class RunStore:
             raise write_error(self.path, e) from None
         self._pending_rows, self._pending_frames = [], []
         self._pending_quality, self._pending_snapshots = [], []
+        self.committed = self.rows
         self._unlink_doomed()
         if thinned:
             db.execute("PRAGMA incremental_vacuum")
@@ -364,7 +372,7 @@ class RunStore:
         self._doomed += [snapshot_path(self.folder, u) for u in gone]
         self._known_snapshots.difference_update(gone)
         self._unlink_doomed()
-        self.rows = rows
+        self.rows = self.committed = rows
         self._pending_rows = []
         self._pending_frames = [f for f in self._pending_frames if f[0] <= rows]
         self._recount()

@@ -69,7 +69,7 @@ class OverlayMixin:
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             curve.setZValue(-5)   # behind this run's own curves
-            self._overlays[(name, key)] = Series()
+            self._overlays[(name, key)] = Series(keep_all=True)
             self._overlay_curves[(name, key)] = curve
 
     def _drop_overlay(self, name):

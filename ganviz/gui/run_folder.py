@@ -13,6 +13,7 @@ import numpy as np
 from ganviz.core.evaluate import format_metrics
 from ganviz.core.history import COLUMNS, History
 from ganviz.core.objectives import get_objective
+from ganviz.core.run_reader import RowSource
 
 VIEWING_TEXT = "Viewing a recorded run (read-only): nothing trains. Reset starts a new run."
 
@@ -51,6 +52,7 @@ def open_run(window, folder: str) -> bool:
     window.controls.set_config(reader.config)   # the panel shows this run's settings (Reset: its like)
     window.objective = get_objective(reader.config.objective)
     window.history = History()
+    window.session.metrics_iteration = None   # a recorded run's quality: at its rows' last iteration
     window.elapsed = 0.0
     for plot in window.plots:
         plot.clear_data()
@@ -82,6 +84,7 @@ def extend_run(window, before: int, now: int):
         return
     rows = rows_of(reader.columns(COLUMNS, start=before, stop=now))
     window.history.append_rows(rows)
+    window.history.release(now, RowSource(reader.folder))   # the folder holds them: memory stays flat
     window._append_rows(rows)
     scores = reader.quality()
     window.metrics = scores[-1][1] if scores else None

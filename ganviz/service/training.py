@@ -134,7 +134,7 @@ class TrainingService:
 
     def on_pause(self, command: m.Pause):
         self.running = False
-        self.flush(force_samples=True, force=True)
+        self.flush(force_samples=True, metrics=True, force=True)   # quality of the moment paused at
         self.send(m.Running(False))
         self.keep_recovery_state(force=True)
 
@@ -195,7 +195,7 @@ class TrainingService:
         trainer = Trainer(Config.from_dict(self.snapshot["config"]), dataset=t.dataset)
         state = copy.deepcopy(self.snapshot)
         # the run's history still begins with the snapshot's rows
-        state["history"] = torch.from_numpy(t.history.array()[: self.snapshot_rows])
+        state["history"] = torch.from_numpy(t.history.rows(0, self.snapshot_rows))
         trainer.load_state_dict(state)
         self.start(trainer, same_run=True)   # the store drops the rows after the snapshot
 
@@ -346,6 +346,7 @@ class TrainingService:
         bad = next((r for r in records if not r.is_finite), None)
         self.outbox.extend(records)
         self.keep(lambda store: store.add_records(records))   # the store's only writer
+        self.keep(lambda store: store.release(t.history))     # memory stays flat: the store has them
         if bad is not None:
             self.diverged = True
             self.set_running(False)

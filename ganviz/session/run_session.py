@@ -13,7 +13,7 @@ import numpy as np
 from ganviz.core.config import Config
 from ganviz.core.diagnosis import diagnose
 from ganviz.core.evaluate import format_metrics
-from ganviz.core.history import COLUMNS, History
+from ganviz.core.history import COLUMNS, KEEP_ROWS, History
 from ganviz.core.objectives import get_objective
 
 PRESS_STEP_TEXT = "Press Step to run one update and see what it did."
@@ -21,6 +21,7 @@ TRAINING_TEXT = "Training: Pause, then Step, to see what one update does."
 PAUSED_TEXT = "Paused: press Step to run one update and see what it did."
 STATES_INTERVAL = 1.0   # seconds between re-naming the run's state while it trains
 DIAGNOSIS_ROWS = 4000   # history rows the named states are read from (the newest and the first)
+RELEASE_INTERVAL = 5.0  # seconds between letting stored history rows go from memory
 STATUS = ("iteration", "epoch", "rate", "device", "quality")   # the status bar's texts, by name
 
 
@@ -31,6 +32,7 @@ class RunSession:
         self.history = History()
         self.run_info = None           # the service's RunStarted for the current run
         self.metrics = None            # the latest quality metrics of the run
+        self.metrics_iteration = None  # the iteration they were measured at
         self.next_phase = "D"
         self.elapsed = 0.0             # seconds spent in this run's updates (its history's durations)
         self.running = False
@@ -42,6 +44,9 @@ class RunSession:
         self.recovering = None         # while a new service reopens the run: {"reason", "seen"}
         self.last_batch_time = 0.0
         self.states_at = 0.0           # when the named states were last worked out
+        self.rows_source = None        # the run store's rows (core/run_reader.RowSource), if it has one
+        self.released_at = 0.0
+        self._head = None              # the run's first DIAGNOSIS_ROWS rows, once it has them
 
     def use_config(self, config: Config):
         self.config = config
@@ -54,8 +59,13 @@ class RunSession:
         self.run_info = event
         self.use_config(event.config)
         self.history = History.from_array_state(event.history)
+        self._head = None
+        self.rows_source = None
+        if getattr(event, "folder", None):   # the run's store: the history's rows live there
+            from ganviz.core.run_reader import RowSource
+            self.rows_source = RowSource(event.folder)
         self.elapsed = self.took(self.history.array())
-        self.metrics = None
+        self.metrics = self.metrics_iteration = None
         self.next_phase = event.next_phase
         self.last_step = self.diverged = None
         self.readout, self.explanation = PRESS_STEP_TEXT, ""
@@ -77,16 +87,28 @@ class RunSession:
             if getattr(event, name) is not None:
                 changed.add(name)
         if event.metrics is not None:
-            self.metrics = event.metrics
+            self.metrics, self.metrics_iteration = event.metrics, event.iteration
             self.status["quality"] = format_metrics(event.metrics)
             changed.add("metrics")
         self.next_phase = event.next_phase
         self.status.update(iteration=f"iteration {event.iteration}", epoch=f"epoch {event.epoch:.2f}",
                            rate=f"{event.ups:.0f} updates/s")
         self.last_batch_time = self.clock()
+        self.release_stored_rows()
         if self.last_batch_time - self.states_at > STATES_INTERVAL or not self.running:
             changed.add("states")
         return changed, rows
+
+    def release_stored_rows(self, force: bool = False):
+        """Keep only the newest rows of the history in memory: the run store (written by the
+        training side) holds them all, and gives the others back when they are needed."""
+        if self.rows_source is None:
+            return
+        now = self.clock()
+        if not force and (now - self.released_at < RELEASE_INTERVAL or self.history.in_memory < 2 * KEEP_ROWS):
+            return
+        self.released_at = now
+        self.history.release(self.rows_source.committed(), self.rows_source)
 
     def on_stepped(self, event, words: tuple[str, str]) -> set[str]:
         """A Step's record, and the words the readout says of it (gui/readout.py's explain_step:
@@ -141,8 +163,13 @@ class RunSession:
     def states(self):
         """The named states (diagnosis.py), from the same numbers the plots show."""
         self.states_at = self.clock()
-        return diagnose(self.history.tail(DIAGNOSIS_ROWS), self.history.head(DIAGNOSIS_ROWS),
-                        self.metrics, self.objective)
+        head = self._head
+        if head is None:
+            head = self.history.head(DIAGNOSIS_ROWS)
+            if len(head) == DIAGNOSIS_ROWS:   # the run's first rows never change: read them once
+                self._head = head
+        return diagnose(self.history.tail(DIAGNOSIS_ROWS), head,
+                        self.metrics, self.objective, self.metrics_iteration)
 
     def phase_words(self) -> tuple[str, str, str]:
         """(the header, the diagram's phase, its caption). One convention: the header and the

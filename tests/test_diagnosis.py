@@ -125,6 +125,10 @@ def test_collapse_is_not_also_called_equilibrium():
 def test_an_untrained_blob_is_not_called_collapse():
     young = rows(50, 0.6, 0.3, 0.8, 0.8)
     assert diagnose(young, young, mixture(1, 100.0), NS) == []
+    # the run is past the settling point, but the quality was measured before it: not yet
+    older = rows(300, 0.6, 0.3, 0.8, 0.8)
+    assert "collapse" not in keys(diagnose(older, older, mixture(1, 100.0), NS, metrics_iteration=139))
+    assert "collapse" in keys(diagnose(older, older, mixture(1, 100.0), NS, metrics_iteration=300))
 
 
 def test_digit_collapse_counts_the_classes_that_hold_the_samples():

@@ -326,7 +326,7 @@ def test_change_layer_has_its_own_colour_scale_and_words(qtbot):
     field.change = np.linspace(-0.004, 0.012, 64).reshape(8, 8)
     field.change_label = "change in D(x) from the last D update (iteration 7), max |Δ| 0.012"
     v.show_field(field)
-    assert v.colorBar.axis.labelText == "D(x): probability of real" and v.note.text() == "G manifold: test"
+    assert v.colorBar.axis.labelText == "D(x) = P(real)" and v.note.text() == "G manifold: test"
     v.layerChecks["change"].setChecked(True)
     assert v.change.isVisible() and tuple(v.change.getLevels()) == pytest.approx((-0.012, 0.012))
     assert v.colorBar.axis.labelText == "change in D(x)" and tuple(v.colorBar.levels()) == pytest.approx((-0.012, 0.012))
@@ -334,7 +334,7 @@ def test_change_layer_has_its_own_colour_scale_and_words(qtbot):
     v.layerChecks["manifold"].setChecked(False)
     assert v.note.text() == field.change_label
     v.layerChecks["change"].setChecked(False)
-    assert v.colorBar.axis.labelText == "D(x): probability of real" and tuple(v.colorBar.levels()) == (0.0, 1.0)
+    assert v.colorBar.axis.labelText == "D(x) = P(real)" and tuple(v.colorBar.levels()) == (0.0, 1.0)
 
 
 def test_follow_extent_moves_only_when_needed():

@@ -166,3 +166,12 @@ def test_staged_step_without_probe_still_reports_its_gradient(datasets):
     r = t.fetch_records()[-1]
     assert math.isnan(r.grad_norm) and math.isnan(r.d_real_before)
     assert stages["grad_norm"] > 0 and math.isnan(stages["probe_real_before"])
+
+
+def test_a_decayed_learning_rate_is_named_whenever_it_prints_differently():
+    """0.0009 beside a panel reading 0.001000 must say why (it printed the same at 3 decimals)."""
+    from ganviz.gui.stage_story import _change
+    stages = {"weight_change": 0.01, "weight_change_relative": 0.002, "weight_norm": 5.0}
+    assert "lowered by the learning-rate decay" in _change("D", stages, 0.0009, 0.001)
+    assert "lowered" not in _change("D", stages, 0.001, 0.001)
+    assert "lowered" not in _change("D", stages, 0.001, None)

@@ -112,7 +112,7 @@ def test_slow_motion_step_plays_stages_with_the_records_numbers(window, qtbot):
     assert window.pipeline.caption.startswith("Slow motion: D update")
 
     seen = [text.text()]
-    qtbot.mouseClick(panel.findChild(QWidget, "nextStageButton"), Qt.LeftButton)
+    qtbot.mouseClick(window.findChild(QWidget, "nextStageButton"), Qt.LeftButton)
     assert stage_index(window) == 1 and window.pipeline.stage is sm.stages[1]
     seen.append(text.text())
     window.activateWindow()
@@ -121,7 +121,7 @@ def test_slow_motion_step_plays_stages_with_the_records_numbers(window, qtbot):
         qtbot.keyClick(window, Qt.Key_N)          # the key does what the button does
         assert stage_index(window) == i, f"N did not go to stage {i + 1}"
         seen.append(text.text())
-    assert not panel.findChild(QWidget, "nextStageButton").isEnabled(), "Next stage past the last stage"
+    assert not window.findChild(QWidget, "nextStageButton").isEnabled(), "Next stage past the last stage"
     assert seen[2].startswith("loss_D = ") and shown(record.loss_d, seen[2])
     assert shown(record.loss_d_real, seen[2]) and shown(record.loss_d_fake, seen[2])
     assert "gradient flows back into D only" in seen[3]
@@ -135,7 +135,7 @@ def test_slow_motion_step_plays_stages_with_the_records_numbers(window, qtbot):
     assert window.worker.call(probes.networks)["updates"] == 1
 
     # the G update, with P playing its stages to the end at the fastest speed
-    panel.findChild(QWidget, "stageSpeedSlider").setValue(6)
+    window.findChild(QWidget, "stageSpeedSlider").setValue(6)
     record = staged_step(window, qtbot)
     assert record.phase == "G" and stage_index(window) == 0
     assert "frozen D" in text.text() and "target 1" in text.text()
@@ -209,3 +209,25 @@ def test_header_and_diagram_both_show_the_next_update_and_reset_has_no_last(wind
     qtbot.waitUntil(lambda: "Next: D update" in window.phaseLabel.text(), timeout=5000)
     assert "Last" not in window.phaseLabel.text() and "Last" not in window.pipeline.caption
     assert window.pipeline.phase == "D"
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1024, 700)])
+def test_the_window_stays_usable_small_even_in_slow_motion(window, qtbot, size):
+    """Slow motion's words and a narrow window's wrapped lines scroll beside the diagram: the
+    window keeps the size it was given, the plots keep room for their data, and the stage
+    controls stay in view."""
+    window.resize(*size)
+    turn_on(window, qtbot)
+    for _ in range(3):
+        staged_step(window, qtbot)
+    qtbot.wait(300)
+    assert window.size().toTuple() == size
+    for plot in window.plots:
+        assert plot.getPlotItem().vb.height() >= 40, plot.objectName()
+        assert plot.getPlotItem().titleLabel.item.boundingRect().width() <= plot.width()   # no title cut
+    assert window.fieldView.height() >= 150
+    for name in ("nextStageButton", "playStagesButton"):
+        button = window.findChild(QWidget, name)
+        bottom = button.mapTo(window, button.rect().bottomLeft()).y()
+        assert button.isVisible() and bottom < window.mainSplitter.mapTo(window, window.mainSplitter.rect().topLeft()).y() \
+            + window.mainSplitter.sizes()[0], name

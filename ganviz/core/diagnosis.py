@@ -35,15 +35,18 @@ class State:
     severity: str       # "warning" or "good"
 
 
-def diagnose(recent: np.ndarray, early: np.ndarray, metrics: dict | None, objective) -> list[State]:
+def diagnose(recent: np.ndarray, early: np.ndarray, metrics: dict | None, objective,
+             metrics_iteration: int | None = None) -> list[State]:
     """States that hold now. recent / early: the last and the first few thousand history rows
-    (numpy, COLUMNS, oldest first); metrics: the latest quality metrics or None; objective:
-    core.objectives.Objective of the run."""
+    (numpy, COLUMNS, oldest first); metrics: the latest quality metrics or None, measured at
+    metrics_iteration (None: at the history's last); objective: core.objectives.Objective of
+    the run."""
     if recent is None or len(recent) == 0:
         return []
     states = []
     iteration = int(_col(recent, "iteration")[-1])
-    if metrics and iteration >= SETTLED:   # an untrained G's blob is not a collapse
+    measured_at = iteration if metrics_iteration is None else metrics_iteration
+    if metrics and measured_at >= SETTLED:   # an untrained G's blob is not a collapse
         collapse = _collapse(metrics)
         if collapse:
             states.append(collapse)

@@ -54,7 +54,8 @@ def scatter(real, fake, size: int = 512, modes=None, radius: int = 1) -> np.ndar
     image[[0, -1], :] = image[:, [0, -1]] = 200  # frame
 
     def paint(points, offsets, colour):
-        p = (points - (centre - half)) / (2 * half) * (size - 1)
+        # far-off points (a diverged G's 1e19) land off the image, not in an invalid int cast
+        p = np.clip((points - (centre - half)) / (2 * half) * (size - 1), -size, 2 * size)
         col, row = np.round(p[:, 0]).astype(int), np.round(size - 1 - p[:, 1]).astype(int)
         for dr, dc in offsets:
             rr, cc = row + dr, col + dc

@@ -177,7 +177,7 @@ class FieldView(QWidget):
                    "change in D(x)" if self.current_field.probability else "change in critic value")
         elif self.current_field is not None:
             bar = (HEAT_MAP, tuple(float(v) for v in self.heatmap.getLevels()),
-                   "D(x): probability of real" if self.current_field.probability else "D(x): critic value")
+                   "D(x) = P(real)" if self.current_field.probability else "D(x): critic value")
         else:
             return
         if bar != self._bar:   # the colour bar repaints and re-lays-out on every change

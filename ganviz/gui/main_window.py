@@ -44,7 +44,7 @@ def _of_session(name: str, doc: str):
 class MainWindow(WindowLayout, FileActions, QMainWindow):
     config = _of_session("config", "the current run's Config")
     objective = _of_session("objective", "its objective (objectives.py)")
-    history = _of_session("history", "the window's copy of the run's full history (for export)")
+    history = _of_session("history", "the run's history: its newest rows, the rest read back from its store")
     run_info = _of_session("run_info", "what the training service said about the current run")
     metrics = _of_session("metrics", "the latest quality metrics of the run")
     running = _of_session("running", "training runs (else paused)")
@@ -253,6 +253,8 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
             self.pending_run = None
         loading = self._end_loading()
         self.slowMotion.end()
+        self._step_view_declined = False
+        self.stepViewCheck.setChecked(False)   # a new run: no steps to zoom onto yet
         session = self.session
         session.on_run_started(info)
         self.controls.set_config(session.config)
@@ -401,6 +403,10 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         for plot in self.plots:
             plot.redraw()
         self.status["elapsed"].setText(self.session.elapsed_text())
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._fit_top_band()
 
     def closeEvent(self, event):
         self.shutdown()

@@ -1,5 +1,6 @@
-"""Live metric plots: scores, losses, D accuracy. Full history kept; the screen gets at most
-DISPLAY_BINS min/max pairs per curve, never the data. Curves are updated with setData, never
+"""Live metric plots: scores, losses, D accuracy. Each curve keeps its newest points and a
+bounded envelope of the rest (series.py); the screen gets at most DISPLAY_BINS min/max pairs
+per curve. Curves are updated with setData, never
 re-created."""
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ STEP_VIEW_UPDATES = 24         # the step view shows this many recent updates ..
 STEP_VIEW_MIN_SPAN = 0.01      # ... on a y span of at least this, so one step's change shows
 STEP_MARKER_SIZE = 11
 TITLE_LINE_HEIGHT = 15         # pixels per title line at 9 pt
-TITLE_CHARS = 30               # a title line's length budget: fits a 260-pixel-wide plot
+TITLE_CHARS = 30               # a title line's least length budget: fits a 260-pixel-wide plot
+TITLE_CHAR_WIDTH = 8.0         # pixels per character at 9 pt, with room to spare (wider plots: longer lines)
 
 
 class MetricPlot(OverlayMixin, pg.PlotWidget):
@@ -30,10 +32,13 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
     with a large marker per update (● D update, ▲ G update). Other runs' curves can be drawn
     over it (overlays.py: set_overlays)."""
 
-    def __init__(self, title: str, y_label: str, parent=None):
+    step_legend = False   # the step view's "● D ▲ G" key: in the top plot only (the same in all)
+
+    def __init__(self, title: str, y_label: str, parent=None, x_label: bool = True):
         super().__init__(parent=parent, background="w")
         self.base_title = title
         self.setLabel("bottom", "iteration")
+        self.getAxis("bottom").showLabel(x_label)   # stacked plots: only the lowest names its axis
         self.setLabel("left", y_label)
         self.series: dict[str, Series] = {}
         self._curves: dict[str, tuple] = {}
@@ -80,6 +85,12 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
         self.pinCursor.hide()
         self._update_title()
 
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if event is not None and abs(event.size().width() - event.oldSize().width()) > 4 \
+                and hasattr(self, "base_title") and not getattr(self, "closed", False):   # closing: items gone
+            self._update_title()
+
     @property
     def log_y(self) -> bool:
         return self.getPlotItem().ctrl.logYCheck.isChecked()
@@ -109,7 +120,8 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
 
     def _update_title(self):
         """The title names each visible curve in its colour: a legend that never covers data.
-        Lines are kept short (TITLE_CHARS) so the title never widens the plot past its column."""
+        Lines are kept as short as the plot is wide (TITLE_CHARS at least) so the title never
+        widens the plot past its column; a resize lays them out again."""
         entries = []     # (plain text for the width budget, html)
         for key, (raw, smooth) in self._curves.items():
             if smooth.isVisible():
@@ -119,18 +131,20 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
         if self.ref_note:
             entries.append((self.ref_note, f"<span style='color:#666'>- - {self.ref_note}</span>"))
         entries += self._overlay_legend()
+        if self.step_view and self.step_legend:
+            text = f"last {STEP_VIEW_UPDATES} updates: ● D ▲ G"
+            entries.append((text, f"last {STEP_VIEW_UPDATES} updates: "
+                                  f"<span style='color:{_hex(D_COLOUR)}'>&#9679; D</span>&nbsp;"
+                                  f"<span style='color:{_hex(G_COLOUR)}'>&#9650; G</span>"))
+        budget = max(TITLE_CHARS, int((self.width() - 20) / TITLE_CHAR_WIDTH))   # a wide plot: fewer lines
         lines, line, used = [], [], 0
         for text, html in entries:
-            if line and used + len(text) + 3 > TITLE_CHARS:
+            if line and used + len(text) + 3 > budget:
                 lines.append("&nbsp;&nbsp;".join(line))
                 line, used = [], 0
             line.append(html)
             used += len(text) + 3
         lines.append("&nbsp;&nbsp;".join(line))
-        if self.step_view:
-            lines.append(f"last {STEP_VIEW_UPDATES} updates: "
-                         f"<span style='color:{_hex(D_COLOUR)}'>&#9679; D</span>&nbsp;"
-                         f"<span style='color:{_hex(G_COLOUR)}'>&#9650; G</span>")
         lines = [f"<b>{self.base_title}</b>"] + lines
         self.setTitle("<br>".join(lines), color="#222", size="9pt")
         # pyqtgraph gives a title one 30-pixel row: a longer legend would be cut at its top
@@ -207,7 +221,7 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
             self._fit_steps()
             return
         shown = [s for _, s in self._shown()]
-        xmax = max((s.x[s.n - 1] for s in shown), default=1.0)
+        xmax = max((s.last_x() for s in shown), default=1.0)
         (x0, x1), (y0, y1) = self.getPlotItem().vb.viewRange()
         if force or xmax > x1 or x1 > 4 * max(xmax, 10) or x0 > 0:
             self.setXRange(0, max(10.0, xmax * 1.3), padding=0.02)
@@ -228,7 +242,7 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
         x0, x1 = float(self._recent_x[0]), float(self._recent_x[-1])
         span = max(x1 - x0, 1.0)
         x0, x1 = x0 - 0.06 * span, x1 + 0.12 * span
-        values = [s.y[np.searchsorted(s.x[: s.n], x0): s.n] for _, s in self._shown()]
+        values = [s.view()[1][np.searchsorted(s.view()[0], x0):] for _, s in self._shown()]
         values = np.concatenate(values) if values else np.empty(0)
         values = values[np.isfinite(values)]
         lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
@@ -251,11 +265,25 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
         self._recent_x = np.concatenate([self._recent_x, x])[-STEP_VIEW_UPDATES:]
         self._dirty = True
 
-    def set_smoothing(self, weight: float):
+    def set_smoothing(self, weight: float) -> bool:
+        """Smooth every curve with `weight`. False when a long run's old points were folded
+        into bins: the curves are then emptied (smoothing kept) for the caller to append the
+        run's stored rows again (main_window: from the session's history)."""
         self.smoothing = weight
-        for s in self.series.values():
-            s.set_weight(weight)
         self._dirty = True
+        if all([s.set_weight(weight) for s in self.series.values()]):
+            return True
+        for s in self.series.values():
+            s.clear()
+        return False
+
+    def append_again(self, chunks):
+        """The whole history again, chunk by chunk (after set_smoothing returned False); the
+        step view's recent updates stay as they were."""
+        recent = self._recent_x
+        for rows in chunks:
+            self.append(rows, rows[:, COLUMNS.index("phase")])
+        self._recent_x = recent
 
     def redraw(self):
         if not self._dirty:
@@ -282,8 +310,9 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
         if not self.step_view or s.n == 0 or not len(self._recent_x):
             marks.clear()
             return
-        start = np.searchsorted(s.x[: s.n], self._recent_x[0])
-        x, y = s.x[start: s.n], s.y[start: s.n]
+        x, y, _ = s.view()
+        start = np.searchsorted(x, self._recent_x[0])
+        x, y = x[start:], y[start:]
         if self.log_y:
             x, y = x[y > 0], np.log10(y[y > 0])
         is_g = x == np.round(x)
@@ -313,8 +342,14 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
             x, y, sm = s.view()
             if s.n == 0 or not self._curves[key][1].isVisible():
                 continue
-            i = int(np.clip(np.searchsorted(x, point.x()), 0, s.n - 1))
-            value = sm[i] if self.smoothing > 0 and not self.step_view else y[i]
+            smoothed = self.smoothing > 0 and not self.step_view
+            if not s.complete and point.x() < x[0]:   # folded into a bin: say its range
+                y0, y1, s0, s1 = s.bin_at(point.x())
+                lo, hi = (s0, s1) if smoothed else (y0, y1)
+                lines.append(f"{self._spec[key][2]}: {lo:.4g} to {hi:.4g}")
+                continue
+            i = int(np.clip(np.searchsorted(x, point.x()), 0, s.r - 1))
+            value = sm[i] if smoothed else y[i]
             lines.append(f"{self._spec[key][2]}: {value:.4g}")
         overlaid, at = self._overlay_readout(point.x())
         if not lines and not overlaid:
@@ -322,8 +357,9 @@ class MetricPlot(OverlayMixin, pg.PlotWidget):
             return
         first = next((s for s in self.series.values() if s.n), None)
         if first is not None:
-            i = int(np.clip(np.searchsorted(first.x[: first.n], point.x()), 0, first.n - 1))
-            at = first.x[i]
+            x = first.view()[0]
+            i = int(np.clip(np.searchsorted(x, point.x()), 0, first.r - 1))
+            at = x[i] if first.complete or point.x() >= x[0] else point.x()
         self.readout.setText(f"iteration {at:.2f}\n" + "\n".join(lines + overlaid))
         self.readout.setPos(point.x(), point.y())
         self.readout.show()
@@ -337,8 +373,10 @@ class ScorePlot(MetricPlot):
     """D(x) and D(G(z)) on the probe batch. In the step view each update is the segment that
     ends at its marker: from the value before it (the previous marker) to the value after."""
 
+    step_legend = True
+
     def __init__(self, parent=None):
-        super().__init__("D's scores (probe batch)", "score")
+        super().__init__("D's scores (probe batch)", "score", x_label=False)
         self.add_series("d_real", "D(x)", REAL_COLOUR, "d_real_after")
         self.add_series("d_fake", "D(G(z))", G_COLOUR, "d_fake_after")
         self.add_series("d_fake_z1", "D_G_z1: before D update", D_COLOUR, "d_fake_before",
@@ -371,7 +409,7 @@ class ScorePlot(MetricPlot):
 
 class LossPlot(MetricPlot):
     def __init__(self, parent=None):
-        super().__init__("Losses (training batch)", "loss")
+        super().__init__("Losses (training batch)", "loss", x_label=False)
         self.add_series("loss_d", "loss_D", D_COLOUR, "loss_d", phase="D")
         self.add_series("loss_d_real", "loss_D on real", D_COLOUR, "loss_d_real", phase="D",
                         width=1, style=Qt.DashLine)

@@ -9,7 +9,7 @@ import os
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem,
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
 from ganviz.core.evaluate import format_metrics
@@ -64,6 +64,7 @@ class RunsPanel(QWidget):
         refresh.clicked.connect(self.refresh)
         top = QHBoxLayout()
         self.title = QLabel()
+        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # a long path never widens the window
         top.addWidget(self.title, 1)
         top.addWidget(refresh)
         layout = QVBoxLayout(self)
@@ -85,7 +86,8 @@ class RunsPanel(QWidget):
 
     def refresh(self) -> None:
         """New and removed runs, new rows of live ones; re-emits the selection if it grew."""
-        self.title.setText(f"Runs in {self.folder}")
+        self.title.setText(f"Runs in {self.folder if len(self.folder) <= 40 else '…' + self.folder[-39:]}")
+        self.title.setToolTip(self.folder)
         found, problems = self._scan()
         gone = [p for p in self.readers if p not in found]
         lost = any(p in self.colours for p in gone)   # a checked run was deleted

@@ -44,7 +44,11 @@ class SlowMotionPanel(QWidget):
         self.speedSlider.setFixedWidth(70)
         self.speedSlider.setToolTip("Speed: how long Play shows each stage")
         self.speedLabel = QLabel(objectName="stageSpeedLabel")
-        row = QHBoxLayout()
+        # the controls sit under the diagram (window_layout.py), always in view: the words
+        # beside it may scroll in a short window
+        self.controls = QWidget(objectName="slowMotionControls")
+        row = QHBoxLayout(self.controls)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.nextButton)
         row.addWidget(self.playButton)
         row.addSpacing(6)
@@ -54,7 +58,6 @@ class SlowMotionPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.text)
         layout.addWidget(self.formula)
-        layout.addLayout(row)
 
     @property
     def seconds(self) -> float:
@@ -73,6 +76,7 @@ class SlowMotion(QObject):
                               "the loss, the gradient, the weight change, the new outputs")
         self.panel = SlowMotionPanel()
         self.panel.setVisible(False)
+        self.panel.controls.setVisible(False)
         self.stages, self.index, self.record, self.values = [], -1, None, None
         self.playTimer = QTimer(self)
         self.playTimer.timeout.connect(self._play_tick)
@@ -162,6 +166,7 @@ class SlowMotion(QObject):
 
     def _toggled(self, on):
         self.panel.setVisible(on)
+        self.panel.controls.setVisible(on)
         if not on:
             self.end()
 

@@ -123,7 +123,7 @@ def moved(before: float, after: float) -> str:
 def _change(net: str, stages: dict, lr: float, set_lr: float | None = None) -> str:
     rel = stages["weight_change_relative"] * 100
     rate = f"learning rate {sig(lr)}"
-    if set_lr is not None and num(lr) != num(set_lr):   # the decay schedule has lowered it
+    if set_lr is not None and sig(lr) != sig(set_lr):   # the decay schedule has lowered it (as shown)
         rate += f" (the set {sig(set_lr)}, lowered by the learning-rate decay)"
     return (f"{net}'s weights change by {sig(stages['weight_change'])} in all: {sig(rel)} % of "
             f"their overall size ({sig(stages['weight_norm'])}), one optimizer step at {rate}.")

@@ -3,9 +3,9 @@ the four live views, the toolbar, the timeline, the settings dock and the status
 of MainWindow (main_window.py): building only; what the widgets show is rendered there."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QDockWidget, QGridLayout, QLabel, QMenu, QProgressBar, QScrollArea,
+from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFrame, QHBoxLayout, QLabel, QMenu, QProgressBar, QScrollArea,
                                QSlider, QSplitter, QStackedWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from .branching import continue_from_here
@@ -19,8 +19,23 @@ from .slow_motion import SlowMotion
 from .timeline import Timeline
 
 
+TOP_MIN_HEIGHT = 130    # the diagram band's least height; the words beside the diagram scroll
+VIEWS_MIN_HEIGHT = 410  # what the band leaves the plots and the field, when the window can
+
+
 class WindowLayout:
     """Builds MainWindow's widgets (called from its __init__)."""
+
+    def _fit_top_band(self):
+        """Give the diagram band its content's height, but never so much that the views get
+        less than VIEWS_MIN_HEIGHT (the rest of it scrolls). On every resize, until the user
+        drags the splitter."""
+        if getattr(self, "_top_band_dragged", False):
+            return
+        total = sum(self.mainSplitter.sizes()) or self.mainSplitter.height()
+        want = max(self.topScroll.widget().sizeHint().height(), self.topBand.minimumSizeHint().height())
+        top = max(TOP_MIN_HEIGHT, min(want, total - VIEWS_MIN_HEIGHT))
+        self.mainSplitter.setSizes([top, max(0, total - top)])
 
     def _build_views(self):
         central = QWidget()
@@ -49,19 +64,36 @@ class WindowLayout:
                                    "overpowering G and near equilibrium (the last probe measurements).")
         self.slowMotion = SlowMotion(self.pipeline, self)   # its toggle, panel, keys (N, P)
         self.addActions(self.slowMotion.actions)
-        top = QGridLayout()
-        top.addWidget(self.pipeline, 0, 0, 5, 1)
-        top.addWidget(self.phaseLabel, 0, 1)
-        top.addWidget(self.stepReadout, 1, 1)
-        top.addWidget(self.stepExplanation, 2, 1)
-        top.addWidget(self.slowMotion.panel, 3, 1)
-        top.addWidget(self.stateLabel, 4, 1)
         # in slow motion the stages tell the step; its summary's long explanation would only
         # take the plots' height (at 1280x720 they have little)
         self.slowMotion.check.toggled.connect(lambda on: self.stepExplanation.setVisible(not on))
-        top.setColumnStretch(0, 2)
-        top.setColumnStretch(1, 3)
-        layout.addLayout(top)
+        # The band above the views: the diagram with slow motion's controls under it, always
+        # in view; beside it the words, which scroll when the window is short (slow motion's
+        # stages, a named state, a narrow window's wrapped lines): they never take the plots'
+        # height or make the window taller than the screen. A splitter lets the user give
+        # the band more.
+        diagram = QWidget(objectName="diagramColumn")
+        column = QVBoxLayout(diagram)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.pipeline, 1)
+        column.addWidget(self.slowMotion.panel.controls)
+        words = QWidget(objectName="topWords")
+        column = QVBoxLayout(words)
+        column.setContentsMargins(0, 0, 4, 0)
+        for w in (self.phaseLabel, self.stepReadout, self.stepExplanation, self.slowMotion.panel, self.stateLabel):
+            column.addWidget(w)
+        column.addStretch(1)
+        self.topScroll = QScrollArea(objectName="topScroll")
+        self.topScroll.setWidget(words)
+        self.topScroll.setWidgetResizable(True)
+        self.topScroll.setFrameShape(QFrame.NoFrame)
+        self.topScroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.topBand = QWidget(objectName="topBand")
+        row = QHBoxLayout(self.topBand)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(diagram, 2)
+        row.addWidget(self.topScroll, 3)
+        self.topBand.setMinimumHeight(TOP_MIN_HEIGHT)
 
         self.scorePlot = ScorePlot()
         self.lossPlot = LossPlot()
@@ -109,8 +141,18 @@ class WindowLayout:
         self.viewSplitter.setStretchFactor(0, 9)
         self.viewSplitter.setStretchFactor(1, 11)
         self.viewSplitter.setSizes([450, 550])
-        layout.addWidget(self.viewSplitter, 1)
+        self.mainSplitter = QSplitter(Qt.Vertical, objectName="mainSplitter")
+        self.mainSplitter.addWidget(self.topBand)
+        self.mainSplitter.addWidget(self.viewSplitter)
+        self.mainSplitter.setChildrenCollapsible(False)
+        self.mainSplitter.setStretchFactor(0, 0)
+        self.mainSplitter.setStretchFactor(1, 1)
+        layout.addWidget(self.mainSplitter, 1)
         self.setCentralWidget(central)
+        self.mainSplitter.splitterMoved.connect(lambda *_: setattr(self, "_top_band_dragged", True))
+        # slow motion's panel shows or hides: the band's content changed height
+        self.slowMotion.check.toggled.connect(lambda _: QTimer.singleShot(0, self._fit_top_band))
+        self._fit_top_band()
         self.plots = (self.scorePlot, self.lossPlot, self.accuracyPlot)
 
     def _build_toolbar(self):
@@ -158,6 +200,7 @@ class WindowLayout:
         self.smoothingSlider.setFixedWidth(120)
         self.smoothingSlider.setToolTip("Debiased exponential moving average, as in TensorBoard; "
                                         "the raw curve stays faint behind")
+        self.smoothingSlider.setTracking(False)   # applied on release: a long run smooths again from disk
         self.smoothingSlider.valueChanged.connect(self._set_smoothing)
         self.smoothingSlider.setValue(60)   # TensorBoard's default
         bar.addWidget(self.smoothingSlider)
@@ -243,6 +286,11 @@ class WindowLayout:
 
 
     def _set_smoothing(self, value):
-        for plot in self.plots:
-            plot.set_smoothing(value / 100.0)
+        again = [plot for plot in self.plots if not plot.set_smoothing(value / 100.0)]
+        if again:   # a long run: its old points are smoothed again from the stored history
+            for rows in self.history.chunks():
+                for plot in again:
+                    plot.append_again([rows])
+            for plot in again:
+                plot.redraw()
 

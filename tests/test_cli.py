@@ -130,6 +130,11 @@ def test_train_digits_writes_an_image_grid(tmp_path, capsys):
     assert code == 0 and "digit classes" in stdout
     with Image.open(out / "samples.png") as image:
         assert image.mode == "L" and image.size[0] >= 8 * 48  # 8x8 grid, tiles enlarged
+    code, stdout, _ = run(capsys, "eval", "--checkpoint", out / "checkpoint.pt", "--json")
+    scores = json.loads(stdout)   # every image measure, and real data's own under "real"
+    keys = {"precision", "recall", "density", "coverage", "kid", "nn_accuracy", "memorisation"}
+    assert code == 0 and keys <= set(scores) and keys <= set(scores["real"])
+    assert scores["coverage"] < scores["real"]["coverage"] and "classes_covered" in scores
     code, _, _ = run(capsys, "sample", "--checkpoint", out / "checkpoint.pt", "--n", 5,
                      "--out", tmp_path / "d.npy")
     x = np.load(tmp_path / "d.npy")

@@ -159,3 +159,16 @@ def test_the_vanilla_preset_collapse_is_named_on_a_real_run():
     rows_ = trainer.history.array()
     assert metrics["modes_held"] == 8 and metrics["spread"] > 80
     assert "collapse" not in keys(diagnose(rows_[-4000:], rows_[:4000], metrics, NS))
+
+
+def test_image_collapse_is_named_from_coverage_beside_real_data():
+    """Believable samples (precision high) that reach few real neighbourhoods: collapse;
+    low coverage from samples that do not look real yet (early blobs) is not called so."""
+    real = {"coverage": 0.96}
+    balanced = rows(300, 0.51, 0.49, 0.5, 0.5)
+    few = {"precision": 0.9, "coverage": 0.15, "real": real}
+    states = diagnose(balanced, balanced, few, NS)
+    assert keys(states) == ["collapse"] and "reach only 15 % of the real images' neighbourhoods" in states[0].what
+    assert "96 %" in states[0].what
+    assert "collapse" not in keys(diagnose(balanced, balanced, {"precision": 0.1, "coverage": 0.05, "real": real}, NS))
+    assert "collapse" not in keys(diagnose(balanced, balanced, {"precision": 0.9, "coverage": 0.8, "real": real}, NS))

@@ -259,3 +259,25 @@ def test_long_history_is_drawn_as_a_bounded_envelope_that_keeps_every_extreme():
     assert np.array_equal(newest, y[-len(newest):]) and np.array_equal(x, np.arange(len(y))[-len(newest):])
     assert len(s.x) <= 8 * RAW_POINTS and len(s._bins) <= 2 * DISPLAY_BINS
     assert not s.set_weight(0.5)   # cannot be smoothed again without the stored history
+
+
+def test_the_quality_panel_shows_image_measures_beside_real_data(qtbot):
+    from ganviz.gui.quality_panel import QualityPanel
+    panel = QualityPanel()
+    qtbot.addWidget(panel)
+    real = {"precision": 0.96, "recall": 0.96, "density": 0.99, "coverage": 0.97, "kid": -0.001,
+            "nn_accuracy": 0.49, "memorisation": 1.0}
+    early = {"precision": 0.02, "recall": 0.0, "density": 0.01, "coverage": 0.03, "kid": 1.2,
+             "nn_accuracy": 1.0, "memorisation": 2.4, "real": real, "classes_covered": 0, "kl": 1.0,
+             "histogram": np.full(10, 0.1)}
+    panel.show_metrics(early, 60)
+    assert panel.modesLabel.text() == "coverage 0.03 (real 0.97), digit classes 0/10"
+    detail = panel.detailLabel.text()
+    for part in ("precision 0.02 (real 0.96)", "recall 0.00 (real 0.96)", "density 0.01 (real 0.99)",
+                 "KID 1.200 (real -0.001)", "1-NN accuracy 1.00 (real 0.49)", "memorisation 2.40 (real 1.00)"):
+        assert part in detail, part
+    later = dict(early, coverage=0.9, precision=0.93)
+    panel.show_metrics(later, 900)
+    x, y = panel.modesCurve.getData()
+    assert list(x) == [60, 900] and list(y) == [0.03, 0.9]   # coverage over the iterations
+    assert list(panel.hqCurve.getData()[1]) == pytest.approx([0.02, 0.93])   # precision beside it

@@ -85,3 +85,52 @@ def test_identical_images_cover_one_class():
 def test_digit_scorer_rejects_other_sizes():
     with pytest.raises(ValueError, match="8x8"):
         digit_scorer().score(np.zeros((2, 1, 16, 16)))
+
+
+# ------------------------------------------------------------------ honest image measures
+@pytest.fixture(scope="module")
+def digits_reference():
+    from ganviz.core.sample_metrics import RealReference
+    digits = load_dataset("digits")
+    return digits, RealReference(digits.data)
+
+
+def test_image_measures_order_the_known_cases(digits_reference):
+    """Held-out real data scores high and 1-NN near 0.5; one class loses coverage and is told
+    apart; noise is neither close nor covering; copies of the real images are memorised."""
+    digits, ref = digits_reference
+    real = ref.real
+    assert min(real["precision"], real["recall"], real["coverage"]) > 0.9 and 0.9 < real["density"] < 1.1
+    assert 0.4 < real["nn_accuracy"] < 0.6 and abs(real["kid"]) < 0.01 and real["memorisation"] == 1.0
+    rng = np.random.default_rng(0)
+    labels = np.asarray(digits.labels)
+    one = ref.score(digits.data[rng.choice(np.flatnonzero(labels == 3), 600)])
+    noise = ref.score(torch.rand(600, 1, 8, 8) * 2 - 1)
+    copies = ref.score_features(ref.reference)
+    assert one["coverage"] < 0.3 < 0.9 < one["precision"] and one["nn_accuracy"] > real["nn_accuracy"] + 0.2
+    assert noise["precision"] == noise["coverage"] == noise["density"] == 0 and noise["nn_accuracy"] > 0.95
+    assert copies["nn_accuracy"] < 0.05 and copies["memorisation"] < 0.05
+    assert noise["kid"] > one["kid"] > 10 * abs(real["kid"])
+    assert one["real"] == real   # every score carries real data's own beside it
+
+
+def test_classes_count_only_where_samples_pass_as_real(digits_reference):
+    digits, ref = digits_reference
+    noise = torch.rand(1000, 1, 8, 8) * 2 - 1
+    scorer = digit_scorer()
+    assert scorer.score(noise)["classes_covered"] >= 4          # a classifier names some digit for noise
+    assert scorer.score(noise, ref.inside(noise))["classes_covered"] == 0
+    assert scorer.real_score(1000, reference=ref)["classes_covered"] == 10
+
+
+def test_a_barely_trained_digits_run_scores_clearly_below_real_data():
+    from ganviz.core.evaluate import evaluate, format_metrics
+    from ganviz.core.config import Config
+    from ganviz.core.trainer import Trainer
+    trainer = Trainer(Config(dataset="digits", batch_size=32, channels=8, noise_dim=8, probe_size=8, device="cpu"))
+    trainer.train(20)
+    m = evaluate(trainer)
+    assert set(("precision", "recall", "density", "coverage", "kid", "nn_accuracy", "memorisation")) <= set(m)
+    assert m["coverage"] < m["real"]["coverage"] - 0.3 and m["nn_accuracy"] > 0.9
+    assert m["classes_covered"] < 10
+    assert format_metrics(m).startswith(f"coverage {m['coverage']:.2f} (real {m['real']['coverage']:.2f})")

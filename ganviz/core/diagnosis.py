@@ -23,6 +23,8 @@ SMALL_SPREAD = 40.0         # or spread under this % of the data's: one blob
 CROWDED = 15.0              # ... held by at least this % of the samples lying close to a mode
 CLASS_SHARE = 0.05          # a digit class "holds" samples with at least this share
 FEW_CLASSES = 3
+LOOKS_REAL = 0.5            # images: precision from which samples pass as real ...
+LOW_COVERAGE = 0.4          # ... while covering under this share of what real data covers: collapse
 SETTLED = 200               # iterations before collapse or equilibrium can be named
 
 
@@ -94,6 +96,15 @@ def _collapse(m: dict) -> State | None:
                          f"close to a mode, and {m['held_share']:.0f} % of those sit at "
                          f"{'that mode' if held == 1 else 'those'}. {why}", advice, "warning")
         return None
+    if "coverage" in m:   # images (sample_metrics.py): few kinds of image, each believable
+        real = m.get("real", {}).get("coverage", 1.0)
+        if m["precision"] >= LOOKS_REAL and m["coverage"] < LOW_COVERAGE * real:
+            return State("collapse", "Mode collapse",
+                         f"G's samples look like real images ({100 * m['precision']:.0f} % of them sit among "
+                         f"real ones), but they reach only {100 * m['coverage']:.0f} % of the real images' "
+                         f"neighbourhoods (real data itself reaches {100 * real:.0f} %): G makes few kinds of "
+                         "image.", "Try a lower learning rate for G, the R1 penalty, or Reset with another seed; "
+                         "watch whether coverage grows.", "warning")
     if "histogram" in m:
         hist = np.asarray(m["histogram"], dtype=float)
         held = np.sort(hist[hist >= CLASS_SHARE])[::-1]

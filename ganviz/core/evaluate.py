@@ -1,11 +1,15 @@
-"""Quality scores for a trainer's generator, by the published protocols in metrics.py:
-mode coverage for 2D mixtures with known modes (ring, grid), class coverage for digits."""
+"""Quality scores for a trainer's generator, by the published protocols in metrics.py and
+sample_metrics.py: mode coverage for 2D mixtures with known modes (ring, grid); for every image
+run precision, recall, density, coverage, KID, the 1-NN test and memorisation against its real
+images (with held-out real data's own scores under "real"); for digits also the classes a
+classifier names confidently."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 from .metrics import digit_scorer, mode_quality
+from .sample_metrics import MIN_REAL, SAMPLE_SIZE, RealReference
 
 MIXTURE_SAMPLES = 2500  # VEEGAN / GDPP / PacGAN draw 2500 samples
 DIGIT_SAMPLES = 1000
@@ -25,12 +29,33 @@ def evaluate(trainer, n: int | None = None) -> dict:
         return {}
     if dataset.modes is not None:
         return mode_quality(trainer.generate(n or MIXTURE_SAMPLES), dataset.modes, dataset.sigma)
-    if dataset.name == "digits":
+    out = {}
+    if not dataset.is_image or len(dataset.data) < MIN_REAL:   # a handful of images: nothing to compare
+        return out
+    digits = dataset.name == "digits"
+    samples = trainer.generate(n or (DIGIT_SAMPLES if digits else SAMPLE_SIZE))   # one batch for all
+    reference = real_reference(dataset)   # every image run: compared with its real images
+    out.update(reference.score(samples[:SAMPLE_SIZE]))
+    if digits:
         scorer = digit_scorer()
-        fake = scorer.score(_as_8x8(trainer.generate(n or DIGIT_SAMPLES)))
-        real = scorer.real_score(DIGIT_SAMPLES)
-        return {**fake, "real_kl": real["kl"], "real_classes_covered": real["classes_covered"]}
-    return {}
+        images = _as_8x8(samples)
+        # a class counts only where samples that pass as real digits hold it
+        fake = scorer.score(images, reference.inside(images))
+        real = scorer.real_score(DIGIT_SAMPLES, reference=reference)
+        out.update(fake, real_kl=real["kl"], real_classes_covered=real["classes_covered"])
+    return out
+
+
+_references: dict = {}
+
+
+def real_reference(dataset) -> RealReference:
+    """The dataset's real images split into reference and held-out sets, once per dataset."""
+    key = (dataset.name, tuple(dataset.data.shape))
+    if key not in _references:
+        _references.clear()   # one dataset at a time: a new run's data replaces the last
+        _references[key] = RealReference(dataset.data)
+    return _references[key]
 
 
 def format_metrics(d: dict) -> str:
@@ -39,6 +64,14 @@ def format_metrics(d: dict) -> str:
     if "modes_covered" in d:
         return (f"modes {d['modes_covered']}/{d['n_modes']}, high quality {d['high_quality']:.1f} %, "
                 f"reverse KL {d['reverse_kl']:.2f}")
+    if "coverage" in d:
+        real = d.get("real", {})
+        line = (f"coverage {d['coverage']:.2f} (real {real.get('coverage', float('nan')):.2f}), "
+                f"precision {d['precision']:.2f} (real {real.get('precision', float('nan')):.2f}), "
+                f"1-NN {d['nn_accuracy']:.2f} (real {real.get('nn_accuracy', float('nan')):.2f})")
+        if "classes_covered" in d:
+            line += f", digit classes {d['classes_covered']}/10"
+        return line
     if "classes_covered" in d:
         n_classes = len(d["histogram"]) if "histogram" in d else 10
         line = f"digit classes {d['classes_covered']}/{n_classes}, KL {d['kl']:.2f}"

@@ -12,6 +12,7 @@ import numpy as np
 
 N_DIGIT_CLASSES = 10
 KL_EPSILON = 1e-12  # keeps log(p / q) finite where the reference histogram has an empty bin
+CLASS_SHARE = 0.01  # a digit class counts where this share of the images (that pass as real) holds it
 
 
 def mode_quality(samples: np.ndarray, modes: np.ndarray, sigma: float) -> dict:
@@ -113,8 +114,11 @@ class DigitScorer:
         x = np.clip(np.nan_to_num(x.reshape(len(x), 64), nan=-1.0), -1.0, 1.0)
         return self._classifier.predict((x + 1.0) * 8.0)  # back to the 0..16 scale it learnt
 
-    def score(self, images) -> dict:
-        """{"classes_covered": classes (of 10) predicted at least once,
+    def score(self, images, real_like=None) -> dict:
+        """{"classes_covered": classes (of 10) predicted at least once, or, given real_like (a
+                mask of the images that pass as real digits: sample_metrics.RealReference.
+                inside), classes held by at least CLASS_SHARE of the images (and 2) among those
+                only: a classifier names some digit for anything, noise included,
             "kl": KL(p_gen || p_real) of class histograms (finite: see KL_EPSILON),
             "histogram": np.ndarray(10) of the fraction of images in each class}"""
         predictions = self.predict(images)
@@ -123,15 +127,21 @@ class DigitScorer:
         histogram = np.bincount(predictions, minlength=N_DIGIT_CLASSES) / len(predictions)
         p = histogram[histogram > 0]
         q = self.real_histogram[histogram > 0] + KL_EPSILON
-        return {"classes_covered": int((histogram > 0).sum()),
-                "kl": float(np.sum(p * np.log(p / q))), "histogram": histogram}
+        if real_like is None:
+            covered = int((histogram > 0).sum())
+        else:
+            held = np.bincount(predictions[np.asarray(real_like, bool)], minlength=N_DIGIT_CLASSES)
+            covered = int((held >= max(2, CLASS_SHARE * len(predictions))).sum())
+        return {"classes_covered": covered, "kl": float(np.sum(p * np.log(p / q))), "histogram": histogram}
 
     @functools.lru_cache(maxsize=4)  # the real data does not change: score it once
-    def real_score(self, n: int = 1000, seed: int = 0) -> dict:
-        """The same score on n real digits (drawn without replacement while there are enough)."""
+    def real_score(self, n: int = 1000, seed: int = 0, reference=None) -> dict:
+        """The same score on n real digits (drawn without replacement while there are enough);
+        with `reference` (a RealReference), classes counted as score(real_like=) counts them."""
         rng = np.random.default_rng(seed)
         pick = rng.choice(len(self._real_images), size=n, replace=n > len(self._real_images))
-        return self.score(self._real_images[pick][:, None])
+        images = self._real_images[pick][:, None]
+        return self.score(images, None if reference is None else reference.inside(images))
 
 
 @functools.lru_cache(maxsize=1)

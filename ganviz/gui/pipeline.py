@@ -177,7 +177,14 @@ class PipelineDiagram(QWidget):
         arrow("D-score", QPointF(d.right(), d.center().y()), QPointF(score.left(), score.center().y()))
         caption_box = QRectF(0, 0, w, top * 0.9)
         if self.stage is not None:
-            caption_box.setRight(self._legend(p, small, QRectF(0, 0, w - 4, top * 0.9)) - 8)
+            p.setFont(font)
+            needed = p.fontMetrics().horizontalAdvance("  " + self.caption)
+            p.setFont(small)
+            legend = p.fontMetrics().horizontalAdvance("gradient (back)data") + 90
+            if needed + legend + 8 <= w:   # beside the caption; in a narrow diagram, in its bottom corner
+                caption_box.setRight(self._legend(p, small, QRectF(0, 0, w - 4, top * 0.9)) - 8)
+            else:
+                self._legend(p, small, QRectF(0, h - top * 0.6, w - 4, top * 0.6))
         if self.caption:
             p.setFont(font)
             p.setPen(QColor(40, 40, 40))

@@ -1,5 +1,7 @@
 """Sample quality, live: modes covered, % high quality and reverse KL with their history
-(mixtures with known modes), and a histogram of D's scores on real versus fake samples."""
+(mixtures with known modes); for images coverage, precision and the other measures of
+core/sample_metrics.py, each beside held-out real data's own; and a histogram of D's scores
+on real versus fake samples."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,6 +16,8 @@ WAITING_TITLE = "sample quality: measuring…"
 MODES_TITLE = ("<span style='color:#28a05a'>&#9644; modes</span> "
                "<span style='color:#eb781e'>&#9644; high quality %</span>")
 DIGITS_TITLE = "digit classes covered"
+IMAGES_TITLE = ("<span style='color:#28a05a'>&#9644; coverage</span> "
+                "<span style='color:#eb781e'>&#9644; precision</span> over iterations")
 NO_SCORE_TITLE = "no quality score for this data"
 HIST_TITLE = ("D's scores: <span style='color:#28a05a'>&#9644; real</span> "
               "<span style='color:#eb781e'>&#9644; fake</span>")
@@ -80,7 +84,16 @@ class QualityPanel(QWidget):
         self.historyPlot.enableAutoRange()
 
     def show_metrics(self, metrics: dict, iteration: int):
-        if "modes_covered" in metrics:
+        if "coverage" in metrics:   # images: compared with real images, beside real data's own
+            n, covered, hq = 1, metrics["coverage"], 100.0 * metrics["precision"]
+            real = metrics.get("real", {})
+            head = f"coverage {covered:.2f} (real {real.get('coverage', float('nan')):.2f})"
+            if "classes_covered" in metrics:
+                head += f", digit classes {metrics['classes_covered']}/10"
+            self.modesLabel.setText(head)
+            self.detailLabel.setText(image_details(metrics))
+            title = IMAGES_TITLE
+        elif "modes_covered" in metrics:
             n, covered, hq = metrics["n_modes"], metrics["modes_covered"], metrics["high_quality"]
             self.modesLabel.setText(f"modes covered {covered}/{n}")
             self.detailLabel.setText(f"high quality {hq:.1f} %   reverse KL {metrics['reverse_kl']:.3f}")
@@ -143,8 +156,22 @@ class QualityPanel(QWidget):
         self.fakeBars.setOpts(x=centres + width / 2, height=fake_counts, width=width)
 
 
+def image_details(metrics: dict) -> str:
+    """Each image measure beside held-out real data's own, e.g. "precision 0.81 (real 0.96)"."""
+    real = metrics.get("real", {})
+    parts = []
+    for key, name, fmt in (("precision", "precision", ".2f"), ("recall", "recall", ".2f"),
+                           ("density", "density", ".2f"), ("kid", "KID", ".3f"),
+                           ("nn_accuracy", "1-NN accuracy", ".2f"), ("memorisation", "memorisation", ".2f")):
+        if key in metrics:
+            parts.append(f"{name} {metrics[key]:{fmt}} (real {real.get(key, float('nan')):{fmt}})")
+    return "   ".join(parts)
+
+
 def _history_point(metrics: dict):
     """(covered, high quality on the modes' scale) as show_metrics draws it, or None."""
+    if "coverage" in metrics:
+        return metrics["coverage"], metrics["precision"]
     if "modes_covered" in metrics:
         return metrics["modes_covered"], metrics["high_quality"] * metrics["n_modes"] / 100.0
     if "classes_covered" in metrics:

@@ -271,9 +271,10 @@ def test_the_quality_panel_shows_image_measures_beside_real_data(qtbot):
              "nn_accuracy": 1.0, "memorisation": 2.4, "real": real, "classes_covered": 0, "kl": 1.0,
              "histogram": np.full(10, 0.1)}
     panel.show_metrics(early, 60)
-    assert panel.modesLabel.text() == "coverage 0.03 (real 0.97), digit classes 0/10"
+    assert panel.historyPlot.getPlotItem().vb.viewRange()[1] == pytest.approx([-0.02, 1.02])   # shares: 0 to 1
+    assert panel.modesLabel.text() == "coverage 0.03 (real 0.97)"
     detail = panel.detailLabel.text()
-    for part in ("precision 0.02 (real 0.96)", "recall 0.00 (real 0.96)", "density 0.01 (real 0.99)",
+    for part in ("digit classes 0/10", "precision 0.02 (real 0.96)", "recall 0.00 (real 0.96)", "density 0.01 (real 0.99)",
                  "KID 1.200 (real -0.001)", "1-NN accuracy 1.00 (real 0.49)", "memorisation 2.40 (real 1.00)"):
         assert part in detail, part
     later = dict(early, coverage=0.9, precision=0.93)

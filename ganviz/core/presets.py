@@ -107,10 +107,12 @@ GAN_LAB = Preset(
 )
 
 # The PyTorch DCGAN example's settings on scikit-learn's 8x8 digits. Measured (seed 0, one
-# thread): 10/10 classes and class-histogram KL 0.019 at 1000 iterations (real data 0.001).
+# thread), in the stricter count (classes held by samples that pass as real digits): 9 classes
+# at 1000 iterations, 10 at 2000, with coverage 0.52 against real data's 0.97.
 DIGITS = Preset(
     name="Digits (DCGAN)",
-    description="The DCGAN example's settings on the 8x8 digits: all ten classes in about 1000 iterations",
+    description="The PyTorch DCGAN example's settings on the 8x8 digits: every class by about 2000 "
+                "iterations (the quality panel shows how far from real digits)",
     protocol_iterations=2000,
     changes={**PLAIN,
         "dataset": "digits",

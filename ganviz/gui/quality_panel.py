@@ -87,11 +87,9 @@ class QualityPanel(QWidget):
         if "coverage" in metrics:   # images: compared with real images, beside real data's own
             n, covered, hq = 1, metrics["coverage"], 100.0 * metrics["precision"]
             real = metrics.get("real", {})
-            head = f"coverage {covered:.2f} (real {real.get('coverage', float('nan')):.2f})"
-            if "classes_covered" in metrics:
-                head += f", digit classes {metrics['classes_covered']}/10"
-            self.modesLabel.setText(head)
-            self.detailLabel.setText(image_details(metrics))
+            self.modesLabel.setText(f"coverage {covered:.2f} (real {real.get('coverage', float('nan')):.2f})")
+            classes = f"digit classes {metrics['classes_covered']}/10   " if "classes_covered" in metrics else ""
+            self.detailLabel.setText(classes + image_details(metrics))
             title = IMAGES_TITLE
         elif "modes_covered" in metrics:
             n, covered, hq = metrics["n_modes"], metrics["modes_covered"], metrics["high_quality"]
@@ -122,6 +120,9 @@ class QualityPanel(QWidget):
             self.historyPlot.setRange(xRange=(0, 1.1 * max(h[0, 0], 1.0)), yRange=(0, n))   # the dot inside
         else:
             self.historyPlot.enableAutoRange()
+        if title == IMAGES_TITLE:   # shares from 0 to 1: a fixed axis, even while they sit at 0
+            self.historyPlot.getPlotItem().vb.enableAutoRange(axis="y", enable=False)
+            self.historyPlot.setYRange(0, 1, padding=0.02)
 
     def show_recorded(self, scores):
         """A recorded moment: the scores measured up to then ((iteration, metrics) in order).

@@ -333,6 +333,42 @@ def ack(c, tmp_path):
         c.expect(m.Running, lambda r: not r.on)
 
 
+DIGITS_SMALL = Config(dataset="digits", batch_size=16, channels=8, noise_dim=8, probe_size=8, grid_size=16)
+
+
+def explorer_case(ask):
+    """On a small digits run (the explorer is for images); the ring run after, for the next cases."""
+    def case(c, tmp_path):
+        c.new_run(DIGITS_SMALL)
+        try:
+            ask(c)
+        finally:
+            c.new_run(SMALL)
+    return case
+
+
+def interpolate(c):
+    c.send(m.Interpolate(1, 2, 5))
+    path = c.expect(m.Explored)
+    assert path.what == "path" and path.images.shape == (5, 1, 8, 8) and list(path.info["t"]) == [0, 0.25, 0.5, 0.75, 1]
+    c.send(m.Interpolate(1, 2, 3))   # the same seeds, the same ends
+    again = c.expect(m.Explored)
+    np.testing.assert_allclose(again.images[[0, -1]], path.images[[0, -1]], atol=1e-5)   # batch size aside
+
+
+def plane_sample(c):
+    c.send(m.PlaneSample((1, 2, 3, 4), 0.25, 0.75))
+    plane = c.expect(m.Explored)
+    assert plane.what == "plane" and plane.images.shape == (1, 1, 8, 8) and plane.info["seeds"] == (1, 2, 3, 4)
+
+
+def nearest_real(c):
+    c.send(m.NearestReal(1, 2, 0.5, k=3))
+    near = c.expect(m.Explored)
+    assert near.what == "nearest" and near.images.shape == (4, 1, 8, 8)   # the sample, then 3 nearest
+    assert np.all(np.diff(near.info["distances"]) >= 0) and near.info["ratio"] > 0
+
+
 def stop(c, tmp_path):
     other = Client(c.transport.kind)   # a service of its own: this one serves the next case
     other.send(m.Stop())
@@ -360,6 +396,9 @@ CASES = {   # command -> (its case, the events the case checks)
     m.ContinueFrom: (continue_from, {m.Failed, m.RunStarted, m.Stepped, m.Batch, m.Result}),
     m.Recover: (recover, {m.RunStarted}),
     m.Ack: (ack, {m.Batch}),
+    m.Interpolate: (explorer_case(interpolate), {m.Explored}),
+    m.PlaneSample: (explorer_case(plane_sample), {m.Explored}),
+    m.NearestReal: (explorer_case(nearest_real), {m.Explored}),
     m.Stop: (stop, set()),
 }
 

@@ -269,6 +269,7 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         self.lossPlot.setToolTip(f"{objective.formula_d}\n{objective.formula_g}\n"
                                  "Dashed lines: the losses where D cannot tell real from fake.")
         points = info.dataset_kind == "points"
+        self.exploreAction.setEnabled(not points)   # the explorer shows images
         self.sampleView.reset()
         self.dataViews.setCurrentWidget(self.fieldView if points else self.sampleView)
         self.fieldView.reset()
@@ -403,6 +404,15 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         for plot in self.plots:
             plot.redraw()
         self.status["elapsed"].setText(self.session.elapsed_text())
+
+    def open_explorer(self):
+        """Explore G (explorer.py): one dialog per window, asked about G as it is now."""
+        from .explorer import ExplorerDialog
+        if getattr(self, "explorer", None) is None:
+            self.explorer = ExplorerDialog(self.worker, self)
+        self.explorer.show()
+        self.explorer.raise_()
+        self.explorer.walk()
 
     def resizeEvent(self, event):
         super().resizeEvent(event)

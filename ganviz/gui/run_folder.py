@@ -67,6 +67,7 @@ def open_run(window, folder: str) -> bool:
         window._show_error(f"Cannot show the recorded moments of {folder}: {e}.", traceback.format_exc())
         return False
     window._set_training_actions(True)   # with viewing set: Reset and Open only
+    window.exploreAction.setEnabled(False)   # it asks the window's own run's G, not this one
     window.stepReadout.setText("Move the timeline under the views to any recorded moment.")
     window.stepExplanation.clear()
     window._update_phase_labels()
@@ -105,6 +106,8 @@ def leave_run(window):
     reader.close()
     window.setWindowTitle("ganviz: watch a GAN train")
     window._set_training_actions(True)
+    info = window.run_info
+    window.exploreAction.setEnabled(info is not None and info.dataset_kind != "points")
 
 
 def _sentence(e) -> str:

@@ -239,6 +239,13 @@ class WindowLayout:
         bar = self.findChild(QToolBar, "trainingToolbar")
         bar.insertAction(self._action_after(bar, self.openAction), self.openRunAction)
         bar.widgetForAction(self.openRunAction).setObjectName("openRunButton")
+        self.exploreAction = QAction("Explore G", self, objectName="exploreAction")
+        self.exploreAction.setToolTip("Walk through G's noise space between two seeds (slerp), drag over a "
+                                      "plane through four, and find the training images nearest a sample "
+                                      "(image runs)")
+        self.exploreAction.triggered.connect(self.open_explorer)
+        bar.insertAction(self._action_after(bar, self.openRunAction), self.exploreAction)
+        bar.widgetForAction(self.exploreAction).setObjectName("exploreButton")
         menu = self.findChild(QToolButton, "exportButton").menu()
         self.exportGifAction = menu.addAction("Recorded training as GIF…", self.export_gif)
         self.exportGifAction.setObjectName("exportGifAction")

@@ -44,6 +44,7 @@ class TrainingWorker(QObject):
                                      # its Details button; training keeps serving
     saved = Signal(str)
     settingsApplied = Signal(object) # messages.SettingsApplied: the answer to update_config()
+    explored = Signal(object)        # messages.Explored: the generator explorer's answers
     loadProgress = Signal(object)    # (bytes read, file size, file name) while a big file loads
     processDied = Signal(str, bool)  # how it ended; True: a new one is reopening the run,
                                      # False: it died too often, Reset or Open starts one
@@ -81,6 +82,7 @@ class TrainingWorker(QObject):
             m.Saved: lambda e: self.saved.emit(e.path),
             m.Progress: lambda e: self.loadProgress.emit((e.done, e.total, e.name)),
             m.SettingsApplied: self.settingsApplied.emit,
+            m.Explored: self.explored.emit,
         }
 
     @property

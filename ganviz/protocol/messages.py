@@ -103,6 +103,34 @@ class Call(Command):
 
 
 @dataclass(frozen=True)
+class Interpolate(Command):
+    """G's samples along the slerp path from seed_a's noise to seed_b's (core/explore.py);
+    answered by Explored("path")."""
+    seed_a: int
+    seed_b: int
+    steps: int = 9
+
+
+@dataclass(frozen=True)
+class PlaneSample(Command):
+    """G's sample at (u, v) in [0, 1]^2 of the plane through four seeds' noise (corners
+    (0, 0), (1, 0), (0, 1), (1, 1)); answered by Explored("plane")."""
+    seeds: tuple
+    u: float
+    v: float
+
+
+@dataclass(frozen=True)
+class NearestReal(Command):
+    """The training images nearest G's sample at t of the path from seed_a to seed_b;
+    answered by Explored("nearest")."""
+    seed_a: int
+    seed_b: int
+    t: float
+    k: int = 4
+
+
+@dataclass(frozen=True)
 class RecoveryFolder(Command):
     """Keep the run's state in this folder for a new service to reopen (None: keep none)."""
     path: str | None
@@ -242,6 +270,15 @@ class Progress(Event):
 
 
 @dataclass(frozen=True)
+class Explored(Event):
+    """The answer to Interpolate ("path"), PlaneSample ("plane") or NearestReal ("nearest"):
+    images (N, C, H, W) in [-1, 1] and what else was asked (t values, distances, ratio)."""
+    what: str
+    images: np.ndarray
+    info: dict
+
+
+@dataclass(frozen=True)
 class SettingsApplied(Event):
     """The answer to ChangeSettings: what now applies, and what waits for a Reset."""
     applied: dict
@@ -249,6 +286,7 @@ class SettingsApplied(Event):
 
 
 COMMANDS = (Play, Pause, Step, StepIteration, ChangeSettings, Reset, Save, Open, Restore, FreshNoise,
-            SendAll, SendSamples, Call, RecoveryFolder, RunsFolder, ContinueFrom, Recover, Ack, Stop)
+            SendAll, SendSamples, Call, Interpolate, PlaneSample, NearestReal, RecoveryFolder, RunsFolder,
+            ContinueFrom, Recover, Ack, Stop)
 EVENTS = (RunStarted, Batch, Stepped, Stages, Running, NonFinite, Failed, Saved, Result, Progress,
-          SettingsApplied)
+          Explored, SettingsApplied)

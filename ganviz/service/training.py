@@ -43,6 +43,8 @@ from ganviz.core.store import RunStore, StoreError
 from ganviz.core.trainer import Trainer
 from ganviz.protocol import messages as m
 
+from .explorer import Explorer
+
 EMIT_INTERVAL = 1 / 25      # seconds between batches sent to the window
 FIELD_INTERVAL = 1 / 25     # 2D runs send the weights for the field with every batch: ~20 frames/s
 IMAGE_INTERVAL = 1 / 10     # image grids: 10 a second is plenty
@@ -83,6 +85,7 @@ class TrainingService:
             m.RecoveryFolder: self.on_recovery_folder, m.RunsFolder: self.on_runs_folder,
             m.ContinueFrom: self.on_continue_from,
             m.Recover: self.on_recover, m.Stop: self.on_stop,
+            **Explorer(self).handlers(),   # the generator explorer's questions (service/explorer.py)
         }
 
     def send(self, event: m.Event):

@@ -1,0 +1,81 @@
+"""Looking inside a trained generator: walks through its noise space and a check for copies.
+
+- seed_noise: the noise vector of a seed (the same seed, the same z, in every run).
+- slerp: the path between two noise vectors along the great circle. For Gaussian z, the
+  straight line (lerp) passes through vectors far shorter than any G ever trained on (the
+  midpoint of two independent z has about 71 % of their length); slerp keeps the length.
+- plane_noise: a point of the plane spanned by four corner seeds (StyleGAN3's visualiser
+  blends four seeds the same way): a bilinear blend of the corners, rescaled to the corners'
+  mean length for the same reason.
+- nearest_real: the training images nearest a sample (8x8 grey pixels, as sample_metrics.py
+  measures), and the distance ratio: its nearest distance over the median distance between
+  a real image and its nearest other real image. Near or above 1: a new image; far below 1:
+  (nearly) a copy of a training image (stylegan2-ada-pytorch's memorisation check).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .sample_metrics import _distances, features
+
+RATIO_SAMPLE = 2000    # real images the "typical nearest distance" is measured on
+
+
+def seed_noise(seed: int, noise_dim: int) -> torch.Tensor:
+    """(noise_dim,) float32: z ~ N(0, I) drawn from `seed`."""
+    return torch.randn(noise_dim, generator=torch.Generator().manual_seed(int(seed)))
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: np.ndarray) -> torch.Tensor:
+    """(len(t), dim): points from a (t = 0) to b (t = 1) along the great circle, their length
+    moving linearly from |a| to |b|."""
+    t = torch.as_tensor(np.asarray(t, dtype=np.float64))[:, None]
+    na, nb = a.norm().double(), b.norm().double()
+    ua, ub = a.double() / na, b.double() / nb
+    omega = torch.arccos(torch.clamp((ua * ub).sum(), -1.0, 1.0))
+    if omega < 1e-6:   # (nearly) the same direction: the straight line is the arc
+        direction = (1 - t) * ua + t * ub
+    else:
+        direction = (torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub) / torch.sin(omega)
+    return (direction * ((1 - t) * na + t * nb)).float()
+
+
+def plane_noise(corners: torch.Tensor, u: float, v: float) -> torch.Tensor:
+    """(dim,): the point (u, v) in [0, 1]^2 of the plane through four corner vectors (rows:
+    (0, 0), (1, 0), (0, 1), (1, 1)), at the corners' mean length."""
+    c = corners.double()
+    z = (1 - u) * (1 - v) * c[0] + u * (1 - v) * c[1] + (1 - u) * v * c[2] + u * v * c[3]
+    return (z / z.norm().clamp_min(1e-12) * c.norm(dim=1).mean()).float()
+
+
+def generate(generator, noise: torch.Tensor) -> np.ndarray:
+    """G's output on this noise (eval mode, no gradient), as CPU numpy."""
+    device = next(generator.parameters()).device
+    with torch.no_grad():
+        was = generator.training
+        generator.eval()
+        out = generator(noise.to(device))
+        generator.train(was)
+    return out.cpu().numpy()
+
+
+class NearestReal:
+    """The training images, ready for nearest-neighbour questions in sample_metrics' features."""
+
+    def __init__(self, images: torch.Tensor, seed: int = 0):
+        self.images = images
+        self.features = features(images)
+        pick = np.random.default_rng(seed).permutation(len(images))[:RATIO_SAMPLE]
+        sub = self.features[pick]
+        d = _distances(sub, self.features)
+        d[np.arange(len(pick)), pick] = np.inf    # not itself
+        self.typical = float(np.median(d.min(1)))
+
+    def __call__(self, sample, k: int = 4) -> dict:
+        """{"indices", "distances", "ratio"}: the k nearest training images to one sample."""
+        d = _distances(features(np.asarray(sample)[None]), self.features)[0]
+        order = np.argsort(d)[:k]
+        return {"indices": order, "distances": d[order],
+                "ratio": float(d[order[0]] / max(self.typical, 1e-12)),
+                "images": self.images[torch.as_tensor(order)].cpu().numpy()}

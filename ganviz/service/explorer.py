@@ -1,0 +1,63 @@
+"""The training service's answers to the generator explorer (gui/explorer.py): G's samples
+along a slerp path and on a plane through noise space, and the training images nearest a
+sample (core/explore.py). Each runs between updates, on G as it is now (its moving average
+with g_ema), and answers with one Explored event."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ganviz.core import explore
+from ganviz.protocol import messages as m
+
+
+class Explorer:
+    def __init__(self, service):
+        self.service = service
+        self._nearest = None   # (dataset, explore.NearestReal) of the last run asked
+
+    def handlers(self) -> dict:
+        return {m.Interpolate: self.on_interpolate, m.PlaneSample: self.on_plane_sample,
+                m.NearestReal: self.on_nearest_real}
+
+    def _trainer(self):
+        t = self.service.trainer
+        if t is None or not t.dataset.is_image:
+            self.service.send(m.Failed("The generator explorer is for image runs."))
+            return None
+        return t
+
+    def _path(self, t, seed_a, seed_b, ts):
+        dim = t.config.noise_dim
+        return explore.slerp(explore.seed_noise(seed_a, dim), explore.seed_noise(seed_b, dim), ts)
+
+    def on_interpolate(self, command: m.Interpolate):
+        t = self._trainer()
+        if t is None:
+            return
+        ts = np.linspace(0.0, 1.0, max(2, int(command.steps)))
+        noise = self._path(t, command.seed_a, command.seed_b, ts)
+        self.service.send(m.Explored("path", explore.generate(t.sampling_generator, noise),
+                                     {"t": ts, "seeds": (command.seed_a, command.seed_b),
+                                      "iteration": t.iteration}))
+
+    def on_plane_sample(self, command: m.PlaneSample):
+        t = self._trainer()
+        if t is None:
+            return
+        corners = torch.stack([explore.seed_noise(s, t.config.noise_dim) for s in command.seeds])
+        z = explore.plane_noise(corners, float(command.u), float(command.v))
+        self.service.send(m.Explored("plane", explore.generate(t.sampling_generator, z[None]),
+                                     {"u": command.u, "v": command.v, "seeds": tuple(command.seeds)}))
+
+    def on_nearest_real(self, command: m.NearestReal):
+        t = self._trainer()
+        if t is None:
+            return
+        if self._nearest is None or self._nearest[0] is not t.dataset:
+            self._nearest = (t.dataset, explore.NearestReal(t.dataset.data))
+        sample = explore.generate(t.sampling_generator, self._path(t, command.seed_a, command.seed_b, [command.t]))
+        found = self._nearest[1](sample[0], k=command.k)
+        self.service.send(m.Explored("nearest", np.concatenate([sample, found["images"]]),
+                                     {"t": command.t, "distances": found["distances"], "ratio": found["ratio"],
+                                      "typical": self._nearest[1].typical}))

@@ -346,3 +346,26 @@ def test_continue_from_here_branches_the_windows_run_and_lists_it_under_its_pare
     with qtbot.waitSignal(window.runsPanel.selection_changed):
         window.runsPanel.check(os.path.basename(parent))
     assert {run for run, _ in window.lossPlot.overlay_curves()} == {os.path.basename(parent)}
+
+
+def test_scrubbing_names_the_states_of_the_moment_shown(window, qtbot, tmp_path):
+    """A run whose quality said collapse late: scrubbed to a moment after it, the window names
+    the collapse as recorded then; back before it, not; at Live, the live run's states again."""
+    collapsed = {"modes_covered": 1, "n_modes": 8, "high_quality": 1.0, "reverse_kl": 2.0, "modes_held": 1,
+                 "near_mode": 49.0, "held_share": 97.0, "spread": 80.0, "modes_nearest": 8}
+    trainer = Trainer(RING.replace(probe_every=1))
+    store = RunStore(tmp_path / "run", trainer)
+    for i in range(260):
+        store.add_records(trainer.step_iteration())
+        if i in (99, 259):
+            store.maybe_frame(trainer, force=True)
+            store.add_quality(trainer.updates, evaluate(trainer, n=500) if i == 99 else collapsed)
+    store.close()
+    assert window.open_run(str(tmp_path / "run"))
+    timeline = window.timeline
+    qtbot.waitUntil(lambda: len(timeline.frames) == 3, timeout=5000)
+    timeline.slider.setValue(2)   # iteration 260: the collapse was measured here
+    text = window.stateLabel.text()
+    assert "At iteration 260 (recorded):" in text and "Mode collapse" in text
+    timeline.slider.setValue(1)   # iteration 100: before it
+    assert "Mode collapse" not in window.stateLabel.text()

@@ -24,7 +24,7 @@ from ganviz.session.run_session import RunSession
 from .branching import build_runs_dock
 from .file_actions import FileActions
 from .readout import explain_step
-from .run_folder import VIEWING_TEXT, follow_live, leave_run
+from .run_folder import VIEWING_TEXT, follow_live, leave_run, states_at
 from .toolbar_keys import ToolbarKeys
 from .window_layout import WindowLayout
 from .worker import DEATH_WINDOW, MAX_DEATHS, TrainingWorker
@@ -316,11 +316,19 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         finally:
             self.worker.ack()
 
-    def _show_states(self):
-        """Name what is happening (diagnosis.py), from the same numbers the plots show."""
+    def _show_states(self, update=None):
+        """Name what is happening (diagnosis.py), from the same numbers the plots show; while
+        the timeline shows a recorded moment (its update), what held at that moment."""
+        if update is None and self.timeline.shown is not None:
+            return   # scrubbed back: the moment's states stay until the timeline moves
+        if update is None:
+            states, head = self.session.states(), []
+        else:
+            states, iteration = states_at(self, update)
+            head = [f"<i>At iteration {iteration} (recorded):</i>"] if states else []
         colour = {"warning": "#b34700", "good": "#1d7a3a"}
-        self.stateLabel.setText("<br>".join(f"<b style='color:{colour[s.severity]}'>{s.name}:</b> {s.what} "
-                                            f"<i>{s.advice}</i>" for s in self.session.states()))
+        self.stateLabel.setText("<br>".join(head + [f"<b style='color:{colour[s.severity]}'>{s.name}:</b> "
+                                                    f"{s.what} <i>{s.advice}</i>" for s in states]))
 
     def _append_rows(self, rows):
         """Rows already in the history (a run folder being viewed): their time, and the curves."""

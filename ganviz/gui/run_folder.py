@@ -97,6 +97,20 @@ def extend_run(window, before: int, now: int):
     window._show_states()
 
 
+def states_at(window, update: int) -> tuple[list, int]:
+    """The named states (diagnosis.py) as they held at a recorded moment (after `update`
+    updates) of the run the timeline shows, and that moment's iteration."""
+    from ganviz.session.run_session import DIAGNOSIS_ROWS
+    timeline = window.timeline
+    reader = timeline.reader
+    recent = rows_of(reader.columns(COLUMNS, start=max(0, update - DIAGNOSIS_ROWS), stop=update))
+    early = rows_of(reader.columns(COLUMNS, start=0, stop=min(update, DIAGNOSIS_ROWS)))
+    scores = timeline.scores_as_of(update)
+    metrics, measured_at = (scores[-1][1], scores[-1][0]) if scores else (None, None)
+    iteration = int(recent[-1, COLUMNS.index("iteration")]) if len(recent) else 0
+    return window.session.states_of(recent, early, metrics, measured_at), iteration
+
+
 def leave_run(window):
     """Back to the window's own run (a new one is starting, or another folder opens)."""
     if window.viewing is None:

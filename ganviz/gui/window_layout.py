@@ -231,6 +231,7 @@ class WindowLayout:
         self.timeline = Timeline(self.dataViews, self.plots, self.qualityPanel)
         self.centralWidget().layout().addWidget(self.timeline)
         self.timeline.grew.connect(self._run_grew)
+        self.timeline.momentChanged.connect(self._show_states)   # the named states of the moment shown
         self.timeline.continueRequested.connect(lambda update: continue_from_here(self, update))
         self.openRunAction = QAction("Open run…", self, objectName="openRunAction")
         self.openRunAction.setToolTip("Show a run folder read-only, with its timeline (a run `ganviz train` "

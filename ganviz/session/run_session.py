@@ -171,6 +171,10 @@ class RunSession:
         return diagnose(self.history.tail(DIAGNOSIS_ROWS), head,
                         self.metrics, self.objective, self.metrics_iteration)
 
+    def states_of(self, recent, early, metrics, metrics_iteration) -> list:
+        """The named states of other rows than the history's newest (a recorded moment)."""
+        return diagnose(recent, early, metrics, self.objective, metrics_iteration)
+
     def phase_words(self) -> tuple[str, str, str]:
         """(the header, the diagram's phase, its caption). One convention: the header and the
         diagram show the NEXT update (what Step will do); the header's second part says what

@@ -369,3 +369,23 @@ def test_scrubbing_names_the_states_of_the_moment_shown(window, qtbot, tmp_path)
     assert "At iteration 260 (recorded):" in text and "Mode collapse" in text
     timeline.slider.setValue(1)   # iteration 100: before it
     assert "Mode collapse" not in window.stateLabel.text()
+
+
+def test_a_recorded_moment_shows_ds_score_histogram_as_it_was(window, qtbot):
+    """The service keeps D's score histogram with each quality record: scrubbed back, the
+    panel draws the moment's histogram, not the live one."""
+    timeline = window.timeline
+    for phase in "DGDG":
+        window.step()
+        qtbot.waitUntil(lambda: window.stepReadout.text().startswith(f"{phase} update"), timeout=10000)
+    qtbot.waitUntil(lambda: len(timeline.frames) >= 5 and len(timeline._scores) >= 4, timeout=5000)
+    reader = RunReader(window.liveReader.folder)
+    update, metrics = reader.quality()[1]
+    reader.close()
+    edges, real, fake = metrics["d_histogram"]
+    index = int(np.searchsorted(timeline.frames, update))
+    timeline.slider.setValue(index)
+    panel = window.qualityPanel
+    assert "(iteration" in panel.histPlot.getPlotItem().titleLabel.text
+    np.testing.assert_array_equal(panel.realBars.opts["height"], real)
+    np.testing.assert_array_equal(panel.fakeBars.opts["height"], fake)

@@ -57,6 +57,9 @@ class StoreError(ValueError):
     problem. A ValueError, so the CLI prints it as one line (exit 2)."""
 
 
+D_HISTOGRAM = "d_histogram"   # in a quality record: (edges, real counts, fake counts) of D's scores
+
+
 def to_json(value) -> str:
     """JSON for metrics and meta; numpy arrays are tagged so they come back as arrays."""
     def default(v):

@@ -8,6 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ganviz.core.store_format import D_HISTOGRAM
+
 from .plots import G_COLOUR, REAL_COLOUR
 
 # Titles of the history plot; each run sets its own (a moons run has no digits title).
@@ -21,7 +23,7 @@ IMAGES_TITLE = ("<span style='color:#28a05a'>&#9644; coverage</span> "
 NO_SCORE_TITLE = "no quality score for this data"
 HIST_TITLE = ("D's scores: <span style='color:#28a05a'>&#9644; real</span> "
               "<span style='color:#eb781e'>&#9644; fake</span>")
-HIST_NOT_RECORDED = "D's scores: shown live only (not recorded)"
+HIST_NOT_RECORDED = "D's scores: not recorded at this moment"
 
 
 class QualityPanel(QWidget):
@@ -125,12 +127,18 @@ class QualityPanel(QWidget):
             self.historyPlot.setYRange(0, 1, padding=0.02)
 
     def show_recorded(self, scores):
-        """A recorded moment: the scores measured up to then ((iteration, metrics) in order).
-        D's score histogram is not recorded: its plot says so until show_live()."""
+        """A recorded moment: the scores measured up to then ((iteration, metrics) in order),
+        and D's score histogram kept with the last of them (a run stored before ganviz kept
+        it: its plot says "not recorded" until show_live())."""
         live_histogram = self._live_histogram
         self.clear()
         self.recorded, self._live_histogram = True, live_histogram
-        self.histPlot.setTitle(HIST_NOT_RECORDED, color="#222", size="9pt")
+        histogram = scores[-1][1].get(D_HISTOGRAM) if scores else None
+        if histogram is not None:   # recorded with the moment's quality (runs since it was kept)
+            self.show_histogram(*histogram, live=False)
+            self.histPlot.setTitle(f"{HIST_TITLE} (iteration {scores[-1][0]})", color="#222", size="9pt")
+        else:
+            self.histPlot.setTitle(HIST_NOT_RECORDED, color="#222", size="9pt")
         for iteration, metrics in scores[:-1]:   # the curve's points; the last one draws them
             point = _history_point(metrics)
             if point is not None and (not self.history or self.history[-1][0] != iteration):
@@ -147,10 +155,11 @@ class QualityPanel(QWidget):
         if self._live_histogram is not None:
             self.show_histogram(*self._live_histogram)
 
-    def show_histogram(self, edges, real_counts, fake_counts):
-        self._live_histogram = (edges, real_counts, fake_counts)
-        if self.recorded:
-            return
+    def show_histogram(self, edges, real_counts, fake_counts, live: bool = True):
+        if live:
+            self._live_histogram = (edges, real_counts, fake_counts)
+            if self.recorded:
+                return   # a recorded moment is shown: the live one waits for show_live()
         centres = (edges[:-1] + edges[1:]) / 2
         width = (edges[1] - edges[0]) * 0.45
         self.realBars.setOpts(x=centres - width / 2, height=real_counts, width=width)

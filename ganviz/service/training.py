@@ -40,6 +40,7 @@ from ganviz.core.field import d_output_histogram, network_weights
 from ganviz.core.inputs import reporting
 from ganviz.core.recovery import RecoveryStore, load_recovered
 from ganviz.core.store import RunStore, StoreError
+from ganviz.core.store_format import D_HISTOGRAM
 from ganviz.core.trainer import Trainer
 from ganviz.protocol import messages as m
 
@@ -385,7 +386,9 @@ class TrainingService:
             batch.histogram = d_output_histogram(t)
             self.last_metrics = time.perf_counter()
             if not self.diverged:
-                self.keep(lambda store: store.add_quality(t.updates, batch.metrics))
+                # with D's score histogram, so the timeline shows it at the moment too
+                self.keep(lambda store: store.add_quality(t.updates, {**batch.metrics,
+                                                                      D_HISTOGRAM: batch.histogram}))
         if force:   # a Step, a pause, a new run: on disk now, for the timeline (else every 0.5 s),
             if not (self.diverged or self.running):   # with a snapshot to continue from
                 self.keep(lambda store: store.maybe_snapshot(t, force=True))

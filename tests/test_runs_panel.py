@@ -45,6 +45,13 @@ def test_the_panel_lists_parent_and_child_as_a_tree(qtbot, runs):
     assert kid.text(4) == quality_text(child.quality) and "modes" in kid.text(4)
     assert kid.toolTip(4).endswith("\nmeasured at update 500") and "reverse KL" in kid.toolTip(4)
     assert "branched from" in kid.toolTip(0) and "at update 200" in kid.toolTip(0)
+    # listed runs hold no file open between refreshes (a folder of hundreds of runs would run
+    # out of file handles); a refresh reads them again
+    open_dbs = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                if os.path.exists(f"/proc/self/fd/{fd}")]
+    assert not [p for p in open_dbs if p.startswith(str(folder))]
+    panel.refresh()
+    assert [top.text(i) for i in range(4)] == ["parent", "ring", "nonsaturating", "300 (600 updates)"]
 
 
 def test_checking_runs_overlays_their_curves_in_every_plot(qtbot, runs):

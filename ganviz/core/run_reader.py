@@ -34,7 +34,7 @@ class RunReader:
             raise StoreError(f"{self.folder} is not a ganviz run (it has no {DB})")
         self.path = path
         try:
-            self.db = connect_read_only(path, check_same_thread=False)
+            self._db = connect_read_only(path, check_same_thread=False)
             meta = {k: from_json(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
             arrays = {name: np.frombuffer(data, np.dtype(dtype)).reshape(from_json(shape)).copy()
                       for name, dtype, shape, data in self.db.execute("SELECT * FROM arrays")}
@@ -104,6 +104,12 @@ class RunReader:
         with self._reading():
             return read_rows(self.db, start, stop, picks)
 
+    def last_quality(self) -> tuple[int, dict] | None:
+        """The latest (update, metrics), or None: one row, however long the run."""
+        with self._reading():
+            row = self.db.execute("SELECT at_update, metrics FROM quality ORDER BY at_update DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), from_json(row[1]))
+
     def quality(self) -> list[tuple[int, dict]]:
         """(update, metrics) for every quality measurement, in update order."""
         with self._reading():
@@ -162,8 +168,25 @@ class RunReader:
         trainer.load_state_dict(state)
         return trainer
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, opened again if idle() let it go."""
+        if self._db is None:
+            try:
+                self._db = connect_read_only(self.path, check_same_thread=False)
+            except sqlite3.Error as e:
+                raise StoreError(f"{self.folder}: cannot read its {DB} ({e})") from None
+        return self._db
+
+    def idle(self) -> None:
+        """Let the connection (and its three open files) go until the next read: a list of
+        many runs would otherwise hold three files open per run."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
     def close(self) -> None:
-        self.db.close()
+        self.idle()
 
     def __enter__(self):
         return self

@@ -110,6 +110,9 @@ class RunsPanel(QWidget):
         for path in self.readers:   # every item first: a child is placed under its parent's
             self._item(path)
         moved = [self._show(path) for path in self.readers]
+        for path, reader in self.readers.items():
+            if path not in self.colours:   # a checked run is read again soon; the others let go
+                reader.idle()
         if any(moved):   # a new run or branch: shown under its parent, opened
             self.tree.expandAll()
         self.tree.blockSignals(False)
@@ -164,9 +167,9 @@ class RunsPanel(QWidget):
         tip = path
         if reader.parent:
             tip += f"\nbranched from {reader.parent} at update {reader.parent_update}"
-        quality = reader.quality()
+        quality = reader.last_quality()
         if quality:
-            at, metrics = quality[-1]
+            at, metrics = quality
             texts[QUALITY] = quality_text(metrics)
             item.setToolTip(QUALITY, f"{format_metrics(metrics)}\nmeasured at update {at}")
         for column, text in enumerate(texts):

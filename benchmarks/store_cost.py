@@ -3,9 +3,9 @@ default and on digits.
 
 A/B interleaved: two trainers of the same config train in alternating blocks of BLOCK seconds
 (order ABBA...), one with a RunStore fed as `ganviz train` feeds it (records every chunk,
-frames every 0.5 s, snapshots every 60 s), one without; the ratio of median updates/s. A
+frames every 0.5 s, snapshots every 10 s), one without; the ratio of median updates/s. A
 snapshot is rarer than a block, so its cost is measured on its own and added as its share of
-its 60 s interval. On a machine shared with other work the A/B ratio swings by tens of percent
+its 10 s interval. On a machine shared with other work the A/B ratio swings by tens of percent
 between blocks, so the goal is also judged directly: the share of the with-store blocks' time
 spent inside the store's calls (add_records, maybe_frame, maybe_snapshot and the commits they make).
     python benchmarks/store_cost.py [--block 1.5] [--rounds 7]

@@ -7,7 +7,7 @@ Schedule (seconds of wall-clock time while training):
   COMMIT_INTERVAL (0.5 s), or at once by commit(); a kill -9 loses at most that half second;
 - frames (what the window shows of a moment: the sample grid, or G's and D's weights for the
   2D field) every FRAME_INTERVAL (0.5 s), and at every forced call (each Step);
-- snapshots (full checkpoints, for branching) every SNAPSHOT_INTERVAL (60 s), and forced.
+- snapshots (full checkpoints, to branch from) every SNAPSHOT_INTERVAL (10 s), and forced.
 
 Budget (budget_mb, default 500 MB; `ganviz train --budget-mb`): frames and snapshots together
 stay within it; snapshots within SNAPSHOT_SHARE of it. Over budget, frames (or snapshots) are
@@ -16,8 +16,8 @@ under: the spacing then grows with age (dense recent moments, sparse old ones, f
 run), and the first and the latest are always kept. Measured sizes: a 2D default frame 169 KB
 (its weights, stored raw: they hardly compress), a digits frame 2 to 4 KB (64 samples as uint8,
 compressed); a snapshot 0.54 MB (2D default) or 1.0 MB (Digits (DCGAN)). An hour of 2D
-training makes 7200 frames (1.2 GB) and 60 snapshots (32 MB): it keeps about 2600 frames,
-denser towards the present. The metric history is never thinned (one row per update, about
+training makes 7200 frames (1.2 GB) and 360 snapshots (194 MB): it keeps about 2600 frames
+and about 270 snapshots, denser towards the present. The metric history is never thinned (one row per update, about
 40 bytes compressed) and is not counted in the budget.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ from .store_format import (DB, FORMAT, SCHEMA, SNAPSHOTS, VERSION, StoreError, d
 
 COMMIT_INTERVAL = 0.5
 FRAME_INTERVAL = 0.5
-SNAPSHOT_INTERVAL = 60.0
+SNAPSHOT_INTERVAL = 10.0   # a moment to branch from at most this far back (as in the window)
 SNAPSHOT_SHARE = 0.3
 SLACK = 0.1            # thinning frees this fraction of the budget more than it must
 REAL_POINTS = 1000     # the real points the window draws (the same subset as loop.py's)
@@ -86,7 +86,7 @@ class RunStore:
         self.committed = 0    # rows on disk: a History may let them go from memory (release)
         self._known_snapshots: set[int] = set()
         self.last_commit = self.last_frame = -np.inf
-        self.snapshot_interval = SNAPSHOT_INTERVAL   # the window's runs keep them denser
+        self.snapshot_interval = SNAPSHOT_INTERVAL
         self.last_snapshot = time.perf_counter()   # the first one a SNAPSHOT_INTERVAL in
         try:
             existed = os.path.exists(self.path)

@@ -52,8 +52,6 @@ IMAGE_INTERVAL = 1 / 10     # image grids: 10 a second is plenty
 METRIC_INTERVAL = 2.0       # seconds between quality metrics while training
 SNAPSHOT_INTERVAL = 10.0    # seconds between in-memory "last good state" snapshots
 RECOVERY_INTERVAL = 10.0    # seconds between states kept on disk while training (and every pause/step)
-BRANCH_POINTS = 10.0        # seconds of training between a run's stored snapshots (a moment to
-                            # continue from is at most this far back; 23 ms and 0.5 MB each)
 
 
 class TrainingService:
@@ -246,7 +244,6 @@ class TrainingService:
                              f"snapshot at iteration {trainer.iteration} (update {trainer.updates})")
         self.close_store()
         self.store = store
-        store.snapshot_interval = BRANCH_POINTS
         self.start(trainer, same_run=True)   # its store is the branch's own, already open
 
     def on_recover(self, command: m.Recover):
@@ -431,8 +428,7 @@ class TrainingService:
         once and training goes on without a store (what was written stays readable)."""
         try:
             if opening is not None:
-                self.store = RunStore(opening[1], opening[0])
-                self.store.snapshot_interval = BRANCH_POINTS
+                self.store = RunStore(opening[1], opening[0])   # a snapshot every 10 s: a moment to branch from
             elif self.store is not None:
                 write(self.store)
         except (WriteError, StoreError, OSError) as e:

@@ -110,11 +110,11 @@ class RunReader:
             row = self.db.execute("SELECT at_update, metrics FROM quality ORDER BY at_update DESC LIMIT 1").fetchone()
         return None if row is None else (int(row[0]), from_json(row[1]))
 
-    def quality(self) -> list[tuple[int, dict]]:
-        """(update, metrics) for every quality measurement, in update order."""
+    def quality(self, since: int = -1) -> list[tuple[int, dict]]:
+        """(update, metrics) for every quality measurement (after update `since`), in update order."""
         with self._reading():
-            return [(u, from_json(m)) for u, m in
-                    self.db.execute("SELECT at_update, metrics FROM quality ORDER BY at_update")]
+            return [(u, from_json(m)) for u, m in self.db.execute(
+                "SELECT at_update, metrics FROM quality WHERE at_update > ? ORDER BY at_update", (int(since),))]
 
     def frame_updates(self) -> np.ndarray:
         """The updates that have a frame (as of the last refresh), sorted."""

@@ -79,12 +79,13 @@ class Timeline(QWidget):
         self.reader = None
         self.live = False              # the window's own run (End = Live), or a folder opened to read
         self.frames = np.empty(0, np.int64)   # updates that have a frame
-        self._updates = np.empty(0, np.int64)      # every row's update and iteration, for
-        self._iterations = np.empty(0, np.int64)   # "as of" look-ups (quality scores)
+        self._at = {}                  # update -> (its iteration, iterations completed after it),
+                                       # for the updates asked about (scores, snapshots, frames):
+                                       # read from the store, never a copy of every row
+        self._last_iteration = 0
         self._scores = []              # (update, metrics) of the quality panel
         self._scores_shown = None      # how many of them the panel shows (None: live ones)
         self._snapshots = np.empty(0, np.int64)   # updates with a stored snapshot
-        self._completed = np.empty(0, np.int64)   # iterations completed after each row's update
         self._grown_at = 0.0           # when a refresh last found new rows
         self.pinned = None             # A/B: (update, payload) of A
         self.shown = None              # (update, payload) of the frame on screen; None: live
@@ -102,7 +103,7 @@ class Timeline(QWidget):
         self.detach()
         self.reader, self.live = reader, live
         self.frames = np.empty(0, np.int64)
-        self._updates = self._iterations = self._completed = np.empty(0, np.int64)
+        self._at, self._scores, self._last_iteration = {}, [], 0
         self._snapshots = np.empty(0, np.int64)
         points = reader.dataset_kind == "points"
         mirrors, real = (None, None), None
@@ -151,8 +152,7 @@ class Timeline(QWidget):
         if k < 0:
             return None
         update = int(self._snapshots[k])
-        i = np.searchsorted(self._updates, update, side="right") - 1
-        return update, int(self._completed[i]) if i >= 0 else 0
+        return update, self._iterations_at([update])[update][1]
 
     def _continue(self):
         point = self.branch_point()
@@ -176,15 +176,12 @@ class Timeline(QWidget):
         if now == before and len(frames) == len(self.frames) and before:
             self._set_label()
             return False
-        if now > len(self._updates):
-            cols = self.reader.columns(["update", "iteration", "x"], start=len(self._updates))
-            self._updates = np.concatenate([self._updates, np.asarray(cols["update"], np.int64)])
-            # iterations completed after each update (the frames' "iteration"): a G update at x = i
-            # ends iteration i, the D updates before it sit at fractions of it
-            self._completed = np.concatenate([self._completed, np.floor(np.asarray(cols["x"])).astype(np.int64)])
-            self._iterations = np.concatenate([self._iterations, np.asarray(cols["iteration"], np.int64)])
+        if now > before:
+            self._last_iteration = self._iterations_at([now])[now][0]
             self._grown_at = time.monotonic() if before else 0.0
-        self._scores = self.reader.quality()
+        known = self._scores[-1][0] if self._scores else -1
+        self._scores += self.reader.quality(since=known)   # only the new ones: each is read once
+        self._iterations_at([u for u, _ in self._scores])
         self._snapshots = self.reader.snapshot_updates()   # the moments a branch can start from
         at_end = self.slider.value() == self.slider.maximum()
         self.frames = np.asarray(frames, np.int64)
@@ -210,8 +207,18 @@ class Timeline(QWidget):
         return int(self.frames[-1]) if len(self.frames) else None
 
     def iteration_of(self, update: int) -> int:
-        i = np.searchsorted(self._updates, update, side="right") - 1
-        return int(self._iterations[i]) if i >= 0 else 0
+        return self._iterations_at([update])[update][0]
+
+    def _iterations_at(self, updates) -> dict:
+        """{update: (its iteration, iterations completed after it)}, read from the store for
+        updates not asked about before. A G update at x = i ends iteration i; the D updates
+        before it sit at fractions of it."""
+        missing = sorted({int(u) for u in updates if int(u) not in self._at and 0 < int(u) <= len(self.reader)})
+        for u in missing:
+            cols = self.reader.columns(["iteration", "x"], start=u - 1, stop=u)
+            self._at[u] = (int(cols["iteration"][0]), int(np.floor(cols["x"][0])))
+        # update 0 (the run's start), or one not stored (yet): nothing completed
+        return {int(u): self._at.get(int(u), (0, 0)) for u in updates}
 
     def scores_as_of(self, update: int) -> list:
         """The quality panel's (iteration, metrics) measured at or before `update`."""
@@ -270,7 +277,7 @@ class Timeline(QWidget):
 
     def _set_label(self):
         self._set_continue()
-        last = int(self._iterations[-1]) if len(self._iterations) else 0
+        last = self._last_iteration
         n = len(self.frames)
         if self.shown is None:
             text = (f"Live · {n} moment{'s' if n != 1 else ''} recorded" if self.live

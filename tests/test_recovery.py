@@ -92,6 +92,8 @@ def test_kill_9_mid_run_reopens_the_run_and_every_button_works(window, qtbot, tm
     assert int(match.group(2)) == seen[0] - paused_updates and int(match.group(2)) >= 50
     assert window.worker.process.pid != old_pid and window.worker.process.is_alive()
     assert len(window.history) == paused_updates          # the history resumes where the state was kept
+    quality = window.qualityPanel.history                  # and the quality measured before, from the store
+    assert quality[0][0] == 0 and len(quality) >= 2 and all(q[0] <= paused_iteration for q in quality)   # from its start
     assert not window.running and window.trainAction.isEnabled()
     window.errorDialog.close()
 

@@ -276,6 +276,10 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         if info.real is not None:
             self.fieldView.show_real(info.real)
         self.qualityPanel.clear()
+        scores = self.timeline.scores_as_of(info.updates) if self.timeline.reader is not None else []
+        if scores:   # a run reopened where it stood (recovered, restored, continued): its scores so far
+            self.qualityPanel.show_recorded(scores)
+            self.qualityPanel.show_live()
         self.stateLabel.clear()
         self.worker.set_field_bounds(self.fieldView.bounds() if points else None)
         self._render_status()

@@ -107,7 +107,7 @@ def states_at(window, update: int) -> tuple[list, int]:
     early = rows_of(reader.columns(COLUMNS, start=0, stop=min(update, DIAGNOSIS_ROWS)))
     scores = timeline.scores_as_of(update)
     metrics, measured_at = (scores[-1][1], scores[-1][0]) if scores else (None, None)
-    iteration = int(recent[-1, COLUMNS.index("iteration")]) if len(recent) else 0
+    iteration = int(np.floor(recent[-1, COLUMNS.index("x")])) if len(recent) else 0   # completed
     return window.session.states_of(recent, early, metrics, measured_at), iteration
 
 

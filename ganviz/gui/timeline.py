@@ -207,7 +207,8 @@ class Timeline(QWidget):
         return int(self.frames[-1]) if len(self.frames) else None
 
     def iteration_of(self, update: int) -> int:
-        return self._iterations_at([update])[update][0]
+        """Iterations completed after `update` (as the status bar and the frames count them)."""
+        return self._iterations_at([update])[update][1]
 
     def _iterations_at(self, updates) -> dict:
         """{update: (its iteration, iterations completed after it)}, read from the store for
@@ -271,7 +272,7 @@ class Timeline(QWidget):
             plot.set_cursor(None)
         if was is not None or not self.live:
             if self.live:   # the run's scores so far, then the live panel carries on
-                self.quality_panel.show_recorded([(self.iteration_of(u), m) for u, m in self._scores])
+                self.quality_panel.show_recorded(self.scores_as_of(len(self.reader)))
             self.quality_panel.show_live()
             self.momentChanged.emit(None)
 

@@ -105,6 +105,7 @@ def _collapse(m: dict) -> State | None:
                          f"neighbourhoods (real data itself reaches {100 * real:.0f} %): G makes few kinds of "
                          "image.", "Try a lower learning rate for G, the R1 penalty, or Reset with another seed; "
                          "watch whether coverage grows.", "warning")
+        return None   # coverage says it; a classifier's class histogram would only guess
     if "histogram" in m:
         hist = np.asarray(m["histogram"], dtype=float)
         held = np.sort(hist[hist >= CLASS_SHARE])[::-1]

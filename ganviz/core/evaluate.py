@@ -35,7 +35,7 @@ def evaluate(trainer, n: int | None = None) -> dict:
     digits = dataset.name == "digits"
     samples = trainer.generate(n or (DIGIT_SAMPLES if digits else SAMPLE_SIZE))   # one batch for all
     reference = real_reference(dataset)   # every image run: compared with its real images
-    out.update(reference.score(samples[:SAMPLE_SIZE]))
+    out.update(reference.score(samples))   # as many as its reference set (score() takes them)
     if digits:
         scorer = digit_scorer()
         images = _as_8x8(samples)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .sample_metrics import _distances, features
+from .sample_metrics import all_features, features, nearest
 
 RATIO_SAMPLE = 2000    # real images the "typical nearest distance" is measured on
 
@@ -65,17 +65,14 @@ class NearestReal:
 
     def __init__(self, images: torch.Tensor, seed: int = 0):
         self.images = images
-        self.features = features(images)
+        self.features = all_features(images, limit=len(images))   # every one, a chunk at a time
         pick = np.random.default_rng(seed).permutation(len(images))[:RATIO_SAMPLE]
-        sub = self.features[pick]
-        d = _distances(sub, self.features)
-        d[np.arange(len(pick)), pick] = np.inf    # not itself
-        self.typical = float(np.median(d.min(1)))
+        self.typical = float(np.median(nearest(self.features[pick], self.features, skip_self=pick)[0][:, 0]))
 
     def __call__(self, sample, k: int = 4) -> dict:
-        """{"indices", "distances", "ratio"}: the k nearest training images to one sample."""
-        d = _distances(features(np.asarray(sample)[None]), self.features)[0]
-        order = np.argsort(d)[:k]
-        return {"indices": order, "distances": d[order],
-                "ratio": float(d[order[0]] / max(self.typical, 1e-12)),
+        """{"indices", "distances", "ratio", "images"}: the k nearest training images to one sample."""
+        d, order = nearest(features(np.asarray(sample)[None]), self.features, k=k)
+        d, order = d[0], order[0]
+        return {"indices": order, "distances": d,
+                "ratio": float(d[0] / max(self.typical, 1e-12)),
                 "images": self.images[torch.as_tensor(order)].cpu().numpy()}

@@ -60,18 +60,16 @@ class RunReader:
         self.real, self.fixed_noise = arrays.get("real"), arrays.get("fixed_noise")
         self.modes, self._points = arrays.get("modes"), arrays.get("points")
         self._n = 0
-        self._starts = np.zeros(0, np.int64)
         self._frames = np.zeros(0, np.int64)
         self.refresh()
 
     def refresh(self) -> int:
         """Rows committed now (call again to follow a run that is still being written)."""
-        with self._reading():
-            blocks = self.db.execute("SELECT first_row, rows FROM records ORDER BY first_row").fetchall()
+        with self._reading():   # the last block only (a long run has tens of thousands)
+            last = self.db.execute("SELECT first_row + rows FROM records ORDER BY first_row DESC LIMIT 1").fetchone()
             self._frames = np.array([u for (u,) in self.db.execute(
                 "SELECT at_update FROM frames ORDER BY at_update")], dtype=np.int64)
-        self._starts = np.array([b[0] for b in blocks], dtype=np.int64)
-        self._n = int(blocks[-1][0] + blocks[-1][1]) if blocks else 0
+        self._n = int(last[0]) if last else 0
         return self._n
 
     def __len__(self) -> int:
@@ -109,6 +107,11 @@ class RunReader:
         with self._reading():
             row = self.db.execute("SELECT at_update, metrics FROM quality ORDER BY at_update DESC LIMIT 1").fetchone()
         return None if row is None else (int(row[0]), from_json(row[1]))
+
+    def quality_count(self, upto: int) -> int:
+        """How many quality records there are up to update `upto`."""
+        with self._reading():
+            return int(self.db.execute("SELECT COUNT(*) FROM quality WHERE at_update <= ?", (int(upto),)).fetchone()[0])
 
     def quality(self, since: int = -1) -> list[tuple[int, dict]]:
         """(update, metrics) for every quality measurement (after update `since`), in update order."""
@@ -240,8 +243,11 @@ def read_rows(db, start: int, stop: int, picks=None) -> np.ndarray:
         return out
     filled = 0
     for block_start, n, data in db.execute(
-            "SELECT first_row, rows, data FROM records WHERE first_row + rows > ? AND first_row < ? "
-            "ORDER BY first_row", (int(start), int(stop))):
+            # from the block holding `start` (found through the primary key, not a scan)
+            "SELECT first_row, rows, data FROM records WHERE first_row >= (SELECT COALESCE(MAX(first_row), 0) "
+            "FROM records WHERE first_row <= ?) AND first_row < ? ORDER BY first_row", (int(start), int(stop))):
+        if block_start + n <= start:
+            continue
         block = unpack_rows(data, n)
         lo, hi = max(start, block_start), min(stop, block_start + n)
         part = block[lo - block_start: hi - block_start]
@@ -266,8 +272,8 @@ class RowSource:
     def committed(self) -> int:
         """How many rows the store holds now (0 if it cannot be read)."""
         try:
-            return self._read(lambda db: int(db.execute(
-                "SELECT COALESCE(MAX(first_row + rows), 0) FROM records").fetchone()[0]))
+            return self._read(lambda db: int((db.execute(   # the last block, through the primary key
+                "SELECT first_row + rows FROM records ORDER BY first_row DESC LIMIT 1").fetchone() or (0,))[0]))
         except StoreError:
             return 0
 

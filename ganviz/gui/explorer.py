@@ -10,6 +10,8 @@ answers come back as Explored events. Everything shown is said in numbers beside
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
@@ -88,7 +90,7 @@ class ExplorerDialog(QDialog):
         self.setObjectName("explorerDialog")
         self.setWindowTitle("Explore G")
         self.worker = worker
-        self._plane_busy = False     # a plane sample is on its way: the next waits (latest wins)
+        self._plane_busy = 0.0       # when a plane sample was asked for: the next waits (latest wins)
         self._plane_next = None
         layout = QVBoxLayout(self)
 
@@ -149,6 +151,7 @@ class ExplorerDialog(QDialog):
         self._corners_changed()
         worker.explored.connect(self.show_explored)
         self.path_ts = np.linspace(0, 1, STEPS)
+        self.path_seeds = None   # the seeds of the walk on screen
 
     def _seed(self, value, name):
         box = QSpinBox(objectName=name)
@@ -161,14 +164,15 @@ class ExplorerDialog(QDialog):
         self.worker.send(m.Interpolate(self.seedA.value(), self.seedB.value(), STEPS))
 
     def nearest(self, index: int):
-        self.worker.send(m.NearestReal(self.seedA.value(), self.seedB.value(), float(self.path_ts[index])))
+        if self.path_seeds is not None:   # the walk on screen, whatever the boxes say now
+            self.worker.send(m.NearestReal(*self.path_seeds, float(self.path_ts[index])))
 
     def plane_sample(self, u: float, v: float):
         command = m.PlaneSample(tuple(s.value() for s in self.cornerSeeds), u, v)
-        if self._plane_busy:
+        if time.monotonic() - self._plane_busy < PLANE_WAIT:   # (an answer lost: asked again after a while)
             self._plane_next = command
             return
-        self._plane_busy = True
+        self._plane_busy = time.monotonic()
         self.worker.send(command)
 
     def _corners_changed(self, *_):
@@ -182,18 +186,17 @@ class ExplorerDialog(QDialog):
             self.path_ts = np.asarray(event.info["t"])
             for t, image in zip(self.tiles, event.images):
                 t.setPixmap(pixmap(image))
-            a, b = event.info["seeds"]
+            a, b = self.path_seeds = tuple(event.info["seeds"])
             self.pathLabel.setText(f"Seed {a} → seed {b} at iteration {event.info['iteration']}: "
                                    f"t = {', '.join(f'{t:.2f}' for t in self.path_ts)}")
         elif event.what == "plane":
             self.planeImage.setPixmap(pixmap(event.images[0], 150))
             self.planeLabel.setText(f"u {event.info['u']:.2f}, v {event.info['v']:.2f} between seeds "
                                     f"{', '.join(str(s) for s in event.info['seeds'])}")
-            self._plane_busy = False
+            self._plane_busy = 0.0
             if self._plane_next is not None:
                 command, self._plane_next = self._plane_next, None
-                self._plane_busy = True
-                self.worker.send(command)
+                self.plane_sample(command.u, command.v)
         elif event.what == "nearest":
             for t, image in zip(self.nearTiles, event.images):
                 t.setPixmap(pixmap(image))
@@ -208,4 +211,5 @@ class ExplorerDialog(QDialog):
                 f"{ratio:.2f}: {verdict}.")
 
 
+PLANE_WAIT = 2.0   # seconds a plane sample may take before the next is asked for anyway
 COPY_RATIO = 0.3   # under this, a sample sits far closer to a training image than real images do to each other

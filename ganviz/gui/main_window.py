@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox
 from ganviz.core.config import Config, ConfigError, in_words
 from ganviz.core.data import points_dataset
 from ganviz.core.history import COLUMNS
+from ganviz.core.store_format import StoreError
 from ganviz.protocol import messages as m
 from ganviz.session.run_session import RunSession
 
@@ -328,7 +329,11 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         if update is None:
             states, head = self.session.states(), []
         else:
-            states, iteration = states_at(self, update)
+            try:
+                states, iteration = states_at(self, update)
+            except StoreError as e:   # the run's folder went away under the timeline
+                self.stateLabel.setText(f"<i>Cannot read the recorded moment: {e}</i>")
+                return
             head = [f"<i>At iteration {iteration} (recorded):</i>"] if states else []
         colour = {"warning": "#b34700", "good": "#1d7a3a"}
         self.stateLabel.setText("<br>".join(head + [f"<b style='color:{colour[s.severity]}'>{s.name}:</b> "

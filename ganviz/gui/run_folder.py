@@ -52,6 +52,7 @@ def open_run(window, folder: str) -> bool:
     window.controls.set_config(reader.config)   # the panel shows this run's settings (Reset: its like)
     window.objective = get_objective(reader.config.objective)
     window.history = History()
+    window.session._head = None   # the named states read this run's first rows, not the last run's
     window.session.metrics_iteration = None   # a recorded run's quality: at its rows' last iteration
     window.elapsed = 0.0
     for plot in window.plots:

@@ -28,7 +28,9 @@ NAME, DATASET, OBJECTIVE, ITERATION, QUALITY = range(len(HEADERS))
 
 
 def quality_text(metrics: dict) -> str:
-    """The last stored scores, short: '8/8 modes, 93 % high quality' or '10/10 digits, KL 0.05'."""
+    """The last stored scores, short: '8/8 modes, 93 % high quality', 'coverage 0.52 (real 0.97)'."""
+    if "coverage" in metrics:   # images: beside real data's own
+        return f"coverage {metrics['coverage']:.2f} (real {metrics.get('real', {}).get('coverage', float('nan')):.2f})"
     if "modes_covered" in metrics:
         return f"{metrics['modes_covered']}/{metrics['n_modes']} modes, {metrics['high_quality']:.0f} % high quality"
     if "classes_covered" in metrics:

@@ -176,10 +176,14 @@ class Timeline(QWidget):
         if now == before and len(frames) == len(self.frames) and before:
             self._set_label()
             return False
-        if now > before:
+        if now < before:   # the run went back (a restore): what was after it is gone
+            self._at = {u: v for u, v in self._at.items() if u <= now}
+        if now != before:
             self._last_iteration = self._iterations_at([now])[now][0]
-            self._grown_at = time.monotonic() if before else 0.0
+            self._grown_at = time.monotonic() if now > before and before else 0.0
         known = self._scores[-1][0] if self._scores else -1
+        if self.reader.quality_count(known) != len(self._scores):   # rewritten since (gone back)
+            self._scores, known = [], -1
         self._scores += self.reader.quality(since=known)   # only the new ones: each is read once
         self._iterations_at([u for u, _ in self._scores])
         self._snapshots = self.reader.snapshot_updates()   # the moments a branch can start from

@@ -294,11 +294,21 @@ class WindowLayout:
 
 
     def _set_smoothing(self, value):
+        from ganviz.core.store_format import StoreError
         again = [plot for plot in self.plots if not plot.set_smoothing(value / 100.0)]
         if again:   # a long run: its old points are smoothed again from the stored history
-            for rows in self.history.chunks():
+            try:
+                for rows in self.history.chunks():
+                    for plot in again:
+                        plot.append_again([rows])
+            except StoreError as e:   # the run's folder went away: the newest rows, and why
+                first = len(self.history) - self.history.in_memory
                 for plot in again:
-                    plot.append_again([rows])
+                    for s in plot.series.values():
+                        s.clear()
+                    plot.append_again([self.history.rows(first, len(self.history))])
+                self.statusBar().showMessage(f"Cannot read this run's older updates back ({e}); the "
+                                             f"curves start at update {first + 1}.", 15000)
             for plot in again:
                 plot.redraw()
 

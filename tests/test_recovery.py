@@ -8,6 +8,7 @@ import signal
 import numpy as np
 import pytest
 import torch
+from PySide6.QtCore import QObject, Slot
 
 from ganviz.core.checkpoint import load_checkpoint
 from ganviz.core.config import Config
@@ -67,6 +68,16 @@ def window(process_window):
     return process_window
 
 
+class SeenProbe(QObject):
+    def __init__(self, window, seen):
+        super().__init__(window)
+        self.window, self.seen = window, seen
+
+    @Slot(str, bool)
+    def died(self, *_):
+        self.seen.append(self.window.history.record(len(self.window.history) - 1).update)
+
+
 def wait_message(window, qtbot, pattern=MESSAGE):
     qtbot.waitUntil(lambda: window.errorDialog is not None and window.errorDialog.isVisible()
                     and pattern.search(window.errorDialog.text()) is not None, timeout=60000)
@@ -84,7 +95,10 @@ def test_kill_9_mid_run_reopens_the_run_and_every_button_works(window, qtbot, tm
     window.toggle_training()
     qtbot.waitUntil(lambda: len(window.history) > paused_updates + 50, timeout=20000)
     seen = []   # the updates the window had seen when it learnt of the death
-    window.worker.processDied.connect(lambda *_: seen.append(window.history.record(len(window.history) - 1).update))
+    # a slot of an object in the GUI thread, so it runs there after the batches queued before the
+    # death, as the window's own does (a bare lambda ran in the worker thread, ahead of them)
+    probe = SeenProbe(window, seen)
+    window.worker.processDied.connect(probe.died)
     old_pid = window.worker.process.pid
     os.kill(old_pid, signal.SIGKILL)
     match = wait_message(window, qtbot)

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from ganviz.core import explore
 from ganviz.core.config import Config
 from ganviz.core.data import load_dataset
+from ganviz.core.sample_metrics import RealReference
 from ganviz.core.trainer import Trainer
 from ganviz.protocol import messages as m
 from ganviz.service.training import TrainingService
@@ -39,7 +40,7 @@ def test_the_plane_has_the_seeds_at_its_corners():
 
 def test_a_training_image_is_found_as_its_own_copy_and_noise_is_not():
     digits = load_dataset("digits")
-    nearest = explore.NearestReal(digits.data)
+    nearest = explore.NearestReal(RealReference(digits.data), digits.data)
     found = nearest(digits.data[17].numpy(), k=3)
     assert found["indices"][0] == 17 and found["distances"][0] == 0 and found["ratio"] == 0
     noise = nearest(np.random.default_rng(0).uniform(-1, 1, (1, 8, 8)), k=3)

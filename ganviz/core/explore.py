@@ -7,19 +7,18 @@
 - plane_noise: a point of the plane spanned by four corner seeds (StyleGAN3's visualiser
   blends four seeds the same way): a bilinear blend of the corners, rescaled to the corners'
   mean length for the same reason.
-- nearest_real: the training images nearest a sample (8x8 grey pixels, as sample_metrics.py
-  measures), and the distance ratio: its nearest distance over the median distance between
-  a real image and its nearest other real image. Near or above 1: a new image; far below 1:
-  (nearly) a copy of a training image (stylegan2-ada-pytorch's memorisation check).
+- NearestReal: the training images nearest a sample (8x8 grey pixels, up to 50 000 of them,
+  as sample_metrics.RealReference measures memorisation), and the distance ratio: its nearest
+  distance over the median distance between a training image and its nearest other (the same
+  yardstick). Near or above 1: a new image; far below 1: (nearly) a copy of a training image
+  (stylegan2-ada-pytorch's memorisation check).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from .sample_metrics import all_features, features, nearest
-
-RATIO_SAMPLE = 2000    # real images the "typical nearest distance" is measured on
+from .sample_metrics import features, nearest
 
 
 def seed_noise(seed: int, noise_dim: int) -> torch.Tensor:
@@ -61,18 +60,18 @@ def generate(generator, noise: torch.Tensor) -> np.ndarray:
 
 
 class NearestReal:
-    """The training images, ready for nearest-neighbour questions in sample_metrics' features."""
+    """Nearest-neighbour questions about the training images, in the features (and with the
+    yardstick) a sample_metrics.RealReference of them already worked out."""
 
-    def __init__(self, images: torch.Tensor, seed: int = 0):
+    def __init__(self, reference, images: torch.Tensor):
         self.images = images
-        self.features = all_features(images, limit=len(images))   # every one, a chunk at a time
-        pick = np.random.default_rng(seed).permutation(len(images))[:RATIO_SAMPLE]
-        self.typical = float(np.median(nearest(self.features[pick], self.features, skip_self=pick)[0][:, 0]))
+        self.features, self.rows, self.typical = reference.training, reference.training_rows, reference.typical
 
     def __call__(self, sample, k: int = 4) -> dict:
         """{"indices", "distances", "ratio", "images"}: the k nearest training images to one sample."""
         d, order = nearest(features(np.asarray(sample)[None]), self.features, k=k)
         d, order = d[0], order[0]
-        return {"indices": order, "distances": d,
+        rows = self.rows[order]   # in the training images
+        return {"indices": rows, "distances": d,
                 "ratio": float(d[0] / max(self.typical, 1e-12)),
-                "images": self.images[torch.as_tensor(order)].cpu().numpy()}
+                "images": self.images[torch.as_tensor(rows)].cpu().numpy()}

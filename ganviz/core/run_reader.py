@@ -65,11 +65,10 @@ class RunReader:
 
     def refresh(self) -> int:
         """Rows committed now (call again to follow a run that is still being written)."""
-        with self._reading():   # the last block only (a long run has tens of thousands)
-            last = self.db.execute("SELECT first_row + rows FROM records ORDER BY first_row DESC LIMIT 1").fetchone()
+        with self._reading():
+            self._n = rows_stored(self.db)
             self._frames = np.array([u for (u,) in self.db.execute(
                 "SELECT at_update FROM frames ORDER BY at_update")], dtype=np.int64)
-        self._n = int(last[0]) if last else 0
         return self._n
 
     def __len__(self) -> int:
@@ -234,6 +233,13 @@ def connect_read_only(path, **kwargs) -> sqlite3.Connection:
     return sqlite3.connect(uri + "&immutable=1", uri=True, **kwargs)
 
 
+def rows_stored(db) -> int:
+    """How many rows an open run.db holds: the end of its last block, found through the
+    primary key (a long run has tens of thousands of blocks)."""
+    last = db.execute("SELECT first_row + rows FROM records ORDER BY first_row DESC LIMIT 1").fetchone()
+    return int(last[0]) if last else 0
+
+
 def read_rows(db, start: int, stop: int, picks=None) -> np.ndarray:
     """float64 rows [start, stop) of the records table of an open run.db (all columns, or
     `picks`), as history.History keeps them."""
@@ -272,8 +278,7 @@ class RowSource:
     def committed(self) -> int:
         """How many rows the store holds now (0 if it cannot be read)."""
         try:
-            return self._read(lambda db: int((db.execute(   # the last block, through the primary key
-                "SELECT first_row + rows FROM records ORDER BY first_row DESC LIMIT 1").fetchone() or (0,))[0]))
+            return self._read(rows_stored)
         except StoreError:
             return 0
 

@@ -33,7 +33,6 @@ MIN_REAL = 4 * K       # fewer real images than this: nothing to compare with (n
 SAMPLE_SIZE = 600      # images per set (reference, held-out, samples)
 TRAINING_MAX = 50_000  # training images memorisation is measured against (a seeded subset beyond)
 CHUNK = 4096           # images per chunk when comparing with the whole training set
-KEYS = ("precision", "recall", "density", "coverage", "kid", "nn_accuracy", "memorisation")
 
 
 def features(images) -> np.ndarray:
@@ -102,12 +101,13 @@ def _kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a @ b.T / a.shape[1] + 1.0) ** 3
 
 
-def all_features(images, limit: int = TRAINING_MAX, seed: int = 0) -> np.ndarray:
-    """features() of every image (of `limit` of them, seeded, for a larger set), computed a
-    chunk at a time: a big folder of colour images is never copied whole."""
+def all_features(images, limit: int = TRAINING_MAX, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(features, rows): features() of every image (of `limit` of them, seeded, for a larger
+    set; rows: which), computed a chunk at a time: a big folder of colour images is never
+    copied whole."""
     pick = np.arange(len(images)) if len(images) <= limit else \
         np.sort(np.random.default_rng(seed).permutation(len(images))[:limit])
-    return np.concatenate([features(images[pick[i: i + CHUNK]]) for i in range(0, len(pick), CHUNK)])
+    return np.concatenate([features(images[pick[i: i + CHUNK]]) for i in range(0, len(pick), CHUNK)]), pick
 
 
 def nearest(a: np.ndarray, b: np.ndarray, k: int = 1, skip_self: np.ndarray | None = None):
@@ -151,7 +151,7 @@ class RealReference:
         self._real = _Real(self.reference, K)
         self.radii = self._real.radii
         self.n = n
-        self.training = all_features(images, seed=seed)
+        self.training, self.training_rows = all_features(images, seed=seed)
         # the typical distance from a training image to its nearest other: the yardstick
         yard = np.random.default_rng(seed + 1).permutation(len(self.training))[:n]
         self.typical = float(np.median(nearest(self.training[yard], self.training, skip_self=yard)[0][:, 0]))

@@ -17,8 +17,8 @@ run), and the first and the latest are always kept. Measured sizes: a 2D default
 (its weights, stored raw: they hardly compress), a digits frame 2 to 4 KB (64 samples as uint8,
 compressed); a snapshot 0.54 MB (2D default) or 1.0 MB (Digits (DCGAN)). An hour of 2D
 training makes 7200 frames (1.2 GB) and 360 snapshots (194 MB): it keeps about 2600 frames
-and about 270 snapshots, denser towards the present. The metric history is never thinned (one row per update, about
-40 bytes compressed) and is not counted in the budget.
+and about 270 snapshots, denser towards the present. The metric history is never thinned (one
+row per update, about 40 bytes compressed) and is not counted in the budget.
 """
 from __future__ import annotations
 

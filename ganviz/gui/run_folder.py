@@ -88,9 +88,9 @@ def extend_run(window, before: int, now: int):
     window.history.append_rows(rows)
     window.history.release(now, RowSource(reader.folder))   # the folder holds them: memory stays flat
     window._append_rows(rows)
-    scores = reader.quality()
-    window.metrics = scores[-1][1] if scores else None
-    window.status["quality"].setText(format_metrics(window.metrics) if scores else "")
+    last = reader.last_quality()   # one record, not every one, at each poll of a growing run
+    window.metrics = last[1] if last else None
+    window.status["quality"].setText(format_metrics(window.metrics) if last else "")
     iteration = int(rows[-1, COLUMNS.index("iteration")]) if len(rows) else 0
     window.status["iteration"].setText(f"iteration {iteration}")
     window.status["epoch"].setText(f"epoch {rows[-1, COLUMNS.index('epoch')]:.2f}")

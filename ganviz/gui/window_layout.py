@@ -8,6 +8,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFrame, QHBoxLayout, QLabel, QMenu, QProgressBar, QScrollArea,
                                QSlider, QSplitter, QStackedWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
+from ganviz.core.store_format import StoreError
+
 from .branching import continue_from_here
 from .controls import ControlPanel
 from .field_view import FieldView
@@ -294,7 +296,6 @@ class WindowLayout:
 
 
     def _set_smoothing(self, value):
-        from ganviz.core.store_format import StoreError
         again = [plot for plot in self.plots if not plot.set_smoothing(value / 100.0)]
         if again:   # a long run: its old points are smoothed again from the stored history
             try:

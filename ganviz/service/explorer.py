@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 from ganviz.core import explore
+from ganviz.core.evaluate import real_reference
+from ganviz.core.sample_metrics import MIN_REAL
 from ganviz.protocol import messages as m
 
 
@@ -54,8 +56,13 @@ class Explorer:
         t = self._trainer()
         if t is None:
             return
+        if len(t.dataset.data) < MIN_REAL:
+            self.service.send(m.Failed(f"{len(t.dataset.data)} training images are too few to say which is "
+                                       f"nearest a sample and how near is typical (at least {MIN_REAL})."))
+            return
         if self._nearest is None or self._nearest[0] is not t.dataset:
-            self._nearest = (t.dataset, explore.NearestReal(t.dataset.data))
+            # the quality measures' reference (evaluate.py): its features and yardstick, not a second set
+            self._nearest = (t.dataset, explore.NearestReal(real_reference(t.dataset), t.dataset.data))
         sample = explore.generate(t.sampling_generator, self._path(t, command.seed_a, command.seed_b, [command.t]))
         found = self._nearest[1](sample[0], k=command.k)
         self.service.send(m.Explored("nearest", np.concatenate([sample, found["images"]]),

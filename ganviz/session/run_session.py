@@ -99,13 +99,13 @@ class RunSession:
             changed.add("states")
         return changed, rows
 
-    def release_stored_rows(self, force: bool = False):
+    def release_stored_rows(self):
         """Keep only the newest rows of the history in memory: the run store (written by the
         training side) holds them all, and gives the others back when they are needed."""
         if self.rows_source is None:
             return
         now = self.clock()
-        if not force and (now - self.released_at < RELEASE_INTERVAL or self.history.in_memory < 2 * KEEP_ROWS):
+        if now - self.released_at < RELEASE_INTERVAL or self.history.in_memory < 2 * KEEP_ROWS:
             return
         self.released_at = now
         self.history.release(self.rows_source.committed(), self.rows_source)
@@ -168,8 +168,7 @@ class RunSession:
             head = self.history.head(DIAGNOSIS_ROWS)
             if len(head) == DIAGNOSIS_ROWS:   # the run's first rows never change: read them once
                 self._head = head
-        return diagnose(self.history.tail(DIAGNOSIS_ROWS), head,
-                        self.metrics, self.objective, self.metrics_iteration)
+        return self.states_of(self.history.tail(DIAGNOSIS_ROWS), head, self.metrics, self.metrics_iteration)
 
     def states_of(self, recent, early, metrics, metrics_iteration) -> list:
         """The named states of other rows than the history's newest (a recorded moment)."""

@@ -179,7 +179,7 @@ class Timeline(QWidget):
         if now < before:   # the run went back (a restore): what was after it is gone
             self._at = {u: v for u, v in self._at.items() if u <= now}
         if now != before:
-            self._last_iteration = self._iterations_at([now])[now][0]
+            self._last_iteration = self._iterations_at([now])[now][1]   # completed, as the moments count
             self._grown_at = time.monotonic() if now > before and before else 0.0
         known = self._scores[-1][0] if self._scores else -1
         if self.reader.quality_count(known) != len(self._scores):   # rewritten since (gone back)

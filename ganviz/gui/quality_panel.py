@@ -136,7 +136,8 @@ class QualityPanel(QWidget):
         histogram = scores[-1][1].get(D_HISTOGRAM) if scores else None
         if histogram is not None:   # recorded with the moment's quality (runs since it was kept)
             self.show_histogram(*histogram, live=False)
-            self.histPlot.setTitle(f"{HIST_TITLE} (iteration {scores[-1][0]})", color="#222", size="9pt")
+            # its own line: beside the legend it was cut at the panel's width
+            self.histPlot.setTitle(f"{HIST_TITLE}<br>(iteration {scores[-1][0]})", color="#222", size="9pt")
         else:
             self.histPlot.setTitle(HIST_NOT_RECORDED, color="#222", size="9pt")
         for iteration, metrics in scores[:-1]:   # the curve's points; the last one draws them

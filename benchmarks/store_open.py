@@ -106,7 +106,7 @@ def main():
         print(f"frame(u) at {len(asked)} random u: median {1000 * statistics.median(moves):.1f} ms, "
               f"p95 {1000 * p95:.1f} ms, max {1000 * max(moves):.1f} ms; goal < 100 ms: "
               f"{'met' if max(moves) < 0.1 else 'NOT met'}")
-        mirror = FieldMirror(reader.config, reader.sample_shape, reader.fixed_noise)
+        mirror = FieldMirror.of_run(reader)
 
         def move(u):
             mirror.load(reader.frame(u)[1]["weights"])

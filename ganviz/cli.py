@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=_count, default=1000, metavar="N", help="how many (default 1000)")
     sample.add_argument("--out", required=True, metavar="FILE.npy")
     sample.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda or mps")
+    sample.add_argument("--label", metavar="K", help="conditional runs: every sample of class K (its "
+                        "name, e.g. 7 for the digits or 'mode 3' for the ring; default: every class "
+                        "equally often)")
 
     ev = sub.add_parser("eval", help="print quality scores of a saved run",
                         description="Mode coverage for ring and grid (2500 samples), class "
@@ -183,11 +186,27 @@ def _sample(args) -> int:
     check_folder(args.out)   # before the checkpoint loads and the samples are made
     with reporting(StderrReporter()):
         generator = open_generator(args.checkpoint, device=args.device)  # G alone: no data
-    samples = generator.generate(args.n).astype(np.float32)
+    label = None if args.label is None else _class_index(generator, args.label)
+    samples = generator.generate(args.n, label=label).astype(np.float32)
     with atomic_write(args.out, "wb") as f:   # a full disk: WriteError naming the file
         np.save(f, samples)
-    print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {args.out}")
+    of = "" if label is None else f" of class {generator.classes[label]}"
+    print(f"wrote {len(samples)} samples{of} of shape {samples.shape[1:]} to {args.out}")
     return 0
+
+
+def _class_index(generator, name: str) -> int:
+    """The index of class `name` (its name, or its number) of a conditional run's generator."""
+    classes = generator.classes
+    if classes is None:
+        raise UserError(f"--label {name}: this run is not conditional (its conditioning is "
+                        f"'{generator.config.conditional}'); leave --label out")
+    if name in classes:
+        return classes.index(name)
+    if name.isdigit() and int(name) < len(classes):
+        return int(name)
+    shown = ", ".join(classes[:12]) + (", ..." if len(classes) > 12 else "")
+    raise UserError(f"--label {name}: no such class; this run's classes are {shown}")
 
 
 def _eval(args) -> int:

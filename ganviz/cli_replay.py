@@ -80,13 +80,14 @@ def _target(args) -> tuple[bool, str]:
 
 def _painter(reader):
     if reader.dataset_kind == "images":
-        return _paint_grid
+        return lambda payload: _paint_grid(payload, reader.grid_columns)
     return FieldPainter(reader)
 
 
-def _paint_grid(payload) -> np.ndarray:
+def _paint_grid(payload, columns: int | None = None) -> np.ndarray:
+    """columns: a conditional run's (one row per class), else a near-square grid."""
     samples = payload["samples"]
-    grid = tile(samples, pad=1)
+    grid = tile(samples, cols=columns, pad=1)
     scale = max(1, math.ceil(MIN_GRID_PIXELS / grid.shape[1]))
     grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
     if grid.ndim == 2:
@@ -101,14 +102,14 @@ class FieldPainter:
     def __init__(self, reader):
         if reader.fixed_noise is None:
             raise UserError(f"{reader.folder}: the run stored no fixed noise to draw its samples from")
-        self.mirror = FieldMirror(reader.config, reader.sample_shape, reader.fixed_noise.astype(np.float32))
+        self.mirror = FieldMirror.of_run(reader)
         self.real = reader.real
         self.extent = None
 
     def __call__(self, payload) -> np.ndarray:
         self.mirror.load(payload["weights"])
         with torch.no_grad():
-            fake = self.mirror.generator(self.mirror.fixed_noise).numpy()
+            fake = self.mirror.generator(self.mirror.fixed_noise, self.mirror.fixed_labels).numpy()
         self.extent = follow_extent(self.real, fake, self.extent) or self.extent
         if self.extent is None:   # nothing finite to fit: the data's usual square
             self.extent = (-2.0, 2.0, -2.0, 2.0)

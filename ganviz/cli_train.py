@@ -261,7 +261,7 @@ def save_outputs(trainer, out, final: bool) -> None:
 def write_samples_png(trainer, path) -> None:
     dataset = trainer.dataset
     if dataset.is_image:
-        grid_png(trainer.samples(), path)
+        grid_png(trainer.samples(), path, cols=trainer.grid_columns)   # conditional: a row per class
         return
     rng = np.random.default_rng(0)
     real = dataset.data.numpy()

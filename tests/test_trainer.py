@@ -66,10 +66,13 @@ def history(trainer):
 
 
 # ------------------------------------------------------------------ one update, one network
-@pytest.mark.parametrize("g_ema", [0.0, 0.99])
+CONDITIONINGS = [("none", 0.0), ("none", 0.99), ("concat", 0.99), ("projection", 0.0), ("acgan", 0.0)]
+
+
+@pytest.mark.parametrize("conditional,g_ema", CONDITIONINGS)
 @pytest.mark.parametrize("name", ["ring", "digits"])
-def test_d_update_leaves_g_untouched(make, name, g_ema):
-    t = make(name, g_ema=g_ema)
+def test_d_update_leaves_g_untouched(make, name, g_ema, conditional):
+    t = make(name, g_ema=g_ema, conditional=conditional)
     t.step_iteration()  # both optimizers now hold Adam state worth protecting
     g_before = snapshot(t.generator, t.opt_g)
     d_before = snapshot(t.discriminator, t.opt_d)
@@ -82,10 +85,10 @@ def test_d_update_leaves_g_untouched(make, name, g_ema):
         assert_same(t.generator_ema.state_dict(), ema_before)  # the average too
 
 
-@pytest.mark.parametrize("g_ema", [0.0, 0.99])
+@pytest.mark.parametrize("conditional,g_ema", CONDITIONINGS)
 @pytest.mark.parametrize("name", ["ring", "digits"])
-def test_g_update_leaves_d_untouched_but_gradients_flow_through_it(make, name, g_ema):
-    t = make(name, g_ema=g_ema)
+def test_g_update_leaves_d_untouched_but_gradients_flow_through_it(make, name, g_ema, conditional):
+    t = make(name, g_ema=g_ema, conditional=conditional)
     t.step_iteration()
     t.step_discriminator()
     d_before = snapshot(t.discriminator, t.opt_d)

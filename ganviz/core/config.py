@@ -12,7 +12,8 @@ OBJECTIVES = ("nonsaturating", "minimax", "least_squares", "hinge", "wgan_gp")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
 MODELS = ("auto", "mlp", "dcgan")
-IMAGE_SIZES = (0, 8, 16, 28, 32, 64)   # 0: folder images at 32, other images as stored
+IMAGE_SIZES = (0, 8, 16, 28, 32, 64)
+CONDITIONINGS = ("none", "concat", "projection", "acgan")   # models.py builds each   # 0: folder images at 32, other images as stored
 
 
 class ConfigError(ValueError):
@@ -32,6 +33,11 @@ class Config:
     # objective
     objective: str = setting("nonsaturating", "objective", help="GAN loss", choices=OBJECTIVES,
                              widget="choice", row=1)
+    conditional: str = setting(
+        "none", "conditioning", help="for data with class labels: the label goes into both networks. "
+        "concat: joined to z and to D's input (cGAN); projection: D scores its features against "
+        "the label (projection discriminator); acgan: D also names the class (auxiliary "
+        "classifier); none: unconditional", choices=CONDITIONINGS, widget="choice", row=1)
     label_smoothing: float = setting(
         0.0, "label smoothing", help="one-sided: D's target for real data is 1 - S", live=True,
         range="[0, 0.5)", metavar="S", widget="double", decimals=2, step=0.05, row=10)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .images import IMAGE_SUFFIXES, read_folder
 from .inputs import DataError, report_note
-from .readers import read_csv, read_idx, read_npy
+from .readers import labels_file_for, read_csv, read_idx, read_idx_labels, read_npy
 
 __all__ = ["BUILTIN_DATASETS", "USER_KINDS", "SUPPORTED_IMAGE_SIZES", "IMAGE_SUFFIXES", "DataError",
            "Dataset", "load_dataset", "points_dataset"]
@@ -31,7 +31,8 @@ class Dataset:
     data: torch.Tensor        # float32 on CPU. points: (N, 2); images: (N, C, H, W) in [-1, 1]
     modes: np.ndarray | None = None   # (M, 2) mode centres for known mixtures (ring, grid)
     sigma: float | None = None        # std of each mixture component (ring, grid)
-    labels: np.ndarray | None = None  # class labels where known (digits)
+    labels: np.ndarray | None = None  # class of each sample (int64, 0..C-1) where known
+    classes: tuple | None = None      # the C class names, with labels
     skipped: int = 0                  # unreadable images skipped in a folder
     skipped_example: str = ""         # the first of them, "name: reason"
 
@@ -53,6 +54,10 @@ class Dataset:
 
     def __len__(self) -> int:
         return int(self.data.shape[0])
+
+    @property
+    def labelled(self) -> bool:
+        return self.labels is not None and bool(self.classes) and len(self.classes) > 1
 
 
 def load_dataset(spec: str, *, seed: int = 0, n_points: int = 50_000,
@@ -78,14 +83,21 @@ def load_dataset(spec: str, *, seed: int = 0, n_points: int = 50_000,
             _check_points(str(path), points)
             return Dataset(spec, "points", _to_tensor(points))
         if kind == "idx":
-            return Dataset(spec, "images", _fit_size(str(path), read_idx(path), image_size))
+            images = read_idx(path)
+            labels_path = labels_file_for(path)
+            labels, classes = None, None
+            if labels_path is not None:   # train-labels-idx1-ubyte beside train-images-idx3-ubyte
+                values, labels = np.unique(read_idx_labels(labels_path, len(images)), return_inverse=True)
+                classes = tuple(str(v) for v in values)
+            return Dataset(spec, "images", _fit_size(str(path), images, image_size),
+                           labels=labels, classes=classes)
         if kind == "folder":
-            images, skipped, example = read_folder(path, image_size or 32, grey)
+            images, skipped, example, labels, classes = read_folder(path, image_size or 32, grey)
             if skipped:
                 report_note(f"{path}: skipped {skipped} of {skipped + len(images)} image files "
                             f"that could not be read (e.g. {example})")
             return Dataset(spec, "images", _to_tensor(images), skipped=skipped,
-                           skipped_example=example)
+                           skipped_example=example, labels=labels, classes=classes)
         array = _npy_layout(path, read_npy(path))
         if array.ndim == 2:
             return Dataset(spec, "points", _to_tensor(array))
@@ -108,6 +120,7 @@ def load_dataset(spec: str, *, seed: int = 0, n_points: int = 50_000,
     if spec == "grid":
         modes = np.array([(x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)], float)
         return _mixture(spec, modes, 0.05, n_points, rng)
+    labels = classes = None   # the moons are two classes; the spiral and circle have none
     if spec == "spiral":
         # sqrt spreads points evenly along the arc instead of crowding the centre.
         t = np.sqrt(rng.uniform(0.05, 1.0, n_points)) * 3 * np.pi
@@ -118,11 +131,13 @@ def load_dataset(spec: str, *, seed: int = 0, n_points: int = 50_000,
         x = np.where(upper, np.cos(t), 1 - np.cos(t)) - 0.5
         y = np.where(upper, np.sin(t), 0.5 - np.sin(t)) - 0.25
         points = 1.2 * np.stack([x, y], axis=1)
+        labels, classes = (~upper).astype(np.int64), ("upper moon", "lower moon")
     else:  # circle
         t = rng.uniform(0, 2 * np.pi, n_points)
         points = np.stack([np.cos(t), np.sin(t)], axis=1)
     noise = 0.02 if spec == "circle" else 0.04
-    return Dataset(spec, "points", _to_tensor(points + noise * rng.standard_normal(points.shape)))
+    return Dataset(spec, "points", _to_tensor(points + noise * rng.standard_normal(points.shape)),
+                   labels=labels, classes=classes)
 
 
 def points_dataset(points: np.ndarray, name: str = "drawn") -> Dataset:
@@ -139,7 +154,9 @@ def points_dataset(points: np.ndarray, name: str = "drawn") -> Dataset:
 def _mixture(name, modes, sigma, n_points, rng) -> Dataset:
     component = rng.integers(len(modes), size=n_points)  # equal mixture weights
     points = modes[component] + sigma * rng.standard_normal((n_points, 2))
-    return Dataset(name, "points", _to_tensor(points), modes=modes, sigma=float(sigma))
+    return Dataset(name, "points", _to_tensor(points), modes=modes, sigma=float(sigma),
+                   labels=component.astype(np.int64),
+                   classes=tuple(f"mode {i + 1}" for i in range(len(modes))))
 
 
 def _digits(image_size) -> Dataset:
@@ -147,7 +164,7 @@ def _digits(image_size) -> Dataset:
     digits = load_digits()
     images = digits.images[:, None].astype(np.float32) / 8.0 - 1.0  # 0..16 -> [-1, 1]
     return Dataset("digits", "images", _fit_size("digits", images, image_size),
-                   labels=digits.target.copy())
+                   labels=digits.target.astype(np.int64), classes=tuple(str(d) for d in range(10)))
 
 
 # ---- user files ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ images (with held-out real data's own scores under "real"); for digits also the 
 classifier names confidently."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -28,12 +29,16 @@ def evaluate(trainer, n: int | None = None) -> dict:
     if dataset is None:
         return {}
     if dataset.modes is not None:
-        return mode_quality(trainer.generate(n or MIXTURE_SAMPLES), dataset.modes, dataset.sigma)
+        samples, asked = trainer.generate(n or MIXTURE_SAMPLES, with_labels=True)
+        out = mode_quality(samples, dataset.modes, dataset.sigma)
+        if asked is not None:   # conditional: each class is a mode; is each sample at its own?
+            out.update(_mode_label_accuracy(samples, asked, dataset))
+        return out
     out = {}
     if not dataset.is_image or len(dataset.data) < MIN_REAL:   # a handful of images: nothing to compare
         return out
     digits = dataset.name == "digits"
-    samples = trainer.generate(n or (DIGIT_SAMPLES if digits else SAMPLE_SIZE))   # one batch for all
+    samples, asked = trainer.generate(n or (DIGIT_SAMPLES if digits else SAMPLE_SIZE), with_labels=True)
     reference = real_reference(dataset)   # every image run: compared with its real images
     out.update(reference.score(samples))   # as many as its reference set (score() takes them)
     if digits:
@@ -43,7 +48,35 @@ def evaluate(trainer, n: int | None = None) -> dict:
         fake = scorer.score(images, reference.inside(images))
         real = scorer.real_score(DIGIT_SAMPLES, reference=reference)
         out.update(fake, real_kl=real["kl"], real_classes_covered=real["classes_covered"])
+        if asked is not None:   # conditional: does G draw the digit it was asked for?
+            out.update(_digit_label_accuracy(scorer, images, asked))
     return out
+
+
+def _digit_label_accuracy(scorer, images, asked) -> dict:
+    """The share of samples the digit classifier names as the class G was asked for, overall
+    and per class, beside the classifier's own accuracy on held-out real digits (its ceiling)."""
+    right = scorer.predict(images) == asked
+    per_class = [float(right[asked == k].mean()) if (asked == k).any() else float("nan")
+                 for k in range(len(scorer.class_accuracy))]
+    return {"label_accuracy": float(right.mean()), "label_accuracy_per_class": per_class,
+            "real_label_accuracy": scorer.accuracy,
+            "real_label_accuracy_per_class": [float(a) for a in scorer.class_accuracy]}
+
+
+def _mode_label_accuracy(samples, asked, dataset) -> dict:
+    """Conditional mixtures: the share of samples nearest the mode (class) they were asked for
+    (as the digit classifier names a class: how sharp they are is high_quality's business);
+    the same for real points of each class beside it."""
+    modes = np.asarray(dataset.modes)
+
+    def at_own_mode(points, labels):
+        nearest = np.argmin(((points[:, None, :] - modes[None]) ** 2).sum(-1), axis=1)
+        return float((nearest == labels).mean())
+    pick = np.random.default_rng(0).choice(len(dataset.data), size=min(len(dataset.data), 2500), replace=False)
+    real = at_own_mode(dataset.data.numpy()[pick], dataset.labels[pick])
+    return {"label_accuracy": at_own_mode(np.asarray(samples, float), np.asarray(asked)),
+            "real_label_accuracy": real}
 
 
 _references: dict = {}
@@ -62,8 +95,11 @@ def format_metrics(d: dict) -> str:
     """One line for people, e.g. "modes 8/8, high quality 93.1 %, reverse KL 0.01";
     "" when there is nothing to say."""
     if "modes_covered" in d:
-        return (f"modes {d['modes_covered']}/{d['n_modes']}, high quality {d['high_quality']:.1f} %, "
+        line = (f"modes {d['modes_covered']}/{d['n_modes']}, high quality {d['high_quality']:.1f} %, "
                 f"reverse KL {d['reverse_kl']:.2f}")
+        if "label_accuracy" in d:
+            line += f", nearest the asked-for mode {100 * d['label_accuracy']:.1f} % (real {100 * d['real_label_accuracy']:.1f} %)"
+        return line
     if "coverage" in d:
         real = d.get("real", {})
         line = (f"coverage {d['coverage']:.2f} (real {real.get('coverage', float('nan')):.2f}), "
@@ -71,6 +107,8 @@ def format_metrics(d: dict) -> str:
                 f"1-NN {d['nn_accuracy']:.2f} (real {real.get('nn_accuracy', float('nan')):.2f})")
         if "classes_covered" in d:
             line += f", digit classes {d['classes_covered']}/10"
+        if "label_accuracy" in d:
+            line += f", asked-for digit {d['label_accuracy']:.2f} (real {d['real_label_accuracy']:.2f})"
         return line
     if "classes_covered" in d:
         n_classes = len(d["histogram"]) if "histogram" in d else 10

@@ -34,6 +34,8 @@ class Field:
     change: np.ndarray | None = None   # (res, res) heatmap minus D's heatmap before its last
                                        # update(s); None when D has not been updated in this run
     change_label: str = ""       # what `change` is, in words, with its largest size
+    fake_labels: np.ndarray | None = None   # (N,) the class each fake was asked for (conditional)
+    heat_class: int | None = None           # the class D's heatmap and G's manifold are for
 
 
 def manifold_noise(noise_dim: int, steps: int = 21, span: float = MANIFOLD_SPAN,
@@ -62,8 +64,9 @@ def manifold_label(noise_dim: int, span: float = MANIFOLD_SPAN) -> str:
     return f"G manifold: a 2-D slice (z1, z2 from −{s} to {s}; other {noise_dim - 2} dims 0)"
 
 
-def d_heatmap(d, objective, bounds, resolution: int, device=None) -> torch.Tensor:
-    """D's score at every point of a resolution x resolution grid over bounds (row = y)."""
+def d_heatmap(d, objective, bounds, resolution: int, device=None, label: int | None = None) -> torch.Tensor:
+    """D's score at every point of a resolution x resolution grid over bounds (row = y); for
+    a conditional D, its score for class `label` at each point."""
     x0, x1, y0, y1 = bounds
     xs = torch.linspace(x0, x1, resolution, device=device)
     ys = torch.linspace(y0, y1, resolution, device=device)
@@ -73,25 +76,33 @@ def d_heatmap(d, objective, bounds, resolution: int, device=None) -> torch.Tenso
     d.eval()
     try:
         with torch.no_grad():
-            return objective.score(d(plane)).reshape(resolution, resolution)
+            return objective.score(d(plane, _labels(label, len(plane), device))).reshape(resolution, resolution)
     finally:
         d.train(was)
+
+
+def _labels(label: int | None, n: int, device) -> torch.Tensor | None:
+    return None if label is None else torch.full((n,), int(label), dtype=torch.long, device=device)
 
 
 def compute_field(trainer, bounds, resolution: int = 64, manifold_steps: int = 21,
                   fresh: bool = False) -> Field:
     """The field over `bounds` (x0, x1, y0, y1); fake points from the fixed noise, or from
-    fresh noise if asked."""
+    fresh noise if asked. A conditional run's fakes are asked for the fixed labels (each
+    class in turn); D's heatmap and G's manifold are for trainer.heat_class."""
     g, d, obj = trainer.generator, trainer.discriminator, trainer.objective
-    heat = d_heatmap(d, obj, bounds, resolution, trainer.device)
+    fixed_labels = trainer.fixed_labels
+    label = None if fixed_labels is None else trainer.heat_class
+    heat = d_heatmap(d, obj, bounds, resolution, trainer.device, label)
     noise_dim = trainer.fixed_noise.shape[1]
     g_was, d_was = g.training, d.training
     g.eval(), d.eval()
     try:
         with torch.no_grad():
             noise = torch.randn_like(trainer.fixed_noise) if fresh else trainer.fixed_noise
-            fake = g(noise)
-            grid = g(manifold_noise(noise_dim, manifold_steps, device=trainer.device))
+            fake = g(noise, fixed_labels)
+            plane = manifold_noise(noise_dim, manifold_steps, device=trainer.device)
+            grid = g(plane, _labels(label, len(plane), trainer.device))
             rows = manifold_steps if noise_dim >= 2 else 1
             manifold = grid.reshape(rows, -1, 2)
         # The gradient of G's loss with respect to each fake sample: the direction the
@@ -100,7 +111,7 @@ def compute_field(trainer, bounds, resolution: int = 64, manifold_steps: int = 2
             points = fake.detach().requires_grad_(True)
             d.requires_grad_(False)
             try:
-                loss = obj.g_loss(d(points)) * len(points)
+                loss = obj.g_loss(d(points, fixed_labels)) * len(points)
                 (grad,) = torch.autograd.grad(loss, points)
             finally:
                 d.requires_grad_(True)
@@ -109,7 +120,8 @@ def compute_field(trainer, bounds, resolution: int = 64, manifold_steps: int = 2
     return Field(bounds=tuple(float(b) for b in bounds), heatmap=heat.cpu().numpy().copy(),
                  fake=fake.cpu().numpy().copy(), push=(-grad).cpu().numpy().copy(),
                  manifold=manifold.cpu().numpy().copy(), probability=obj.probability,
-                 manifold_label=manifold_label(noise_dim))
+                 manifold_label=manifold_label(noise_dim), heat_class=label,
+                 fake_labels=None if fixed_labels is None else fixed_labels.cpu().numpy().copy())
 
 
 def arrow_fakes(fake: np.ndarray, spacing: float, count: int = ARROW_COUNT) -> np.ndarray:
@@ -204,10 +216,13 @@ class FieldMirror:
 
     device = torch.device("cpu")
 
-    def __init__(self, config, sample_shape, fixed_noise: np.ndarray):
-        self.generator, self.discriminator = build_models(config, sample_shape)
+    def __init__(self, config, sample_shape, fixed_noise: np.ndarray, fixed_labels: np.ndarray | None = None,
+                 classes: int = 0):
+        self.generator, self.discriminator = build_models(config, sample_shape, classes)
         self.objective = get_objective(config.objective)
         self.fixed_noise = torch.from_numpy(fixed_noise)
+        self.fixed_labels = None if fixed_labels is None else torch.from_numpy(fixed_labels).long()
+        self.heat_class = 0           # the class D's heatmap is drawn for (conditional runs)
         self._d_before_net = copy.deepcopy(self.discriminator)
         self._d_now = None            # D's weights in the frame last loaded
         self._d_before = None         # D's weights before the last D update(s) (None: none yet)
@@ -215,6 +230,21 @@ class FieldMirror:
         self._change_updates = []     # ... and of those between _d_before and the weights now
         self._last_heat = None        # (bounds, heatmap) of the frame last computed
         self._before_heat = None      # (bounds, heatmap) of _d_before
+
+    @classmethod
+    def of_run(cls, reader, noise: np.ndarray | None = None) -> "FieldMirror":
+        """The mirror of a stored 2D run (a RunReader): its networks, fixed noise and, for a
+        conditional run, the fixed noise's classes."""
+        noise = reader.fixed_noise if noise is None else noise
+        classes = getattr(reader, "classes", None)
+        return cls(reader.config, tuple(reader.sample_shape), np.asarray(noise, np.float32),
+                   getattr(reader, "fixed_labels", None), len(classes or ()))
+
+    def set_heat_class(self, label: int):
+        """Draw D's heatmap (and its change) and G's manifold for class `label` from now on."""
+        if label != self.heat_class:
+            self.heat_class = int(label)
+            self._last_heat = self._before_heat = None
 
     def note_records(self, records):
         """The training process reports each update as a record; count D's since the last frame."""
@@ -243,7 +273,8 @@ class FieldMirror:
                 or self._before_heat[1].shape != f.heatmap.shape:
             # the view moved since: D before the update, over the plane shown now
             self._d_before_net.load_state_dict({k: torch.from_numpy(v) for k, v in self._d_before.items()})
-            heat = d_heatmap(self._d_before_net, self.objective, f.bounds, len(f.heatmap), self.device)
+            heat = d_heatmap(self._d_before_net, self.objective, f.bounds, len(f.heatmap), self.device,
+                             f.heat_class)
             self._before_heat = (f.bounds, heat.numpy().copy())
         change = f.heatmap - self._before_heat[1]
         top = float(np.nanmax(np.abs(change))) if np.isfinite(change).any() else float("nan")
@@ -262,9 +293,10 @@ def d_output_histogram(trainer, bins: int = 20):
     g, d, obj = trainer.generator, trainer.discriminator, trainer.objective
     g_was, d_was = g.training, d.training
     g.eval(), d.eval()
+    y = trainer.probe_labels
     with torch.no_grad():
-        real = obj.score(d(trainer.probe_real)).cpu().numpy()
-        fake = obj.score(d(g(trainer.probe_noise))).cpu().numpy()
+        real = obj.score(d(trainer.probe_real, y)).cpu().numpy()
+        fake = obj.score(d(g(trainer.probe_noise, y), y)).cpu().numpy()
     g.train(g_was), d.train(d_was)
     if obj.probability:
         edges = np.linspace(0, 1, bins + 1)

@@ -20,9 +20,11 @@ BACKGROUND = (255, 255, 255)
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
-def read_folder(path: Path, size: int, grey: bool) -> tuple[np.ndarray, int, str]:
+def read_folder(path: Path, size: int, grey: bool):
     """(images in [-1, 1] as float32 (N, C, size, size), how many files were skipped, the
-    first skipped file's name and reason)."""
+    first skipped file's name and reason, class labels (int64, N) or None, class names or
+    None). A folder whose images all sit in two or more subfolders is labelled: one class per
+    subfolder (sorted by name), as torchvision's ImageFolder reads it."""
     check_folder(path)
     files, unreadable, first_error = [], 0, ""
     for file in sorted(path.rglob("*")):
@@ -44,9 +46,15 @@ def read_folder(path: Path, size: int, grey: bool) -> tuple[np.ndarray, int, str
                len(files) * channels * size * size * 4)
     images = np.empty((len(files), channels, size, size), np.float32)
     n = 0
-    for file in files:
+    top = [file.relative_to(path).parts for file in files]
+    classes = sorted({parts[0] for parts in top}) if all(len(p) > 1 for p in top) else []
+    labels = np.empty(len(files), np.int64) if len(classes) > 1 else None
+    index = {name: i for i, name in enumerate(classes)}
+    for file, parts in zip(files, top):
         try:
             images[n] = load_image(file, size, grey)
+            if labels is not None:
+                labels[n] = index[parts[0]]
             n += 1
         except Exception as error:  # Pillow raises many types (OSError, SyntaxError, ...)
             unreadable += 1
@@ -56,7 +64,9 @@ def read_folder(path: Path, size: int, grey: bool) -> tuple[np.ndarray, int, str
     images = images[:n]
     images *= 2
     images -= 1
-    return images, unreadable, first_error
+    if labels is None:
+        return images, unreadable, first_error, None, None
+    return images, unreadable, first_error, labels[:n], tuple(classes)
 
 
 def load_image(file: Path, size: int, grey: bool) -> np.ndarray:

@@ -1,7 +1,13 @@
-"""The two networks: an MLP pair for 2D points, a DCGAN-style pair for images."""
+"""The two networks: an MLP pair for 2D points, a DCGAN-style pair for images; and, for data
+with class labels, the same networks conditioned on the label (three ways, config.conditional).
+
+Every network is called net(input, labels); unconditional ones ignore the labels (None)."""
 from __future__ import annotations
 
+import functools
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS = {
@@ -29,7 +35,7 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.net = mlp(noise_dim, out_dim, hidden, depth, activation)
 
-    def forward(self, z):
+    def forward(self, z, y=None):
         return self.net(z)
 
 
@@ -39,8 +45,15 @@ class MLPDiscriminator(nn.Module):
     def __init__(self, hidden, depth, activation, in_dim=2):
         super().__init__()
         self.net = mlp(in_dim, 1, hidden, depth, activation)
+        self.feature_dim = hidden if depth else in_dim
 
-    def forward(self, x):
+    def features(self, x):
+        return self.net[:-1](x)
+
+    def head(self, h):
+        return self.net[-1](h)
+
+    def forward(self, x, y=None):
         return self.net(x).squeeze(1)
 
 
@@ -63,7 +76,7 @@ class DCGANGenerator(nn.Module):
         blocks += [nn.ConvTranspose2d(width, image_channels, 4, 2, 1), nn.Tanh()]
         self.body = nn.Sequential(*blocks)
 
-    def forward(self, z):
+    def forward(self, z, y=None):
         x = self.project(z).view(-1, self.width, self.start, self.start)
         return self.body(x)
 
@@ -84,37 +97,116 @@ class DCGANDiscriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2, True))
             width *= 2
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(width * start * start, 1)
+        self.feature_dim = width * start * start
+        self.head = nn.Linear(self.feature_dim, 1)
 
-    def forward(self, x):
+    def features(self, x):
+        return self.body(x).flatten(1)
+
+    def forward(self, x, y=None):
         return self.head(self.body(x).flatten(1)).squeeze(1)
 
 
-def build_models(config, sample_shape) -> tuple[nn.Module, nn.Module]:
-    """(generator, discriminator) for data whose samples have `sample_shape`; their memory is
-    estimated first, and networks or batches too large for the machine are refused."""
+def one_hot(y: torch.Tensor, classes: int, like: torch.Tensor) -> torch.Tensor:
+    return F.one_hot(y, classes).to(like.dtype)
+
+
+def ask_labels(n: int, classes: int, gen: torch.Generator, device, label: int | None = None) -> torch.Tensor:
+    """The classes a conditional G is asked for in one batch: all `label`, or each class
+    equally likely (drawn from `gen`; the same draws wherever G is, even without the data)."""
+    if label is not None:
+        return torch.full((n,), int(label), dtype=torch.long, device=device)
+    return torch.randint(classes, (n,), device=device, generator=gen)
+
+
+class ConditionalGenerator(nn.Module):
+    """G(z, y): the label, one-hot, joined to the noise (Mirza & Osindero 2014). All three
+    conditionings use this generator; they differ in the discriminator."""
+
+    def __init__(self, base: nn.Module, classes: int):
+        super().__init__()
+        self.base, self.classes = base, classes
+
+    def forward(self, z, y):
+        return self.base(torch.cat([z, one_hot(y, self.classes, z)], 1))
+
+
+class ConditionalDiscriminator(nn.Module):
+    """D(x, y), one raw value per sample, in one of three ways:
+    concat: the one-hot label joined to D's input (for images, as constant planes);
+    projection: D's last features h scored as head(h) + <embed(y), h> (Miyato & Koyama 2018);
+    acgan: D is unconditional but also predicts the class from h (Odena et al. 2017); the
+    trainer adds the cross-entropy of those logits, raw, to both losses."""
+
+    def __init__(self, base: nn.Module, classes: int, kind: str):
+        super().__init__()
+        self.base, self.classes, self.kind = base, classes, kind
+        if kind == "projection":
+            self.embed = nn.Embedding(classes, base.feature_dim)
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
+        elif kind == "acgan":
+            self.classifier = nn.Linear(base.feature_dim, classes)
+
+    def forward(self, x, y):
+        return self.score_and_logits(x, y)[0]
+
+    def score_and_logits(self, x, y):
+        """(D's raw value per sample, class logits (acgan) or None), from one pass."""
+        if self.kind == "concat":
+            labels = one_hot(y, self.classes, x)
+            if x.dim() == 4:   # images: one constant plane per class
+                labels = labels[:, :, None, None].expand(-1, -1, *x.shape[2:])
+            return self.base(torch.cat([x, labels], 1)), None
+        h = self.base.features(x)
+        out = self.base.head(h).squeeze(1)
+        if self.kind == "projection":
+            return out + (self.embed(y) * h).sum(1), None
+        return out, self.classifier(h)
+
+
+def build_models(config, sample_shape, classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator) for data whose samples have `sample_shape` (and `classes`
+    labels, for a conditional config); their memory is estimated first, and networks or
+    batches too large for the machine are refused."""
     from .model_memory import check_model_memory
-    check_model_memory(config, tuple(sample_shape), _build_pair)
-    return _build_pair(config, sample_shape)
+    if config.conditional != "none" and classes < 2:
+        raise ValueError(f"conditioning '{config.conditional}' needs data with class labels "
+                         "(digits, the ring, grid or moons, an IDX file with its labels file, or a "
+                         "folder with one subfolder per class); set conditioning to none")
+    build = functools.partial(_build_pair, classes=classes)
+    check_model_memory(config, tuple(sample_shape), build)
+    return build(config, sample_shape)
 
 
-def _build_pair(config, sample_shape, init: bool = True) -> tuple[nn.Module, nn.Module]:
+def _build_pair(config, sample_shape, init: bool = True, classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    g, d = _build_base(config, sample_shape, init,
+                       0 if config.conditional == "none" else classes)
+    if config.conditional == "none":
+        return g, d
+    return ConditionalGenerator(g, classes), ConditionalDiscriminator(d, classes, config.conditional)
+
+
+def _build_base(config, sample_shape, init: bool, classes: int) -> tuple[nn.Module, nn.Module]:
+    """The unconditional pair, widened where the label joins: G's input always, D's input
+    for the concat conditioning."""
+    noise = config.noise_dim + classes
+    joined = classes if config.conditional == "concat" else 0
     is_image = len(sample_shape) == 3
     kind = config.model if config.model != "auto" else ("dcgan" if is_image else "mlp")
     if kind == "mlp":
         n = int(torch.Size(sample_shape).numel())
         if is_image:
             raise ValueError("the MLP models are for 2D points; use model 'dcgan' for images")
-        g = MLPGenerator(config.noise_dim, config.hidden, config.depth, config.activation, n)
-        d = MLPDiscriminator(config.hidden, config.depth, config.activation, n)
+        g = MLPGenerator(noise, config.hidden, config.depth, config.activation, n)
+        d = MLPDiscriminator(config.hidden, config.depth, config.activation, n + joined)
         return g, d
     if not is_image:
         raise ValueError("the DCGAN models are for images; use model 'mlp' for 2D points")
     c, h, w = sample_shape
     if h not in DCGAN_LAYOUT or h != w:
         raise ValueError(f"DCGAN models support square images of {sorted(DCGAN_LAYOUT)} pixels, not {h}x{w}")
-    g = DCGANGenerator(config.noise_dim, h, c, config.channels)
-    d = DCGANDiscriminator(h, c, config.channels, batch_norm=config.objective != "wgan_gp")
+    g = DCGANGenerator(noise, h, c, config.channels)
+    d = DCGANDiscriminator(h, c + joined, config.channels, batch_norm=config.objective != "wgan_gp")
     for net in (g, d) if init else ():  # no init for shapes only (model_memory)
         net.apply(_dcgan_init)
     return g, d

@@ -240,6 +240,42 @@ def _read_idx_stream(path, stream, file_size) -> np.ndarray:
     return scaled.reshape(n, 1, h, w)
 
 
+def labels_file_for(images: Path) -> Path | None:
+    """The IDX labels file that sits next to an IDX images file, named as MNIST names them
+    (train-images-idx3-ubyte -> train-labels-idx1-ubyte, .gz kept), or None."""
+    name = images.name
+    guess = name.replace("images", "labels").replace("idx3", "idx1")
+    if guess == name:
+        return None
+    candidate = images.with_name(guess)
+    return candidate if candidate.is_file() else None
+
+
+def read_idx_labels(path: Path, count: int) -> np.ndarray:
+    """The class labels (int64, N) of an IDX labels file, raw or gzip-compressed; N must be
+    `count`, the number of images they label."""
+    check_regular_file(path)
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+        f.seek(0)
+        stream = gzip.GzipFile(fileobj=f, mode="rb") if compressed else f
+        try:
+            head = stream.read(8)
+            if len(head) < 8 or int.from_bytes(head[:4], "big") != IDX_LABELS_MAGIC:
+                raise DataError(f"{path}: not an IDX labels file (expected magic "
+                                f"0x{IDX_LABELS_MAGIC:08x})")
+            n = int.from_bytes(head[4:8], "big")
+            if n != count:
+                raise DataError(f"{path}: {n} labels for {count} images; the labels file must "
+                                "label every image, in order")
+            labels = np.frombuffer(stream.read(n), np.uint8)
+        except (OSError, EOFError, zlib.error) as error:
+            raise DataError(f"{path}: corrupt or truncated labels file ({error})") from None
+    if len(labels) != n:
+        raise DataError(f"{path}: truncated: the header says {n} labels, the file holds {len(labels)}")
+    return labels.astype(np.int64)
+
+
 # ---- npy ----------------------------------------------------------------------------------
 
 def read_npy(path: Path) -> np.ndarray:

@@ -30,10 +30,11 @@ def tile(images, cols: int | None = None, pad: int = 1) -> np.ndarray:
     return canvas[..., 0] if c == 1 else canvas
 
 
-def grid_png(images, path, min_tile: int = MIN_TILE) -> None:
-    """Write a tiled grid of images as PNG; small images are enlarged by whole pixels."""
+def grid_png(images, path, min_tile: int = MIN_TILE, cols: int | None = None) -> None:
+    """Write a tiled grid of images as PNG (cols: as tile()); small images are enlarged by
+    whole pixels."""
     scale = max(1, math.ceil(min_tile / np.asarray(images).shape[-1]))
-    canvas = tile(images, pad=1)
+    canvas = tile(images, cols=cols, pad=1)
     canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
     _write_png(canvas, path)
 

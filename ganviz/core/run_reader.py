@@ -21,7 +21,8 @@ INT_COLUMNS = ("update", "iteration")
 class RunReader:
     """A run as stored. Attributes: config, dataset_kind ("points" / "images"), dataset_name,
     sample_shape, parent, parent_update, created, real (the 1000 real points the window draws;
-    None for images), fixed_noise, modes (None unless a known mixture)."""
+    None for images), fixed_noise, modes (None unless a known mixture); for conditional runs
+    classes, fixed_labels, real_labels, grid_columns (else None)."""
 
     def __init__(self, folder):
         self.folder = os.fspath(folder)
@@ -58,6 +59,11 @@ class RunReader:
         self.created = meta.get("created")
         self.ganviz_version = meta.get("ganviz_version")
         self.real, self.fixed_noise = arrays.get("real"), arrays.get("fixed_noise")
+        # conditional runs: the class names, the classes of the fixed noise's samples and of
+        # the real points shown, and the sample grid's columns (one row per class)
+        self.classes = tuple(meta["classes"]) if meta.get("classes") else None
+        self.fixed_labels, self.real_labels = arrays.get("fixed_labels"), arrays.get("real_labels")
+        self.grid_columns = meta.get("grid_columns")
         self.modes, self._points = arrays.get("modes"), arrays.get("points")
         self._n = 0
         self._frames = np.zeros(0, np.int64)

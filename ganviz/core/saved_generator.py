@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, checkpoint_config, choose_device, read_checkpoint
 from .data import BUILTIN_DATASETS, Dataset
 from .inputs import report_note
-from .models import build_models
+from .models import ask_labels, build_models
 
 
 class SavedGenerator:
@@ -23,20 +22,28 @@ class SavedGenerator:
     the built-in dataset it was trained on (for its modes and name), or None for user data."""
 
     def __init__(self, config, generator, device, iteration: int, dataset: Dataset | None,
-                 note: str = ""):
+                 note: str = "", classes: tuple | None = None):
         self.config, self.generator, self.device = config, generator.eval(), device
         self.iteration, self.dataset, self.load_note = iteration, dataset, note
+        self.classes = classes   # a conditional run's class names, else None
 
-    def generate(self, n: int, batch: int = 4096) -> np.ndarray:
-        """The same n samples Trainer.generate draws for this run (same seed, same batches)."""
+    def generate(self, n: int, batch: int = 4096, label: int | None = None,
+                 with_labels: bool = False):
+        """The same n samples Trainer.generate draws for this run (same seed, same batches,
+        the same classes asked for); label, with_labels: as there."""
         gen = torch.Generator(device=self.device).manual_seed(self.config.seed + 3)
-        out = []
+        out, asked = [], []
         with torch.no_grad():
             for i in range(0, n, batch):
                 z = torch.randn(min(batch, n - i), self.config.noise_dim, device=self.device,
                                 generator=gen)
-                out.append(self.generator(z).cpu())
-        return torch.cat(out).numpy()
+                y = None if self.classes is None else ask_labels(len(z), len(self.classes), gen, self.device, label)
+                out.append(self.generator(z, y).cpu())
+                asked.append(None if y is None else y.cpu())
+        samples = torch.cat(out).numpy()
+        if not with_labels:
+            return samples
+        return samples, (None if self.classes is None else torch.cat(asked).numpy())
 
 
 def open_generator(path, device=None) -> SavedGenerator:
@@ -47,9 +54,10 @@ def open_generator(path, device=None) -> SavedGenerator:
     device, config, note = choose_device(config, state, device)
     use_ema = config.g_ema > 0 and state.get("generator_ema") is not None
     weights = state["generator_ema"] if use_ema else state.get("generator")
+    classes = tuple(state["classes"]) if config.conditional != "none" and state.get("classes") else None
     try:
         shape = sample_shape_from(weights)
-        generator, _ = build_models(config, shape)
+        generator, _ = build_models(config, shape, len(classes or ()))
         generator.load_state_dict(weights)
     except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -62,12 +70,13 @@ def open_generator(path, device=None) -> SavedGenerator:
     if note:
         report_note(f"{path}: {note}")
     iteration = int(state.get("counters", {}).get("iteration", 0))
-    return SavedGenerator(config, generator.to(device), device, iteration, dataset, note)
+    return SavedGenerator(config, generator.to(device), device, iteration, dataset, note, classes)
 
 
 def sample_shape_from(weights: dict) -> tuple:
     """One sample's shape, read from G's weights: (2,) for the MLP's points, (C, H, W) for
     the DCGAN generator (its projection's size and number of x2 up-convolutions)."""
+    weights = {k.removeprefix("base."): v for k, v in weights.items()}   # a conditional G's own
     if "project.0.weight" in weights:
         convs = [v for k, v in weights.items() if k.startswith("body.") and v.dim() == 4]
         width, channels = convs[0].shape[0], convs[-1].shape[1]

@@ -123,11 +123,18 @@ class RunStore:
                 "dataset_kind": ds.kind, "dataset_name": ds.name, "sample_shape": list(ds.sample_shape),
                 "parent": parent, "parent_update": parent_update,
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "ganviz_version": __version__, "columns": COLUMNS}
+                "ganviz_version": __version__, "columns": COLUMNS,
+                "classes": None if trainer.classes is None else list(trainer.classes),
+                "grid_columns": trainer.grid_columns}
         arrays = {"fixed_noise": trainer.fixed_noise.cpu().numpy()}
+        if trainer.fixed_labels is not None:
+            arrays["fixed_labels"] = trainer.fixed_labels.cpu().numpy()
         if ds.kind == "points":
             data = ds.data.cpu().numpy()
-            arrays["real"] = data[np.random.default_rng(0).permutation(len(data))[:REAL_POINTS]]
+            shown = np.random.default_rng(0).permutation(len(data))[:REAL_POINTS]
+            arrays["real"] = data[shown]
+            if trainer.labels is not None:
+                arrays["real_labels"] = trainer.labels.cpu().numpy()[shown]
             if ds.modes is not None:
                 arrays["modes"] = np.asarray(ds.modes, dtype=np.float64)
             if ds.name not in BUILTIN_DATASETS:   # drawn or read from a file: keep it to rebuild the run

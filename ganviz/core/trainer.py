@@ -10,11 +10,12 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from .config import Config
+from .config import Config, ConfigError
 from .data import Dataset, load_dataset
 from .history import History, Record
-from .models import build_models
+from .models import ask_labels, build_models
 from .objectives import get_objective, gradient_penalty, r1_penalty
 from .stages import UpdateWatch, mean_score, probe_values, targets
 from .stages import grad_norm_value, per_sample_grad, value
@@ -61,11 +62,15 @@ class BatchSampler:
         self.epochs_done = -1
 
     def next(self, batch_size: int) -> torch.Tensor:
+        return self.data[self.next_index(batch_size)]
+
+    def next_index(self, batch_size: int) -> torch.Tensor:
+        """The indices (on the data's device) of the next batch."""
         n = len(self.data)
         if batch_size >= n:  # tiny user data: sample with replacement
             idx = torch.randint(n, (batch_size,), generator=self.gen)
             self.epochs_done = max(self.epochs_done, 0) + batch_size / n
-            return self.data[idx.to(self.data.device)]
+            return idx.to(self.data.device)
         if self.perm is None or self.pos + batch_size > n:
             self.perm_gen = self.gen.get_state()
             self.perm = torch.randperm(n, generator=self.gen).to(self.data.device)
@@ -73,7 +78,7 @@ class BatchSampler:
             self.epochs_done += 1
         idx = self.perm[self.pos: self.pos + batch_size]
         self.pos += batch_size
-        return self.data[idx]
+        return idx
 
     @property
     def epoch(self) -> float:
@@ -111,10 +116,21 @@ class Trainer:
         self.dataset = dataset if dataset is not None else dataset_for(config)
         self.objective = get_objective(config.objective)
         self.data = self.dataset.data.to(self.device)
+        # A conditional run: each sample's class (on the device) and the class names; G and D
+        # take the label as a second input. Unconditional: None, and the labels are ignored.
+        self.labels = self.classes = None
+        if config.conditional != "none":
+            if not self.dataset.labelled:
+                raise ConfigError(f"conditional: the data {self.dataset.name!r} has no class labels "
+                                  "(labelled data: digits, ring, grid, moons, an IDX images file "
+                                  "with its labels file beside it, a folder with one subfolder per "
+                                  "class); set conditioning to none")
+            self.labels = torch.from_numpy(self.dataset.labels).to(self.device)
+            self.classes = tuple(self.dataset.classes)
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            g, d = build_models(config, self.dataset.sample_shape)
+            g, d = build_models(config, self.dataset.sample_shape, len(self.classes or ()))
         self.generator, self.discriminator = g.to(self.device), d.to(self.device)
         self.opt_g = self._make_optimizer(self.generator, config.lr_g)
         self.opt_d = self._make_optimizer(self.discriminator, config.lr_d)
@@ -135,9 +151,22 @@ class Trainer:
         probe_idx = torch.randint(len(self.data), (config.probe_size,), generator=fixed)
         self.probe_real = self.data[probe_idx.to(self.device)]
         self.probe_noise = torch.randn(config.probe_size, config.noise_dim, generator=fixed).to(self.device)
+        # probe fakes are asked for the probe reals' classes, as in every D update
+        self.probe_labels = None if self.labels is None else self.labels[probe_idx.to(self.device)]
         n_fixed = config.grid_size or (64 if self.dataset.kind == "images" else 512)
-        self.fixed_noise = torch.randn(n_fixed, config.noise_dim, generator=fixed).to(self.device)
+        self.grid_columns = None   # conditional images: one row per class, these many columns
+        if self.labels is not None and self.dataset.is_image:
+            self.grid_columns = max(1, n_fixed // len(self.classes)) if config.grid_size else 8
+            style = torch.randn(self.grid_columns, config.noise_dim, generator=fixed)
+            classes = len(self.classes)
+            self.fixed_noise = style.repeat(classes, 1).to(self.device)   # the same noise down each column
+            self.fixed_labels = torch.arange(classes).repeat_interleave(self.grid_columns).to(self.device)
+        else:
+            self.fixed_noise = torch.randn(n_fixed, config.noise_dim, generator=fixed).to(self.device)
+            self.fixed_labels = (None if self.labels is None else
+                                 (torch.arange(n_fixed) % len(self.classes)).to(self.device))
 
+        self.heat_class = 0     # conditional 2D runs: the class the field's D heatmap is for
         self.iteration = 0      # completed iterations (generator updates)
         self.updates = 0        # all updates
         self.d_done = 0         # D updates done in the current iteration
@@ -192,19 +221,24 @@ class Trainer:
         self._schedule_lr("D")
         probe = self.probes_now(fetch) if probe is None else probe
         before = self._probe() if probe else None
-        real = self.sampler.next(cfg.batch_size)
+        idx = self.sampler.next_index(cfg.batch_size)
+        real = self.data[idx]
+        y = None if self.labels is None else self.labels[idx]   # fakes are asked for the reals' classes
         noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
         watch = UpdateWatch(g) if stages is not None else None
         with torch.no_grad(), _frozen_buffers(g):
-            fake = g(noise)
+            fake = g(noise, y)
         if cfg.r1_gamma > 0:
             real = real.detach().requires_grad_(True)
-        real_out, fake_out = d(real), d(fake)
+        (real_out, real_logits), (fake_out, fake_logits) = self._d(real, y), self._d(fake, y)
         loss_real, loss_fake = self.objective.d_losses(real_out, fake_out, cfg.label_smoothing)
         loss = loss_real + loss_fake
-        gp = r1 = self._nan
+        gp = r1 = class_loss = self._nan
+        if real_logits is not None:   # AC-GAN: D also learns to name the class of reals and fakes
+            class_loss = F.cross_entropy(real_logits, y) + F.cross_entropy(fake_logits, y)
+            loss = loss + class_loss
         if cfg.objective == "wgan_gp":
-            gp = cfg.gp_weight * gradient_penalty(d, real.detach(), fake, self.noise_gen)
+            gp = cfg.gp_weight * gradient_penalty(lambda x: d(x, y), real.detach(), fake, self.noise_gen)
             loss = loss + gp
         if cfg.r1_gamma > 0:
             r1 = 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
@@ -225,7 +259,8 @@ class Trainer:
                           real_score=mean_score(self.objective, real_out),
                           fake_score=mean_score(self.objective, fake_out),
                           loss_real=value(loss_real), loss_fake=value(loss_fake),
-                          penalty_gp=value(gp), penalty_r1=value(r1), loss_total=value(loss),
+                          penalty_gp=value(gp), penalty_r1=value(r1), class_loss=value(class_loss),
+                          loss_total=value(loss),
                           grad_norm=grad_norm_value(d, grad_norm))
         return record
 
@@ -238,15 +273,20 @@ class Trainer:
         probe = self.probes_now(fetch) if probe is None else probe
         before = self._probe() if probe else None
         noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
+        y = self._fake_labels(cfg.batch_size, self.noise_gen)
         watch = UpdateWatch(d) if stages is not None else None
+        class_loss = self._nan
         d.requires_grad_(False)
         try:
             with _frozen_buffers(d):
-                fake = g(noise)
+                fake = g(noise, y)
                 if watch is not None:
                     fake.retain_grad()   # only stores the gradient arriving at the fakes
-                fake_out = d(fake)
+                fake_out, fake_logits = self._d(fake, y)
                 loss = self.objective.g_loss(fake_out)
+                if fake_logits is not None:   # AC-GAN: G also wants D to name the asked-for class
+                    class_loss = F.cross_entropy(fake_logits, y)
+                    loss = loss + class_loss
                 self.opt_g.zero_grad(set_to_none=True)
                 loss.backward()
         finally:
@@ -266,7 +306,7 @@ class Trainer:
             stages.update(targets(self.objective, cfg.label_smoothing), **watch.after_step(g),
                           **probe_values(before, self._probe_cache if before is not None else None),
                           fake_score=mean_score(self.objective, fake_out), loss_g=value(loss),
-                          loss_total=value(loss), grad_norm=grad_norm_value(g, grad_norm),
+                          class_loss=value(class_loss), loss_total=value(loss), grad_norm=grad_norm_value(g, grad_norm),
                           fake_grad=per_sample_grad(fake))
         return record
 
@@ -294,29 +334,37 @@ class Trainer:
         as a CPU numpy copy."""
         g = self.sampling_generator
         noise = self.fixed_noise if n is None else self.fixed_noise[:n]
+        labels = None if self.fixed_labels is None else self.fixed_labels[:len(noise)]
         if fresh:
             noise = torch.randn(len(noise) if n is None else n, self.config.noise_dim, device=self.device)
         with torch.no_grad():
             was = g.training
             g.eval()
-            out = g(noise)
+            out = g(noise, labels)
             g.train(was)
         return out.cpu().numpy().copy()
 
-    def generate(self, n: int, batch: int = 4096) -> np.ndarray:
+    def generate(self, n: int, batch: int = 4096, label: int | None = None,
+                 with_labels: bool = False):
         """n samples from fresh noise (for metrics and `ganviz sample`), from G's moving
-        average with g_ema."""
+        average with g_ema. A conditional run asks for every class equally often, or all for
+        `label`; with_labels: (samples, the classes asked for, or None)."""
         g = self.sampling_generator
         gen = torch.Generator(device=self.device).manual_seed(self.config.seed + 3)
-        out = []
+        out, asked = [], []
         with torch.no_grad():
             was = g.training
             g.eval()
             for i in range(0, n, batch):
                 z = torch.randn(min(batch, n - i), self.config.noise_dim, device=self.device, generator=gen)
-                out.append(g(z).cpu())
+                y = self._fake_labels(len(z), gen, label)
+                out.append(g(z, y).cpu())
+                asked.append(None if y is None else y.cpu())
             g.train(was)
-        return torch.cat(out).numpy()
+        samples = torch.cat(out).numpy()
+        if not with_labels:
+            return samples
+        return samples, (None if self.labels is None else torch.cat(asked).numpy())
 
     def update_config(self, **changes) -> list[str]:
         """Apply settings that can change live (learning rates, betas, k, ...) at the next
@@ -330,6 +378,17 @@ class Trainer:
         return pending
 
     # ------------------------------------------------------------------ internals
+    def _d(self, x, y):
+        """(D's raw output, AC-GAN class logits or None)."""
+        d = self.discriminator
+        if self.labels is None:
+            return d(x), None
+        return d.score_and_logits(x, y)
+
+    def _fake_labels(self, n: int, gen: torch.Generator, label: int | None = None):
+        """Classes to ask G for (None when unconditional): see models.ask_labels."""
+        return None if self.labels is None else ask_labels(n, len(self.classes), gen, self.device, label)
+
     def _make_optimizer(self, net, lr):
         cfg = self.config
         params = net.parameters()
@@ -388,8 +447,9 @@ class Trainer:
         g, d, obj = self.generator, self.discriminator, self.objective
         if self._has_norm:  # eval mode only matters with BatchNorm; toggling costs time
             g.eval(), d.eval()
-        n = len(self.probe_real)
-        scores = obj.score(d(torch.cat([self.probe_real, g(self.probe_noise)])))  # one D pass
+        n, y = len(self.probe_real), self.probe_labels
+        both = None if y is None else torch.cat([y, y])
+        scores = obj.score(d(torch.cat([self.probe_real, g(self.probe_noise, y)]), both))  # one D pass
         real_score, fake_score = scores[:n], scores[n:]
         if self._has_norm:
             g.train(), d.train()
@@ -433,6 +493,7 @@ class Trainer:
             "counters": {"iteration": self.iteration, "updates": self.updates, "d_done": self.d_done},
             "history": torch.from_numpy(self.history.array()) if history else None,
             "points": self.dataset.data if self.dataset.kind == "points" else None,
+            "classes": None if self.classes is None else list(self.classes),
         }
 
     def load_state_dict(self, s: dict):

@@ -8,12 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QApplication, QCheckBox, QGridLayout, QLabel, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QGridLayout, QLabel, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from ganviz.core.field import ARROW_COUNT, ARROW_FRACTION, arrow_segments, follow_extent
 
-from .plots import G_COLOUR, REAL_COLOUR
+from .plots import G_COLOUR, REAL_COLOUR, class_colours
+
+TITLE = "2D field: D's belief, G's samples and the pull of G's loss"
 
 LAYERS = ("heatmap", "change", "real", "fake", "arrows", "manifold")
 HEAT_MAP = "CET-D1A"      # D's belief: blue (fake) - white - red (real)
@@ -25,6 +27,7 @@ Z = {"heatmap": -10, "change": -9, "manifold": 0, "fake": 1, "arrows": 2, "real"
 class FieldView(QWidget):
     boundsChanged = Signal(tuple)        # the visible plane (x0, x1, y0, y1), for the heatmap
     drawingSubmitted = Signal(object)    # (N, 2) points sampled from the drawn strokes
+    heatClassChanged = Signal(int)       # conditional runs: the class D's heatmap is to show
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -34,7 +37,7 @@ class FieldView(QWidget):
         layout.setSpacing(2)
         self.plotWidget = pg.PlotWidget(background="w", objectName="fieldPlot")
         self.plot = self.plotWidget.getPlotItem()
-        self.plot.setTitle("2D field: D's belief, G's samples and the pull of G's loss", color="#222", size="10pt")
+        self.plot.setTitle(TITLE, color="#222", size="10pt")
         self.plot.setAspectLocked(True)
         self.vb = self.plot.getViewBox()
 
@@ -99,6 +102,15 @@ class FieldView(QWidget):
         self.useDrawingButton.clicked.connect(self.submit_drawing)
         self.clearDrawingButton = QPushButton("Clear", objectName="clearDrawingButton")
         self.clearDrawingButton.clicked.connect(self.clear_drawing)
+        # conditional runs: which class D's heatmap (and G's manifold) is drawn for
+        self.heatClassBox = QComboBox(objectName="heatClassBox", visible=False)
+        self.heatClassBox.setToolTip("A conditional D scores a point for a class: D(x, y). Its "
+                                     "heatmap and G's manifold are drawn for this class; every point "
+                                     "is coloured by its class (real: the class it has; generated: "
+                                     "the class G was asked for)")
+        self.heatClassBox.currentIndexChanged.connect(self._heat_class_picked)
+        # in the drawing buttons' place: drawn points have no labels for a conditional run
+        bar.addWidget(self.heatClassBox, 0, 4, 1, 2)
         bar.addWidget(self.drawButton, 0, 4)
         bar.addWidget(self.clearDrawingButton, 0, 5)
         bar.addWidget(self.useDrawingButton, 1, 4, 1, 2)
@@ -111,6 +123,9 @@ class FieldView(QWidget):
         self._bar = None               # what the colour bar shows: (colour map, levels, label)
         self.stroke_points: list = []
         self.frames = 0
+        self.classes = None            # conditional runs: the class names
+        self._recorded = False         # a recorded moment's view: no drawing
+        self._real_labels = None
         self.vb.sigRangeChangedManually.connect(self._stop_following)
         self.vb.sigRangeChanged.connect(lambda *_: self.boundsChanged.emit(self.bounds()))
         self.plot.autoBtn.clicked.connect(self._follow_again)
@@ -133,9 +148,45 @@ class FieldView(QWidget):
         self.change.clear()
         self._show_notes()
 
+    def set_classes(self, classes, real_labels=None):
+        """A conditional run's class names (None: unconditional) and the classes of the real
+        points about to be shown."""
+        self.classes, self._real_labels = (tuple(classes), real_labels) if classes else (None, None)
+        self.heatClassBox.blockSignals(True)
+        self.heatClassBox.clear()
+        if self.classes:
+            self.heatClassBox.addItems([f"D(x, y) for class {name}" for name in self.classes])
+            self._brushes = [pg.mkBrush(*c, 235) for c in class_colours(len(self.classes))]
+            self._fake_brushes = [pg.mkBrush(*c, 150) for c in class_colours(len(self.classes))]
+        self.heatClassBox.blockSignals(False)
+        self.heatClassBox.setVisible(bool(self.classes))
+        if self.classes:
+            self.drawButton.setChecked(False)
+        for button in (self.drawButton, self.clearDrawingButton, self.useDrawingButton):
+            button.setVisible(not self.classes and not self._recorded)
+        self._set_title()
+
+    def _heat_class_picked(self, index: int):
+        if index >= 0:
+            self._set_title()
+            self.heatClassChanged.emit(index)
+
+    def _set_title(self, field=None):
+        """The title says whose heatmap it is: a conditional D's is for one class."""
+        title = "2D field, recorded" if self._recorded else TITLE   # a recorded pane is half as wide
+        if self.classes:
+            shown = field.heat_class if field is not None and field.heat_class is not None \
+                else self.heatClassBox.currentIndex()
+            title = (f"{'2D field, recorded' if self._recorded else '2D field'}: D(x, y) for class "
+                     f"{self.classes[shown]}; points coloured by class")
+        self.plot.setTitle(title, color="#222", size="10pt")
+
     def show_real(self, real: np.ndarray):
         self._real = real
-        self.real.setData(real[:, 0], real[:, 1])
+        if self._real_labels is not None:
+            self.real.setData(real[:, 0], real[:, 1], brush=[self._brushes[k] for k in self._real_labels])
+        else:
+            self.real.setData(real[:, 0], real[:, 1])
         self._follow()
 
     def show_field(self, field):
@@ -151,7 +202,12 @@ class FieldView(QWidget):
             self.change.setRect(x0, y0, x1 - x0, y1 - y0)
         else:
             self.change.clear()
-        self.fake.setData(field.fake[:, 0], field.fake[:, 1])
+        if field.fake_labels is not None and self.classes:
+            self.fake.setData(field.fake[:, 0], field.fake[:, 1],
+                              brush=[self._fake_brushes[k] for k in field.fake_labels])
+            self._set_title(field)
+        else:
+            self.fake.setData(field.fake[:, 0], field.fake[:, 1])
         self._fake = field.fake
         self._draw_arrows(field.fake, field.push)
         self._draw_manifold(field.manifold)

@@ -101,6 +101,7 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         self.worker.set_recovery_folder(self.recoveryFolder)
         self.worker.set_runs_folder(self.runsFolder)
         self.fieldView.boundsChanged.connect(self._set_field_bounds)
+        self.fieldView.heatClassChanged.connect(self._set_heat_class)
         self.fieldView.drawingSubmitted.connect(lambda pts: self.use_points(pts, "drawn"))
         self.thread.start()
 
@@ -179,6 +180,11 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
             return
         self._start_loading("drawing", name)
         self.worker.reset(config, dataset)
+
+    def _set_heat_class(self, label):
+        # called here, in the GUI thread: a slot of the worker's own would queue for its
+        # thread, which is busy reading the training service
+        self.worker.set_heat_class(label)
 
     def _set_field_bounds(self, bounds):
         self.worker.set_field_bounds(bounds)
@@ -272,8 +278,11 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         points = info.dataset_kind == "points"
         self.exploreAction.setEnabled(not points)   # the explorer shows images
         self.sampleView.reset()
+        self.sampleView.set_classes(info.classes, info.grid_columns)   # conditional: a row per class
+        self.pipeline.conditional = info.config.conditional != "none"   # the label goes into G and D
         self.dataViews.setCurrentWidget(self.fieldView if points else self.sampleView)
         self.fieldView.reset()
+        self.fieldView.set_classes(info.classes, info.real_labels)
         if info.real is not None:
             self.fieldView.show_real(info.real)
         self.qualityPanel.clear()

@@ -31,7 +31,7 @@ class MomentPane(QWidget):
         self.sampleView = SampleView()
         self.sampleView.plot.setTitle("Samples (fixed noise), recorded")
         self.fieldView = FieldView()
-        self.fieldView.plot.setTitle("2D field, recorded", color="#222", size="10pt")   # fits half a column
+        self.fieldView._recorded = True   # titled "2D field, recorded" (it fits half a column), no drawing
         # a recorded field is read, not drawn on: drawing new data belongs to the live view
         for w in (self.fieldView.drawButton, self.fieldView.useDrawingButton, self.fieldView.clearDrawingButton):
             w.hide()
@@ -41,17 +41,30 @@ class MomentPane(QWidget):
         self.payload = None            # the frame shown
         self.moment = None             # its update
         self.fieldView.boundsChanged.connect(self._bounds_changed)
+        self.fieldView.heatClassChanged.connect(self._heat_class_picked)
 
-    def set_run(self, kind: str, mirror: FieldMirror | None, real: np.ndarray | None):
-        """A run's kind ("images" or "points"); for points its field mirror and real data."""
+    def set_run(self, kind: str, mirror: FieldMirror | None, real: np.ndarray | None, reader=None):
+        """A run's kind ("images" or "points"); for points its field mirror and real data; the
+        reader of its store, for a conditional run's classes."""
         points = kind == "points"
         self.sampleView.setVisible(not points)
         self.fieldView.setVisible(points)
         self.mirror, self.payload, self.moment = mirror, None, None
         self.sampleView.reset()
         self.fieldView.reset()
+        classes = getattr(reader, "classes", None)
+        self.sampleView.set_classes(classes, getattr(reader, "grid_columns", None))
+        if not classes:
+            self.sampleView.plot.setTitle("Samples (fixed noise), recorded")
+        self.fieldView.set_classes(classes, getattr(reader, "real_labels", None))
         if points and real is not None:
             self.fieldView.show_real(real)
+
+    def _heat_class_picked(self, label: int):
+        if self.mirror is not None:
+            self.mirror.set_heat_class(label)
+            if self.payload is not None and "weights" in self.payload:
+                self._draw_field()
 
     def show_moment(self, update: int, payload: dict, caption: str):
         self.caption.setText(caption)
@@ -72,7 +85,7 @@ class MomentPane(QWidget):
         if self.fieldView.isVisible():
             self.fieldView._follow_again()
         elif self.sampleView.last_tiled is not None:
-            self.sampleView.plot.autoRange()
+            self.sampleView.plot.autoRange(items=[self.sampleView.image])
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
@@ -103,9 +116,9 @@ class MomentView(QWidget):
         layout.addWidget(self.paneB, 1)
         self.paneB.hide()
 
-    def set_run(self, kind: str, mirrors: tuple, real):
-        self.paneA.set_run(kind, mirrors[0], real)
-        self.paneB.set_run(kind, mirrors[1], real)
+    def set_run(self, kind: str, mirrors: tuple, real, reader=None):
+        self.paneA.set_run(kind, mirrors[0], real, reader)
+        self.paneB.set_run(kind, mirrors[1], real, reader)
 
     def set_ab(self, on: bool):
         self.paneB.setVisible(on)

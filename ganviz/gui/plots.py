@@ -16,6 +16,16 @@ from .series import Series
 D_COLOUR = (52, 120, 246)      # the discriminator's colour everywhere
 G_COLOUR = (235, 120, 30)      # the generator's
 REAL_COLOUR = (40, 160, 90)
+# one colour per class in conditional runs (Tableau's ten; more classes get evenly spaced hues)
+TEN_CLASSES = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+               (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+
+
+def class_colours(classes: int) -> list[tuple]:
+    """An RGB colour for each of `classes` classes, all distinct."""
+    if classes <= len(TEN_CLASSES):
+        return list(TEN_CLASSES[:classes])
+    return [pg.intColor(i, hues=classes, values=1, maxValue=220).getRgb()[:3] for i in range(classes)]
 GREY = (130, 130, 130)
 STEP_VIEW_UPDATES = 24         # the step view shows this many recent updates ...
 STEP_VIEW_MIN_SPAN = 0.01      # ... on a y span of at least this, so one step's change shows

@@ -91,12 +91,12 @@ class QualityPanel(QWidget):
             real = metrics.get("real", {})
             self.modesLabel.setText(f"coverage {covered:.2f} (real {real.get('coverage', float('nan')):.2f})")
             classes = f"digit classes {metrics['classes_covered']}/10   " if "classes_covered" in metrics else ""
-            self.detailLabel.setText(classes + image_details(metrics))
+            self.detailLabel.setText(asked_for(metrics) + classes + image_details(metrics))
             title = IMAGES_TITLE
         elif "modes_covered" in metrics:
             n, covered, hq = metrics["n_modes"], metrics["modes_covered"], metrics["high_quality"]
             self.modesLabel.setText(f"modes covered {covered}/{n}")
-            self.detailLabel.setText(f"high quality {hq:.1f} %   reverse KL {metrics['reverse_kl']:.3f}")
+            self.detailLabel.setText(asked_for(metrics) + f"high quality {hq:.1f} %   reverse KL {metrics['reverse_kl']:.3f}")
             title = MODES_TITLE
         elif "classes_covered" in metrics:
             n, covered, hq = 10, metrics["classes_covered"], float("nan")
@@ -165,6 +165,24 @@ class QualityPanel(QWidget):
         width = (edges[1] - edges[0]) * 0.45
         self.realBars.setOpts(x=centres - width / 2, height=real_counts, width=width)
         self.fakeBars.setOpts(x=centres + width / 2, height=fake_counts, width=width)
+
+
+def asked_for(metrics: dict) -> str:
+    """A conditional run's: how often G draws the class it was asked for, beside real data's
+    score on the same test (the digit classifier's held-out accuracy; real points at their
+    own mode), and the class G gets right least often."""
+    if "label_accuracy" not in metrics:
+        return ""
+    if "modes_covered" in metrics:
+        return (f"nearest the asked-for mode {100 * metrics['label_accuracy']:.1f} % "
+                f"(real {100 * metrics['real_label_accuracy']:.1f} %)   ")
+    text = f"asked-for digit {metrics['label_accuracy']:.2f} (real {metrics['real_label_accuracy']:.2f})"
+    per_class = np.asarray(metrics.get("label_accuracy_per_class", []), float)
+    if per_class.size and np.isfinite(per_class).any():
+        worst = int(np.nanargmin(per_class))
+        real = metrics.get("real_label_accuracy_per_class", [float("nan")] * per_class.size)[worst]
+        text += f", weakest {worst}: {per_class[worst]:.2f} (real {real:.2f})"
+    return text + "   "
 
 
 def image_details(metrics: dict) -> str:

@@ -21,15 +21,42 @@ class SampleView(pg.GraphicsLayoutWidget):
         self.plot.addItem(self.image)
         self.last_tiled = None
         self._ranged = False
+        self.columns = None   # conditional runs: one row per class, these many columns
+        self._names = []      # ... and the class names beside the rows
 
     def reset(self):
         self.image.clear()
         self._ranged = False
 
+    def set_classes(self, classes, columns: int | None):
+        """A conditional run's grid: one row per class (named at its left), the same noise
+        down each column; None: an unconditional run's near-square grid."""
+        for item in self._names:
+            self.plot.removeItem(item)
+        self._names = []
+        self.columns = columns if classes else None
+        if not classes:
+            self.plot.setTitle("Generated samples (fixed noise)")
+            return
+        self.plot.setTitle("Samples: a row per class, the same noise down each column")
+        for name in classes:
+            item = pg.TextItem(str(name), color=(60, 60, 60), anchor=(1, 0.5))
+            self.plot.addItem(item)
+            self._names.append(item)
+
+    def _name_rows(self, shape):
+        """Each class name beside the centre of its row of the tiled grid (pad 1 pixel)."""
+        if not self._names:
+            return
+        step = (shape[0] - 1) / len(self._names)
+        for i, item in enumerate(self._names):
+            item.setPos(-1, 1 + step * (i + 0.5))
+
     def show_samples(self, samples: np.ndarray):
-        self.last_tiled = tile(samples)   # the same grid `ganviz train` writes to samples.png
+        self.last_tiled = tile(samples, cols=self.columns)   # the same grid `ganviz train` writes to samples.png
+        self._name_rows(self.last_tiled.shape)
         # Fixed levels: the grey value of a pixel means the same thing in every frame.
         self.image.setImage(self.last_tiled.copy(), levels=(0, 255), autoLevels=False)
         if not self._ranged:  # frame the grid once; after that the user's zoom is kept
-            self.plot.autoRange()
+            self.plot.autoRange(items=[self.image])   # the grid, not the class names beside it
             self._ranged = True

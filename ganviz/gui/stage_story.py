@@ -58,8 +58,11 @@ def written_sum(terms, total) -> str:
 
 
 def _penalties(stages, config):
-    """[(formula term, value, name)] for the penalties this D update added."""
+    """[(formula term, value, name)] for the penalties (and AC-GAN's class term) this D update
+    added."""
     out = []
+    if not math.isnan(stages.get("class_loss", math.nan)):
+        out.append(("CE(class of x) + CE(class of G(z, y))", stages["class_loss"], "class"))
     if not math.isnan(stages.get("penalty_gp", math.nan)):
         out.append((f"{config.gp_weight:g}·E[(‖∇D(x̂)‖ {MINUS} 1)²]", stages["penalty_gp"], "gradient penalty"))
     if not math.isnan(stages.get("penalty_r1", math.nan)):
@@ -86,6 +89,10 @@ def formula(phase: str, stages: dict, objective, config) -> str:
     """The loss this update minimised, written out, then each term's value and the total."""
     real, fake, g = loss_terms(objective.name, config.label_smoothing)
     if phase == "G":
+        if not math.isnan(stages.get("class_loss", math.nan)):   # AC-GAN: G wants its class named too
+            adv = stages["loss_g"] - stages["class_loss"]
+            return (f"loss_G = {g} + CE(class of G(z, y))\n       = "
+                    f"{written_sum([adv, stages['class_loss']], stages['loss_g'])}")
         return f"loss_G = {g}\n       = {num(stages['loss_g'])}"
     pens = _penalties(stages, config)
     written = _joined([real, fake, *(p[0] for p in pens)])
@@ -135,9 +142,26 @@ def _none_to(net: str, stages: dict) -> str:
         f"{net}'s gradients changed by {sig(moved)}."   # never expected: said if it happens
 
 
+LABEL_INTO_D = {
+    "concat": "the label joins D's input",
+    "projection": "D scores its features against the label's embedding (projection)",
+    "acgan": "D also names the class it sees (auxiliary classifier)",
+}
+
+
+def _with_labels(config) -> tuple[str, str, str]:
+    """(the real batch's words, the fakes' words, how D takes the label) for a conditional
+    run; empty for an unconditional one."""
+    if config.conditional == "none":
+        return "", "", ""
+    return (" with its labels", ", each asked for the class of a real sample (label y into G with z)",
+            f"; {LABEL_INTO_D[config.conditional]}")
+
+
 def d_stages(record, stages: dict, objective, config) -> list[Stage]:
     score = "D" if objective.probability else "critic"
     n = config.batch_size
+    real_y, fake_y, into_d = _with_labels(config)
     pens = _penalties(stages, config)
     values = [stages["loss_real"], stages["loss_fake"], *(p[1] for p in pens)]
     d = sum_digits(values, stages["loss_total"])
@@ -146,11 +170,11 @@ def d_stages(record, stages: dict, objective, config) -> list[Stage]:
              f"{score}(G(z)) {moved(record.d_fake_before, record.d_fake_after)}. G did not change.")
     return [
         Stage("Real batch through D",
-              f"A real batch ({n} samples) goes through D: real output {num(stages['real_score'])}, "
+              f"A real batch ({n} samples){real_y} goes through D{into_d}: real output {num(stages['real_score'])}, "
               f"{_aim(objective, stages['real_target'], 'real')}.",
               forward=(("real-D",), ("D-score",)), score_label=f"{score}(x) {num(stages['real_score'])}"),
         Stage("Fakes through D",
-              f"Noise goes through G (frozen), the {n} fakes through D: fake output "
+              f"Noise goes through G (frozen){fake_y}, the {n} fakes through D: fake output "
               f"{num(stages['fake_score'])}, {_aim(objective, stages['fake_target'], 'fake')}.",
               forward=(("z-G",), ("G-fake",), ("fake-D",), ("D-score",)),
               score_label=f"{score}(G(z)) {num(stages['fake_score'])}"),
@@ -170,11 +194,13 @@ def d_stages(record, stages: dict, objective, config) -> list[Stage]:
 def g_stages(record, stages: dict, objective, config) -> list[Stage]:
     score = "D" if objective.probability else "critic"
     n = config.batch_size
+    asked = "" if config.conditional == "none" else \
+        " (each fake asked for a random class: label y into G with z, and into D with the fake)"
     lower = ("by bringing the fakes' outputs to 1" if objective.name == "least_squares"
              else f"by making {'D' if objective.probability else 'the critic'} score the fakes higher")
     return [
         Stage("Fakes through the frozen D",
-              f"Noise goes through G and the frozen D ({n} fakes): fake output {num(stages['fake_score'])}, "
+              f"Noise goes through G and the frozen D ({n} fakes{asked}): fake output {num(stages['fake_score'])}, "
               f"{_aim(objective, stages['g_target'], 'g')}.",
               forward=(("z-G",), ("G-fake",), ("fake-D",), ("D-score",)),
               score_label=f"{score}(G(z)) {num(stages['fake_score'])}"),

@@ -109,8 +109,8 @@ class Timeline(QWidget):
         mirrors, real = (None, None), None
         if points:
             noise, real = _noise_and_real(reader)
-            mirrors = tuple(FieldMirror(reader.config, tuple(reader.sample_shape), noise) for _ in range(2))
-        self.view.set_run(reader.dataset_kind, mirrors, real)
+            mirrors = tuple(FieldMirror.of_run(reader, noise) for _ in range(2))
+        self.view.set_run(reader.dataset_kind, mirrors, real, reader)
         self.show()
         self._read_new(0)
         self.slider.blockSignals(True)

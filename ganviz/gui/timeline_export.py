@@ -72,13 +72,13 @@ def _pane(reader) -> MomentPane:
     mirror = real = None
     if reader.dataset_kind == "points":
         noise, real = _noise_and_real(reader)
-        mirror = FieldMirror(reader.config, tuple(reader.sample_shape), noise)
+        mirror = FieldMirror.of_run(reader, noise)
         for w in (*pane.fieldView.layerChecks.values(), pane.fieldView.note):   # the picture only
             w.hide()
     pane.setAttribute(Qt.WA_DontShowOnScreen)   # laid out and painted, never on screen
     pane.resize(SIDE, SIDE + 20)
     pane.show()
-    pane.set_run(reader.dataset_kind, mirror, real)
+    pane.set_run(reader.dataset_kind, mirror, real, reader)
     return pane
 
 

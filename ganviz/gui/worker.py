@@ -61,6 +61,7 @@ class TrainingWorker(QObject):
         self._result_ready = threading.Condition()
         self._mirror = None          # 2D runs: G and D copied here to draw the field
         self._field_bounds = None    # the 2D view's visible plane
+        self._heat_class = 0         # conditional 2D runs: the class D's heatmap is drawn for
         self._fresh_noise = False
         self._recovery_folder = None
         self._config = None          # the current run's config: a fresh start if recovery fails
@@ -163,6 +164,13 @@ class TrainingWorker(QObject):
         if changed and bounds is not None:
             self.send(m.SendSamples())
 
+    def set_heat_class(self, label: int):
+        """Conditional 2D runs: draw D's heatmap and G's manifold for class `label` (from the
+        next field on, computed in the worker thread; now, if paused)."""
+        if label != self._heat_class:
+            self._heat_class = label
+            self.send(m.SendSamples())
+
     def refresh(self):
         """Ask for a batch with samples and quality metrics now."""
         self.send(m.SendAll())
@@ -253,8 +261,10 @@ class TrainingWorker(QObject):
             if isinstance(event, m.RunStarted):
                 self._config = event.config
                 self._run_folder = event.folder
-                self._mirror = FieldMirror(event.config, event.sample_shape, event.fixed_noise) \
+                self._mirror = FieldMirror(event.config, event.sample_shape, event.fixed_noise,
+                                           event.fixed_labels, len(event.classes or ())) \
                     if event.dataset_kind == "points" else None
+                self._heat_class = 0
             elif isinstance(event, m.Batch):
                 if self._mirror is not None:   # counts D's updates for the "change in D" layer
                     self._mirror.note_records(event.records)
@@ -271,6 +281,7 @@ class TrainingWorker(QObject):
             return
         try:
             self._mirror.load(weights)
+            self._mirror.set_heat_class(self._heat_class)
             batch.field = self._mirror.field(bounds, fresh=self._fresh_noise)
         except Exception as e:  # a field that cannot be drawn must not stop the batches
             self.failed.emit(f"Cannot draw the field: {e}", f"{type(e).__name__}: {e}")

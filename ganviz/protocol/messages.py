@@ -197,6 +197,10 @@ class RunStarted(Event):
     note: str = ""                    # e.g. a checkpoint saved on CUDA, opened on this CPU
     recovery: RecoveryNote | None = None   # set when the run was reopened by Recover
     folder: str | None = None         # the run's store (RunsFolder), None when none is kept
+    classes: tuple | None = None      # conditional runs: the class names, else None
+    fixed_labels: np.ndarray | None = None   # ... the class of each fixed-noise sample
+    real_labels: np.ndarray | None = None    # ... the class of each real point in `real`
+    grid_columns: int | None = None   # ... image runs: the grid's columns (one row per class)
 
 
 @dataclass

@@ -322,16 +322,22 @@ class TrainingService:
         if self.recovery is not None:
             self.recovery.begin_run()
         ds = trainer.dataset
-        real = None
+        real = real_labels = None
         if ds.kind == "points":  # a fixed subset of the real data, shown once
-            real = ds.data[np.random.default_rng(0).permutation(len(ds.data))[:1000]].cpu().numpy().copy()
+            shown = np.random.default_rng(0).permutation(len(ds.data))[:1000]
+            real = ds.data[shown].cpu().numpy().copy()
+            if trainer.labels is not None:
+                real_labels = trainer.labels.cpu().numpy()[shown].copy()
+        fixed_labels = trainer.fixed_labels
         self.send(m.RunStarted(
             config=trainer.config, device=str(trainer.device), dataset_kind=ds.kind, dataset_name=ds.name,
             dataset_size=len(ds), sample_shape=tuple(ds.sample_shape),
             fixed_noise=trainer.fixed_noise.cpu().numpy().copy(),   # a copy: in-process, no shared tensor
             history=trainer.history.array(), next_phase=trainer.next_phase, iteration=trainer.iteration,
             updates=trainer.updates, real=real, skipped=ds.skipped, note=getattr(trainer, "load_note", ""),
-            recovery=recovery, folder=self.store.folder if self.store is not None else None))
+            recovery=recovery, folder=self.store.folder if self.store is not None else None,
+            classes=trainer.classes, real_labels=real_labels, grid_columns=trainer.grid_columns,
+            fixed_labels=None if fixed_labels is None else fixed_labels.cpu().numpy().copy()))
         self.send(m.Running(False))
         self.flush(force_samples=True, metrics=True, force=True)
         self.keep_recovery_state(force=True)

@@ -8,6 +8,15 @@ ganviz.core.evaluate.evaluate (high quality = within 3 sigma of the nearest mode
 per-seed rows, mean +- std over seeds and the published rows beside them.
 Digits (--digits): the digits preset (else Config(dataset="digits", batch_size=64)) on 3 seeds;
 classes covered out of 10 and the class-histogram KL of 1000 samples beside real data's own KL.
+--digit-runs picks what runs on the digits, each NAME[@ITERATIONS]: "preset" (the above),
+"default" (Config(dataset="digits")), and "concat", "projection", "acgan" (the defaults,
+conditioned on the class that way). Every digits row shows coverage and density against held-out
+real data's own (issue 13's goal for an unconditional run at its budget: both within 0.1 of
+real), and for conditional runs how often the classifier names the asked-for digit, beside its
+accuracy on real digits (goal: at least 95 % of it).
+
+    python benchmarks/quality.py --no-mixtures --digits --digit-seeds 1 --workers 2 \
+        --digit-runs preset@60,preset,default,concat,projection,acgan --digit-iterations 2000
 
     python benchmarks/quality.py --workers 2 --digits --json benchmarks/results.json \\
         --markdown benchmarks/results.md                                  # the full protocol
@@ -77,14 +86,28 @@ def mixture_jobs(args) -> list[dict]:
     return jobs
 
 
+CONDITIONED = ("concat", "projection", "acgan")
+
+
 def digit_jobs(args) -> list[dict]:
-    label, config = digits_config()
-    config = config.replace(device=args.device)
-    print(f"digits: {label}, {args.digit_iterations} iterations, seeds 0..{args.digit_seeds - 1}; "
-          f"{changed_fields(config)}")
-    return [{"kind": "digits", "preset": label, "dataset": "digits", "seed": seed,
-             "iterations": args.digit_iterations, "threads": args.threads,
-             "config": config.replace(seed=seed).to_dict()} for seed in range(args.digit_seeds)]
+    jobs = []
+    for spec in args.digit_runs:
+        name, _, at = spec.partition("@")
+        iterations = int(at) if at else args.digit_iterations
+        if name == "preset":
+            label, config = digits_config()
+        elif name == "default" or name in CONDITIONED:
+            label = "Config(dataset='digits')" + (f", conditional {name}" if name in CONDITIONED else "")
+            config = Config(dataset="digits", conditional=name if name in CONDITIONED else "none")
+        else:
+            raise SystemExit(f"--digit-runs: unknown run {name!r} (preset, default, {', '.join(CONDITIONED)})")
+        config = config.replace(device=args.device)
+        print(f"digits: {label}, {iterations} iterations, seeds 0..{args.digit_seeds - 1}; "
+              f"{changed_fields(config)}")
+        jobs += [{"kind": "digits", "preset": f"{label} @{iterations}", "dataset": "digits", "seed": seed,
+                  "iterations": iterations, "threads": args.threads,
+                  "config": config.replace(seed=seed).to_dict()} for seed in range(args.digit_seeds)]
+    return jobs
 
 
 def run_all(jobs, workers) -> list[dict]:
@@ -109,7 +132,12 @@ def print_row(r):
         score = (f"modes {r['modes_covered']:2d}/{r['n_modes']:<2d}  high quality {r['high_quality']:5.1f} %  "
                  f"reverse KL {r['reverse_kl']:.3f}")
     else:
-        score = (f"classes {r['classes_covered']:2d}/10  KL {r['kl']:.3f} (real {r['real_kl']:.3f})")
+        real = r.get("real", {})
+        score = (f"classes {r['classes_covered']:2d}/10  KL {r['kl']:.3f} (real {r['real_kl']:.3f})  "
+                 f"coverage {r['coverage']:.2f} (real {real['coverage']:.2f})  density {r['density']:.2f} "
+                 f"(real {real['density']:.2f})")
+        if "label_accuracy" in r:
+            score += f"  asked-for digit {r['label_accuracy']:.3f} (real {r['real_label_accuracy']:.3f})"
     print(f"  {r['preset'][:24]:24s} {r['dataset']:6s} seed {r['seed']}: {score}   "
           f"{r['train_s']:7.1f} s ({r['it_per_s']:.0f} it/s)", flush=True)
 
@@ -121,13 +149,20 @@ def summarise(results) -> list[dict]:
     out = []
     for (kind, preset, dataset), rs in groups.items():
         keys = (("modes_covered", "high_quality", "reverse_kl") if kind == "mixture"
-                else ("classes_covered", "kl", "real_kl"))
+                else ("classes_covered", "kl", "real_kl", "coverage", "density")
+                + (("label_accuracy", "real_label_accuracy") if "label_accuracy" in rs[0] else ()))
         row = {"kind": kind, "preset": preset, "dataset": dataset, "seeds": len(rs),
                "iterations": rs[0]["iterations"], "n_modes": rs[0].get("n_modes")}
         for k in keys + ("train_s",):
             row[k], row[k + "_std"] = mean_std([r[k] for r in rs])
         if kind == "digits":
             row["goal_met"] = all(r["classes_covered"] == 10 and r["kl"] <= r["real_kl"] + 0.05 for r in rs)
+            row["real_coverage"] = rs[0]["real"]["coverage"]
+            row["real_density"] = rs[0]["real"]["density"]
+            row["near_real"] = all(abs(r["coverage"] - r["real"]["coverage"]) <= 0.1
+                                   and abs(r["density"] - r["real"]["density"]) <= 0.1 for r in rs)
+            if "label_accuracy" in rs[0]:
+                row["label_goal_met"] = all(r["label_accuracy"] >= 0.95 * r["real_label_accuracy"] for r in rs)
         out.append(row)
     return out
 
@@ -149,11 +184,17 @@ def summary_lines(summary) -> list[str]:
     if digits:
         lines += [""] if lines else []
         lines += ["| digits | seeds | iterations | classes covered / 10 | class KL | real data KL | "
-                  "goal (10/10, KL <= real + 0.05) | train s/seed |", "|---|---|---|---|---|---|---|---|"]
+                  "goal (10/10, KL <= real + 0.05) | coverage (real) | density (real) | both within 0.1 "
+                  "of real | asked-for digit (classifier on real) | >= 95 % of real | train s/seed |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in digits:
+            asked = (f"{pm(r, 'label_accuracy', '.3f')} ({r['real_label_accuracy']:.3f}) | "
+                     f"{'met' if r['label_goal_met'] else 'NOT met'}") if "label_accuracy" in r else "| "
             lines.append(f"| {r['preset']} | {r['seeds']} | {r['iterations']} | {pm(r, 'classes_covered', '.1f')} | "
                          f"{pm(r, 'kl', '.3f')} | {r['real_kl']:.3f} | {'met' if r['goal_met'] else 'NOT met'} | "
-                         f"{pm(r, 'train_s', '.0f')} |")
+                         f"{pm(r, 'coverage', '.2f')} ({r['real_coverage']:.2f}) | "
+                         f"{pm(r, 'density', '.2f')} ({r['real_density']:.2f}) | "
+                         f"{'yes' if r['near_real'] else 'no'} | {asked} | {pm(r, 'train_s', '.0f')} |")
     return lines
 
 
@@ -166,6 +207,8 @@ def main():
     p.add_argument("--digits", action="store_true", help="also run the digits check")
     p.add_argument("--digit-iterations", type=int, default=3000)
     p.add_argument("--digit-seeds", type=int, default=3)
+    p.add_argument("--digit-runs", default="preset", help="comma-separated NAME[@ITERATIONS]: preset, "
+                   "default, concat, projection, acgan (see above)")
     p.add_argument("--no-mixtures", action="store_true", help="only the digits check")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.add_argument("--workers", type=int, default=1, help="seeds trained in parallel processes")
@@ -175,6 +218,7 @@ def main():
     args = p.parse_args()
     args.presets = [s.strip() for s in args.presets.split(",") if s.strip()]
     args.datasets = [s.strip() for s in args.datasets.split(",") if s.strip()]
+    args.digit_runs = [s.strip() for s in args.digit_runs.split(",") if s.strip()]
     args.seed_list = list(range(args.seeds))
     torch.set_num_threads(args.threads)
     machine = machine_info(args.device)

@@ -52,10 +52,10 @@ class ServiceWorker(QObject):
     service in this thread, its Explored answers emitted as the worker emits them."""
     explored = Signal(object)
 
-    def __init__(self):
+    def __init__(self, config=DIGITS):
         super().__init__()
         self.service = TrainingService(self)   # this object is the service's channel too
-        self.service.start(Trainer(DIGITS))
+        self.service.start(Trainer(config))
         self.service.trainer.train(30)
 
     def send(self, message):
@@ -87,3 +87,21 @@ def test_the_dialog_shows_the_walk_the_nearest_images_and_the_plane(qtbot):
     qtbot.mousePress(pad, Qt.LeftButton, pos=QPointF(pad.width() - 1, 0).toPoint())
     assert dialog.planeLabel.text() == "u 1.00, v 0.00 between seeds 1, 2, 3, 4"
     assert not dialog.planeImage.pixmap().isNull()
+
+
+def test_a_conditional_run_is_explored_one_class_at_a_time(qtbot):
+    from ganviz.gui.explorer import ExplorerDialog
+    worker = ServiceWorker(DIGITS.replace(conditional="concat"))
+    dialog = ExplorerDialog(worker)
+    qtbot.addWidget(dialog)
+    dialog.set_classes(worker.service.trainer.classes)
+    dialog.show()
+    walks = []
+    for label in (2, 7):
+        dialog.classBox.setCurrentIndex(label)
+        dialog.walk()
+        walks.append([t.pixmap().toImage() for t in dialog.tiles])
+        assert f"Seed 1 → seed 2, class {label} at iteration 30" in dialog.pathLabel.text()
+    assert walks[0] != walks[1]   # the same noise, another class: other images
+    qtbot.mouseClick(dialog.tiles[0], Qt.LeftButton)
+    assert "the sample at t = 0.00" in dialog.nearLabel.text()

@@ -99,6 +99,26 @@ def test_image_frames_keep_the_samples_to_a_255th(tmp_path):
     assert np.abs(payload["samples"] - samples).max() <= 1 / 255 + 1e-6
 
 
+def test_a_reader_following_a_thinning_writer_lists_exactly_the_frames_stored(tmp_path):
+    """refresh() reads only the frames past its last one, unless the writer deleted some since:
+    then it reads the list anew (a long run's refresh must not cost its whole length)."""
+    trainer = make()
+    frame_bytes = len(store_module.encode_frame(store_module.frame_payload(trainer)))
+    store = RunStore(tmp_path / "run", trainer, budget_mb=12 * frame_bytes / 1e6)
+    reader, thinned = RunReader(tmp_path / "run"), 0
+    for _ in range(60):
+        store.add_records(trainer.train(1))
+        store.maybe_frame(trainer, force=True)
+        store.commit()
+        before = reader.frame_updates()
+        reader.refresh()
+        stored = [u for (u,) in store.db.execute("SELECT at_update FROM frames ORDER BY at_update")]
+        assert reader.frame_updates().tolist() == stored
+        thinned += not set(before) <= set(stored)
+    store.close()
+    assert thinned > 3   # the writer thinned while the reader followed
+
+
 def test_retention_keeps_the_budget_the_first_and_the_latest(tmp_path):
     from ganviz.core.checkpoint import save_checkpoint
     trainer = make()

@@ -48,13 +48,15 @@ def plane_noise(corners: torch.Tensor, u: float, v: float) -> torch.Tensor:
     return (z / z.norm().clamp_min(1e-12) * c.norm(dim=1).mean()).float()
 
 
-def generate(generator, noise: torch.Tensor) -> np.ndarray:
-    """G's output on this noise (eval mode, no gradient), as CPU numpy."""
+def generate(generator, noise: torch.Tensor, label: int | None = None) -> np.ndarray:
+    """G's output on this noise (eval mode, no gradient), as CPU numpy; a conditional G is
+    asked for class `label` for every sample."""
     device = next(generator.parameters()).device
+    y = None if label is None else torch.full((len(noise),), int(label), dtype=torch.long, device=device)
     with torch.no_grad():
         was = generator.training
         generator.eval()
-        out = generator(noise.to(device))
+        out = generator(noise.to(device), y)
         generator.train(was)
     return out.cpu().numpy()
 

@@ -13,7 +13,7 @@ import torch
 from .config import Config, ConfigError
 from .frames import FrameError, decode_frame
 from .history import COLUMNS
-from .store_format import (DB, FORMAT, VERSION, WIDTH, StoreError, from_json, unpack_rows)
+from .store_format import (DB, FORMAT, FRAMES_REMOVED, VERSION, WIDTH, StoreError, from_json, unpack_rows)
 
 INT_COLUMNS = ("update", "iteration")
 
@@ -67,14 +67,25 @@ class RunReader:
         self.modes, self._points = arrays.get("modes"), arrays.get("points")
         self._n = 0
         self._frames = np.zeros(0, np.int64)
+        self._removed = None   # the writer's mark of its last deletion of frames
         self.refresh()
 
     def refresh(self) -> int:
-        """Rows committed now (call again to follow a run that is still being written)."""
+        """Rows committed now (call again to follow a run that is still being written). The
+        frames' list is read past its last known frame only, unless the writer deleted frames
+        since (thinning, or going back): a long run's refresh costs what is new, not its length."""
         with self._reading():
             self._n = rows_stored(self.db)
-            self._frames = np.array([u for (u,) in self.db.execute(
-                "SELECT at_update FROM frames ORDER BY at_update")], dtype=np.int64)
+            removed = self.db.execute("SELECT value FROM meta WHERE key = ?", (FRAMES_REMOVED,)).fetchone()
+            if removed != self._removed or not len(self._frames):
+                self._removed = removed
+                self._frames = np.array([u for (u,) in self.db.execute(
+                    "SELECT at_update FROM frames ORDER BY at_update")], dtype=np.int64)
+            else:
+                new = [u for (u,) in self.db.execute("SELECT at_update FROM frames WHERE at_update > ? "
+                                                     "ORDER BY at_update", (int(self._frames[-1]),))]
+                if new:
+                    self._frames = np.concatenate([self._frames, np.array(new, np.int64)])
         return self._n
 
     def __len__(self) -> int:

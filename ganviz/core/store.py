@@ -38,7 +38,7 @@ from .frames import encode_frame
 from .run_reader import RowSource, RunReader  # noqa: F401  (the API: store.RunReader)
 from .history import COLUMNS
 from .retention import to_thin
-from .store_format import (DB, FORMAT, SCHEMA, SNAPSHOTS, VERSION, StoreError, drop_empty_wal, lock_folder,
+from .store_format import (DB, FORMAT, FRAMES_REMOVED, SCHEMA, SNAPSHOTS, VERSION, StoreError, drop_empty_wal, lock_folder,
                            pack_rows, records_to_rows, snapshot_path, to_json, unpack_rows, write_error)
 
 COMMIT_INTERVAL = 0.5
@@ -352,6 +352,8 @@ class RunStore:
         else:
             self.frame_bytes -= freed
         self.db.executemany(f"DELETE FROM {table} WHERE at_update = ?", [(u,) for u in updates])
+        if table == "frames":
+            _frames_removed(self.db)
         return True
 
     def _truncate(self, rows: int):
@@ -370,6 +372,7 @@ class RunStore:
                            (rows - first, pack_rows(unpack_rows(data, n)[: rows - first]), first))
             for table in ("frames", "quality"):
                 db.execute(f"DELETE FROM {table} WHERE at_update > ?", (rows,))
+            _frames_removed(db)
             gone = [u for (u,) in db.execute("SELECT at_update FROM snapshots WHERE at_update > ?", (rows,))]
             db.execute("DELETE FROM snapshots WHERE at_update > ?", (rows,))
             db.execute("COMMIT")
@@ -396,3 +399,10 @@ class RunStore:
             except OSError:
                 pass
         self._doomed = []
+
+
+
+def _frames_removed(db):
+    """Mark that frames were deleted (in the deleting transaction): a reader then reads the list
+    of frames anew, instead of only the frames past the last it knew (RunReader.refresh)."""
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (FRAMES_REMOVED, to_json(time.time_ns())))

@@ -15,7 +15,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from ganviz.core.render import tile
@@ -99,7 +99,13 @@ class ExplorerDialog(QDialog):
         go = QPushButton("Walk", objectName="walkButton")
         go.setToolTip("G's samples along the slerp path between the two seeds' noise vectors")
         go.clicked.connect(self.walk)
-        for w in (QLabel("Walk from seed"), self.seedA, QLabel("to seed"), self.seedB, go):
+        # conditional runs: every question asks G for this class
+        self.classBox = QComboBox(objectName="explorerClassBox")
+        self.classBox.setToolTip("A conditional G draws the class it is asked for: the walk, the "
+                                 "plane and the nearest images are all for this class")
+        classes = getattr(getattr(parent, "session", None), "run_info", None)
+        self.set_classes(getattr(classes, "classes", None))
+        for w in (QLabel("Walk from seed"), self.seedA, QLabel("to seed"), self.seedB, self.classBox, go):
             walk.addWidget(w)
         walk.addStretch(1)
         layout.addLayout(walk)
@@ -152,6 +158,18 @@ class ExplorerDialog(QDialog):
         worker.explored.connect(self.show_explored)
         self.path_ts = np.linspace(0, 1, STEPS)
         self.path_seeds = None   # the seeds of the walk on screen
+        self.path_label = 0      # ... and its class (conditional runs)
+
+    def set_classes(self, classes):
+        """The run's class names (a conditional run), or None: no class to pick."""
+        self.classBox.clear()
+        if classes:
+            self.classBox.addItems([f"class {name}" for name in classes])
+        self.classBox.setVisible(bool(classes))
+
+    @property
+    def label(self) -> int:
+        return max(self.classBox.currentIndex(), 0)
 
     def _seed(self, value, name):
         box = QSpinBox(objectName=name)
@@ -161,14 +179,14 @@ class ExplorerDialog(QDialog):
 
     # ---------------------------------------------------------------- questions
     def walk(self):
-        self.worker.send(m.Interpolate(self.seedA.value(), self.seedB.value(), STEPS))
+        self.worker.send(m.Interpolate(self.seedA.value(), self.seedB.value(), STEPS, self.label))
 
     def nearest(self, index: int):
         if self.path_seeds is not None:   # the walk on screen, whatever the boxes say now
-            self.worker.send(m.NearestReal(*self.path_seeds, float(self.path_ts[index])))
+            self.worker.send(m.NearestReal(*self.path_seeds, float(self.path_ts[index]), label=self.path_label))
 
     def plane_sample(self, u: float, v: float):
-        command = m.PlaneSample(tuple(s.value() for s in self.cornerSeeds), u, v)
+        command = m.PlaneSample(tuple(s.value() for s in self.cornerSeeds), u, v, self.label)
         if time.monotonic() - self._plane_busy < PLANE_WAIT:   # (an answer lost: asked again after a while)
             self._plane_next = command
             return
@@ -180,6 +198,10 @@ class ExplorerDialog(QDialog):
         self.pad.corners = tuple(str(s) for s in seeds)
         self.pad.update()
 
+    def _class_words(self, event) -> str:
+        label = event.info.get("label")
+        return "" if label is None else f", {self.classBox.itemText(label)}"
+
     # ---------------------------------------------------------------- answers
     def show_explored(self, event: m.Explored):
         if event.what == "path":
@@ -187,12 +209,13 @@ class ExplorerDialog(QDialog):
             for t, image in zip(self.tiles, event.images):
                 t.setPixmap(pixmap(image))
             a, b = self.path_seeds = tuple(event.info["seeds"])
-            self.pathLabel.setText(f"Seed {a} → seed {b} at iteration {event.info['iteration']}: "
+            self.path_label = event.info.get("label") or 0
+            self.pathLabel.setText(f"Seed {a} → seed {b}{self._class_words(event)} at iteration {event.info['iteration']}: "
                                    f"t = {', '.join(f'{t:.2f}' for t in self.path_ts)}")
         elif event.what == "plane":
             self.planeImage.setPixmap(pixmap(event.images[0], 150))
             self.planeLabel.setText(f"u {event.info['u']:.2f}, v {event.info['v']:.2f} between seeds "
-                                    f"{', '.join(str(s) for s in event.info['seeds'])}")
+                                    f"{', '.join(str(s) for s in event.info['seeds'])}{self._class_words(event)}")
             self._plane_busy = 0.0
             if self._plane_next is not None:
                 command, self._plane_next = self._plane_next, None

@@ -272,11 +272,13 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
             self._plot_rows(rows)
         objective = session.objective
         self.scorePlot.set_probability(objective.probability)
-        self.lossPlot.set_objective(objective)
+        self.lossPlot.set_objective(objective, info.config.conditional)
         self.lossPlot.setToolTip(f"{objective.formula_d}\n{objective.formula_g}\n"
                                  "Dashed lines: the losses where D cannot tell real from fake.")
         points = info.dataset_kind == "points"
         self.exploreAction.setEnabled(not points)   # the explorer shows images
+        if getattr(self, "explorer", None) is not None:
+            self.explorer.set_classes(info.classes)
         self.sampleView.reset()
         self.sampleView.set_classes(info.classes, info.grid_columns)   # conditional: a row per class
         self.pipeline.conditional = info.config.conditional != "none"   # the label goes into G and D

@@ -433,10 +433,11 @@ class LossPlot(MetricPlot):
             self.set_visible(key, on)
         self._dirty = True
 
-    def set_objective(self, objective):
-        """Dashed lines in each network's colour at its loss where D cannot tell real from fake."""
+    def set_objective(self, objective, conditional: str = "none"):
+        """Dashed lines in each network's colour at its loss where D cannot tell real from fake
+        (for AC-GAN, of the losses' adversarial part: its class terms add to both)."""
         d, g = objective.equilibrium_d, objective.equilibrium_g
-        self.ref_note = "equilibrium"
+        self.ref_note = "equilibrium" if conditional != "acgan" else "equilibrium without AC-GAN's class terms"
         self.set_reference_lines([d, g], [f"{d:.3g}" if d is not None else "", f"{g:.3g}" if g is not None else ""],
                                  [D_COLOUR, G_COLOUR])
         self._update_title()

@@ -58,7 +58,7 @@ def open_run(window, folder: str) -> bool:
     for plot in window.plots:
         plot.clear_data()
     window.scorePlot.set_probability(window.objective.probability)
-    window.lossPlot.set_objective(window.objective)
+    window.lossPlot.set_objective(window.objective, reader.config.conditional)
     window.qualityPanel.clear()
     window.metrics = None
     try:   # its first refresh hands the rows so far to extend_run (the timeline's grew signal)

@@ -109,6 +109,7 @@ class Interpolate(Command):
     seed_a: int
     seed_b: int
     steps: int = 9
+    label: int = 0       # conditional runs: the class G is asked for (ignored otherwise)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class PlaneSample(Command):
     seeds: tuple
     u: float
     v: float
+    label: int = 0
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class NearestReal(Command):
     seed_b: int
     t: float
     k: int = 4
+    label: int = 0
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,9 @@ class Explorer:
             return
         ts = np.linspace(0.0, 1.0, max(2, int(command.steps)))
         noise = self._path(t, command.seed_a, command.seed_b, ts)
-        self.service.send(m.Explored("path", explore.generate(t.sampling_generator, noise),
+        self.service.send(m.Explored("path", explore.generate(t.sampling_generator, noise, _label(t, command)),
                                      {"t": ts, "seeds": (command.seed_a, command.seed_b),
-                                      "iteration": t.iteration}))
+                                      "iteration": t.iteration, "label": _label(t, command)}))
 
     def on_plane_sample(self, command: m.PlaneSample):
         t = self._trainer()
@@ -49,8 +49,9 @@ class Explorer:
             return
         corners = torch.stack([explore.seed_noise(s, t.config.noise_dim) for s in command.seeds])
         z = explore.plane_noise(corners, float(command.u), float(command.v))
-        self.service.send(m.Explored("plane", explore.generate(t.sampling_generator, z[None]),
-                                     {"u": command.u, "v": command.v, "seeds": tuple(command.seeds)}))
+        self.service.send(m.Explored("plane", explore.generate(t.sampling_generator, z[None], _label(t, command)),
+                                     {"u": command.u, "v": command.v, "seeds": tuple(command.seeds),
+                                      "label": _label(t, command)}))
 
     def on_nearest_real(self, command: m.NearestReal):
         t = self._trainer()
@@ -63,8 +64,16 @@ class Explorer:
         if self._nearest is None or self._nearest[0] is not t.dataset:
             # the quality measures' reference (evaluate.py): its features and yardstick, not a second set
             self._nearest = (t.dataset, explore.NearestReal(real_reference(t.dataset), t.dataset.data))
-        sample = explore.generate(t.sampling_generator, self._path(t, command.seed_a, command.seed_b, [command.t]))
+        sample = explore.generate(t.sampling_generator, self._path(t, command.seed_a, command.seed_b, [command.t]),
+                                  _label(t, command))
         found = self._nearest[1](sample[0], k=command.k)
         self.service.send(m.Explored("nearest", np.concatenate([sample, found["images"]]),
                                      {"t": command.t, "distances": found["distances"], "ratio": found["ratio"],
                                       "typical": self._nearest[1].typical}))
+
+
+def _label(t, command) -> int | None:
+    """The class a conditional run's G is asked for (None for an unconditional run)."""
+    if t.classes is None:
+        return None
+    return min(max(int(command.label), 0), len(t.classes) - 1)

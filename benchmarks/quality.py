@@ -9,6 +9,7 @@ per-seed rows, mean +- std over seeds and the published rows beside them.
 Digits (--digits): the digits preset (else Config(dataset="digits", batch_size=64)) on 3 seeds;
 classes covered out of 10 and the class-histogram KL of 1000 samples beside real data's own KL.
 --digit-runs picks what runs on the digits, each NAME[@ITERATIONS]: "preset" (the above),
+"preset:NAME" (that preset),
 "default" (Config(dataset="digits")), and "concat", "projection", "acgan" (the defaults,
 conditioned on the class that way). Every digits row shows coverage and density against held-out
 real data's own (issue 13's goal for an unconditional run at its budget: both within 0.1 of
@@ -96,6 +97,10 @@ def digit_jobs(args) -> list[dict]:
         iterations = int(at) if at else args.digit_iterations
         if name == "preset":
             label, config = digits_config()
+        elif name.startswith("preset:"):
+            label, config = f"preset {name[7:]!r}", preset_config(name[7:], Config(dataset="digits"))
+            if config is None:
+                raise SystemExit(f"--digit-runs: no preset named {name[7:]!r}")
         elif name == "default" or name in CONDITIONED:
             label = "Config(dataset='digits')" + (f", conditional {name}" if name in CONDITIONED else "")
             config = Config(dataset="digits", conditional=name if name in CONDITIONED else "none")

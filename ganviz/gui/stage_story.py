@@ -62,7 +62,7 @@ def _penalties(stages, config):
     added."""
     out = []
     if not math.isnan(stages.get("class_loss", math.nan)):
-        out.append(("CE(class of x) + CE(class of G(z, y))", stages["class_loss"], "class"))
+        out.append(("[CE(class of x) + CE(class of G(z, y))]", stages["class_loss"], "class"))
     if not math.isnan(stages.get("penalty_gp", math.nan)):
         out.append((f"{config.gp_weight:g}·E[(‖∇D(x̂)‖ {MINUS} 1)²]", stages["penalty_gp"], "gradient penalty"))
     if not math.isnan(stages.get("penalty_r1", math.nan)):

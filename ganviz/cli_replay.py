@@ -104,6 +104,10 @@ class FieldPainter:
             raise UserError(f"{reader.folder}: the run stored no fixed noise to draw its samples from")
         self.mirror = FieldMirror.of_run(reader)
         self.real = reader.real
+        # a conditional run: D's heatmap is for its first class (an AC-GAN's D: for every class)
+        classes = getattr(reader, "classes", None)
+        self.for_class = "" if not classes else (
+            " (any class)" if reader.config.conditional == "acgan" else f" for class {classes[0]}")
         self.extent = None
 
     def __call__(self, payload) -> np.ndarray:
@@ -147,9 +151,10 @@ class FieldPainter:
         if self.real is not None:
             for c, r in pixels(self.real):
                 draw.ellipse((c - 3, r - 3, c + 3, r + 3), fill=REAL, outline=(255, 255, 255))
-        what = "D(x)" if field.probability else "D's critic value"
+        what = ("D(x)" if field.probability else "D's critic value") + self.for_class
         draw.text((6, 4), f"{what}: blue {lo:.3g} (fake) to red {hi:.3g} (real)", fill=(20, 20, 20))
-        draw.text((6, 18), "green: real data, orange: G's samples", fill=(20, 20, 20))
+        draw.text((6, 18), "green: real data, orange: G's samples" + (", every class" if self.for_class else ""),
+                  fill=(20, 20, 20))
         return np.asarray(image)
 
 

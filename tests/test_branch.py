@@ -100,6 +100,7 @@ def test_another_optimizer_starts_afresh_and_the_weights_carry_over(tmp_path):
     ({"hidden": 32}, "with another network width"),
     ({"dataset": "grid"}, "cannot change dataset in a branch .*its parent's data"),
     ({"seed": 3}, "cannot change seed"),
+    ({"conditional": "concat"}, "with another conditioning: the networks' weights do not fit"),
 ])
 def test_what_cannot_carry_over_is_refused_by_name(tmp_path, changes, words):
     parent_run(tmp_path / "parent", snapshots=(100,))

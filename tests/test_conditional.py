@@ -15,6 +15,7 @@ from ganviz.core.checkpoint import save_checkpoint
 from ganviz.core.config import Config, ConfigError
 from ganviz.core.data import load_dataset
 from ganviz.core.evaluate import evaluate
+from ganviz.core.inputs import reporting
 from ganviz.core.saved_generator import open_generator
 from ganviz.core.trainer import Trainer
 
@@ -58,9 +59,20 @@ def test_an_idx_file_takes_its_labels_from_the_labels_file_beside_it(tmp_path):
     _idx(tmp_path / "train-labels-idx1-ubyte.gz", 0x801, (6,), [3, 7, 3, 7, 7, 3], gz=True)
     data = load_dataset(f"idx:{tmp_path / 'train-images-idx3-ubyte.gz'}")
     assert data.classes == ("3", "7") and data.labels.tolist() == [0, 1, 0, 1, 1, 0]
+    # a labels file that does not fit: the images still load (to train unconditionally), and say why
     _idx(tmp_path / "train-labels-idx1-ubyte.gz", 0x801, (5,), [3, 7, 3, 7, 7], gz=True)
-    with pytest.raises(ValueError, match="5 labels for 6 images"):
-        load_dataset(f"idx:{tmp_path / 'train-images-idx3-ubyte.gz'}")
+    notes = []
+
+    class Reporter:
+        def note(self, text):
+            notes.append(text)
+
+        def progress(self, *_):
+            pass
+    with reporting(Reporter()):
+        data = load_dataset(f"idx:{tmp_path / 'train-images-idx3-ubyte.gz'}")
+    assert len(data) == 6 and not data.labelled
+    assert len(notes) == 1 and "5 labels for 6 images" in notes[0] and "without class labels" in notes[0]
 
 
 def test_conditioning_on_unlabelled_data_is_refused_by_name():
@@ -196,3 +208,35 @@ def test_the_window_shows_a_row_per_class_and_a_class_picker_for_the_field(windo
     qtbot.waitUntil(lambda: window.fieldView.current_field is not None
                     and window.fieldView.current_field.heat_class == 3, timeout=10000)
     assert "class mode 4" in window.fieldView.plot.titleLabel.text
+
+
+def test_a_checkpoint_refuses_data_whose_classes_are_named_otherwise(tmp_path):
+    from ganviz.core.checkpoint import CheckpointError, load_checkpoint
+    for name, value in (("cats", 30), ("dogs", 220)):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((8, 8), value, np.uint8)).save(tmp_path / "data" / name / f"{i}.png")
+    config = Config(dataset=f"folder:{tmp_path / 'data'}", image_size=8, conditional="concat",
+                    batch_size=4, channels=8, noise_dim=8, probe_size=4)
+    save_checkpoint(Trainer(config), tmp_path / "run.pt")
+    assert load_checkpoint(tmp_path / "run.pt").classes == ("cats", "dogs")
+    (tmp_path / "data" / "dogs").rename(tmp_path / "data" / "wolves")   # same count, other names
+    with pytest.raises(CheckpointError, match="classes were cats, dogs; the data's now are cats, wolves"):
+        load_checkpoint(tmp_path / "run.pt")
+
+
+def test_an_acgan_field_says_its_heatmap_is_the_same_for_every_class(qtbot):
+    from ganviz.core.field import compute_field
+    from ganviz.gui.field_view import FieldView
+    t = Trainer(Config(**RING, conditional="acgan"))
+    t.train(5)
+    view = FieldView()
+    qtbot.addWidget(view)
+    view.set_classes(t.classes, None, "acgan")
+    t.heat_class = 2
+    field = compute_field(t, (-2, 2, -2, 2), resolution=8)
+    t.heat_class = 5
+    assert np.array_equal(field.heatmap, compute_field(t, (-2, 2, -2, 2), resolution=8).heatmap)
+    view.show_field(field)
+    assert "D(x), the same for every class (AC-GAN); G manifold for class mode 3" in view.plot.titleLabel.text
+    assert view.heatClassBox.itemText(0) == "G manifold for class mode 1"

@@ -119,6 +119,28 @@ def test_a_reader_following_a_thinning_writer_lists_exactly_the_frames_stored(tm
     assert thinned > 3   # the writer thinned while the reader followed
 
 
+def test_a_reader_sees_a_frame_written_before_the_last_as_after_a_restore(tmp_path):
+    trainer = make()
+    store = RunStore(tmp_path / "run", trainer)
+    reader = RunReader(tmp_path / "run")
+    kept = None
+    for _ in range(10):
+        store.add_records(trainer.train(1))
+        if trainer.updates == 10:
+            kept = trainer.state_dict()   # no frame here: a moment a snapshot could restore
+        else:
+            store.maybe_frame(trainer, force=True)
+        store.commit()
+        reader.refresh()
+    assert 10 not in reader.frame_updates() and reader.frame_updates()[-1] == 20
+    trainer.load_state_dict(kept)   # Restore: the run goes back to update 10 and shows it
+    store.maybe_frame(trainer, force=True)
+    store.commit()
+    reader.refresh()
+    assert 10 in reader.frame_updates()
+    store.close()
+
+
 def test_retention_keeps_the_budget_the_first_and_the_latest(tmp_path):
     from ganviz.core.checkpoint import save_checkpoint
     trainer = make()

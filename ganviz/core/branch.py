@@ -25,7 +25,7 @@ from .store_format import DB
 # branch of another dataset is another run.
 DATA_SETTINGS = ("dataset", "ring_modes", "ring_radius", "ring_sigma", "image_size", "grey", "seed")
 # Settings that decide the networks' shapes: named when the weights cannot carry over.
-SHAPE_SETTINGS = ("model", "noise_dim", "hidden", "depth", "channels")
+SHAPE_SETTINGS = ("model", "noise_dim", "hidden", "depth", "channels", "conditional")
 
 
 class BranchError(ValueError):

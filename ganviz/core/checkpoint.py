@@ -138,6 +138,12 @@ def load_checkpoint(path, device=None, dataset=None):
     except (KeyError, RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0]
         raise CheckpointError(f"{path}: checkpoint does not match its model or data ({first[:200]})") from None
+    saved = state.get("classes")
+    if saved is not None and trainer.classes is not None and tuple(saved) != trainer.classes:
+        # the same number of classes under other names (a renamed folder, another labels
+        # file): G's rows would now draw other classes than the names say
+        raise CheckpointError(f"{path}: the run's classes were {', '.join(saved[:10])}; the data's now are "
+                              f"{', '.join(trainer.classes[:10])}")
     trainer.load_note = "; ".join(n for n in (note, noise_note) if n)
     if trainer.load_note:
         report_note(f"{os.fspath(path)}: {trainer.load_note}")

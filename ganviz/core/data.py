@@ -87,8 +87,11 @@ def load_dataset(spec: str, *, seed: int = 0, n_points: int = 50_000,
             labels_path = labels_file_for(path)
             labels, classes = None, None
             if labels_path is not None:   # train-labels-idx1-ubyte beside train-images-idx3-ubyte
-                values, labels = np.unique(read_idx_labels(labels_path, len(images)), return_inverse=True)
-                classes = tuple(str(v) for v in values)
+                try:
+                    values, labels = np.unique(read_idx_labels(labels_path, len(images)), return_inverse=True)
+                    classes = tuple(str(v) for v in values)
+                except DataError as e:   # the images still train (unconditionally): say why without labels
+                    report_note(f"{e}; the images are read without class labels")
             return Dataset(spec, "images", _fit_size(str(path), images, image_size),
                            labels=labels, classes=classes)
         if kind == "folder":

@@ -66,7 +66,8 @@ def read_folder(path: Path, size: int, grey: bool):
     images -= 1
     if labels is None:
         return images, unreadable, first_error, None, None
-    return images, unreadable, first_error, labels[:n], tuple(classes)
+    held, labels = np.unique(labels[:n], return_inverse=True)   # a class whose every file failed goes
+    return images, unreadable, first_error, labels, tuple(classes[k] for k in held)
 
 
 def load_image(file: Path, size: int, grey: bool) -> np.ndarray:

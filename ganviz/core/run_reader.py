@@ -73,20 +73,28 @@ class RunReader:
     def refresh(self) -> int:
         """Rows committed now (call again to follow a run that is still being written). The
         frames' list is read past its last known frame only, unless the writer deleted frames
-        since (thinning, or going back): a long run's refresh costs what is new, not its length."""
+        since (thinning, going back) or wrote one before the last (a Restore): a long run's
+        refresh costs what is new, not its length."""
         with self._reading():
-            self._n = rows_stored(self.db)
-            removed = self.db.execute("SELECT value FROM meta WHERE key = ?", (FRAMES_REMOVED,)).fetchone()
-            if removed != self._removed or not len(self._frames):
-                self._removed = removed
-                self._frames = np.array([u for (u,) in self.db.execute(
-                    "SELECT at_update FROM frames ORDER BY at_update")], dtype=np.int64)
-            else:
-                new = [u for (u,) in self.db.execute("SELECT at_update FROM frames WHERE at_update > ? "
-                                                     "ORDER BY at_update", (int(self._frames[-1]),))]
-                if new:
-                    self._frames = np.concatenate([self._frames, np.array(new, np.int64)])
+            self.db.execute("BEGIN")   # one snapshot of the store for the mark and the frames
+            try:
+                self._refresh()
+            finally:
+                self.db.execute("COMMIT")
         return self._n
+
+    def _refresh(self):
+        self._n = rows_stored(self.db)
+        removed = self.db.execute("SELECT value FROM meta WHERE key = ?", (FRAMES_REMOVED,)).fetchone()
+        if removed != self._removed or not len(self._frames):
+            self._removed = removed
+            self._frames = np.array([u for (u,) in self.db.execute(
+                "SELECT at_update FROM frames ORDER BY at_update")], dtype=np.int64)
+            return
+        new = [u for (u,) in self.db.execute("SELECT at_update FROM frames WHERE at_update > ? "
+                                             "ORDER BY at_update", (int(self._frames[-1]),))]
+        if new:
+            self._frames = np.concatenate([self._frames, np.array(new, np.int64)])
 
     def __len__(self) -> int:
         return self._n

@@ -287,6 +287,10 @@ class RunStore:
                 rows = np.concatenate(self._pending_rows)
                 db.execute("INSERT INTO records VALUES (?, ?, ?)",
                            (self.rows - len(rows), len(rows), pack_rows(rows)))
+            if self._pending_frames:
+                (last,) = db.execute("SELECT MAX(at_update) FROM frames").fetchone()
+                if last is not None and self._pending_frames[0][0] <= last:   # e.g. after a Restore
+                    _frames_removed(db)
             db.executemany("INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?)", self._pending_frames)
             db.executemany("INSERT OR REPLACE INTO quality VALUES (?, ?)", self._pending_quality)
             db.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)", self._pending_snapshots)
@@ -403,6 +407,7 @@ class RunStore:
 
 
 def _frames_removed(db):
-    """Mark that frames were deleted (in the deleting transaction): a reader then reads the list
-    of frames anew, instead of only the frames past the last it knew (RunReader.refresh)."""
+    """Mark that frames were deleted, or one was written before the last (in that transaction):
+    a reader then reads the list of frames anew, instead of only the frames past the last it
+    knew (RunReader.refresh)."""
     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (FRAMES_REMOVED, to_json(time.time_ns())))

@@ -57,7 +57,8 @@ class StoreError(ValueError):
     problem. A ValueError, so the CLI prints it as one line (exit 2)."""
 
 
-FRAMES_REMOVED = "frames_removed"   # meta key the writer sets whenever it deletes frames (readers reread)
+FRAMES_REMOVED = "frames_removed"   # meta key the writer sets when it deletes frames or writes one
+                                    # before the last (readers then read the frames' list anew)
 D_HISTOGRAM = "d_histogram"   # in a quality record: (edges, real counts, fake counts) of D's scores
 
 

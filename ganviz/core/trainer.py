@@ -335,7 +335,10 @@ class Trainer:
         g = self.sampling_generator
         noise = self.fixed_noise if n is None else self.fixed_noise[:n]
         labels = None if self.fixed_labels is None else self.fixed_labels[:len(noise)]
-        if fresh:
+        if fresh and self.grid_columns:   # a row per class: fresh noise, the same down each column
+            style = torch.randn(self.grid_columns, self.config.noise_dim, device=self.device)
+            noise = style.repeat(len(self.classes), 1)[:len(noise)]
+        elif fresh:
             noise = torch.randn(len(noise) if n is None else n, self.config.noise_dim, device=self.device)
         with torch.no_grad():
             was = g.training

@@ -104,10 +104,6 @@ class FieldView(QWidget):
         self.clearDrawingButton.clicked.connect(self.clear_drawing)
         # conditional runs: which class D's heatmap (and G's manifold) is drawn for
         self.heatClassBox = QComboBox(objectName="heatClassBox", visible=False)
-        self.heatClassBox.setToolTip("A conditional D scores a point for a class: D(x, y). Its "
-                                     "heatmap and G's manifold are drawn for this class; every point "
-                                     "is coloured by its class (real: the class it has; generated: "
-                                     "the class G was asked for)")
         self.heatClassBox.currentIndexChanged.connect(self._heat_class_picked)
         # in the drawing buttons' place: drawn points have no labels for a conditional run
         bar.addWidget(self.heatClassBox, 0, 4, 1, 2)
@@ -124,6 +120,7 @@ class FieldView(QWidget):
         self.stroke_points: list = []
         self.frames = 0
         self.classes = None            # conditional runs: the class names
+        self._d_ignores_label = False  # AC-GAN: D's heatmap is the same for every class
         self._recorded = False         # a recorded moment's view: no drawing
         self._real_labels = None
         self.vb.sigRangeChangedManually.connect(self._stop_following)
@@ -148,14 +145,25 @@ class FieldView(QWidget):
         self.change.clear()
         self._show_notes()
 
-    def set_classes(self, classes, real_labels=None):
-        """A conditional run's class names (None: unconditional) and the classes of the real
-        points about to be shown."""
+    def set_classes(self, classes, real_labels=None, conditional: str = "concat"):
+        """A conditional run's class names (None: unconditional), the classes of the real
+        points about to be shown, and how D takes the label: an AC-GAN's D scores a point
+        the same for every class (it only guesses the class), so there the picked class sets
+        G's manifold alone."""
         self.classes, self._real_labels = (tuple(classes), real_labels) if classes else (None, None)
+        self._d_ignores_label = conditional == "acgan"
         self.heatClassBox.blockSignals(True)
         self.heatClassBox.clear()
         if self.classes:
-            self.heatClassBox.addItems([f"D(x, y) for class {name}" for name in self.classes])
+            what = "G manifold for class" if self._d_ignores_label else "D(x, y) for class"
+            self.heatClassBox.setToolTip(
+                "An AC-GAN's D scores a point the same for every class (it only guesses the class): "
+                "the picked class sets G's manifold; every point is coloured by its class"
+                if self._d_ignores_label else
+                "A conditional D scores a point for a class: D(x, y). Its heatmap and G's manifold are "
+                "drawn for this class; every point is coloured by its class (real: the class it has; "
+                "generated: the class G was asked for)")
+            self.heatClassBox.addItems([f"{what} {name}" for name in self.classes])
             self._brushes = [pg.mkBrush(*c, 235) for c in class_colours(len(self.classes))]
             self._fake_brushes = [pg.mkBrush(*c, 150) for c in class_colours(len(self.classes))]
         self.heatClassBox.blockSignals(False)
@@ -177,7 +185,9 @@ class FieldView(QWidget):
         if self.classes:
             shown = field.heat_class if field is not None and field.heat_class is not None \
                 else self.heatClassBox.currentIndex()
-            title = (f"{'2D field, recorded' if self._recorded else '2D field'}: D(x, y) for class "
+            d = ("D(x), the same for every class (AC-GAN); G manifold for class" if self._d_ignores_label
+                 else "D(x, y) for class")
+            title = (f"{'2D field, recorded' if self._recorded else '2D field'}: {d} "
                      f"{self.classes[shown]}; points coloured by class")
         self.plot.setTitle(title, color="#222", size="10pt")
 

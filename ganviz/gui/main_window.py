@@ -281,10 +281,10 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
             self.explorer.set_classes(info.classes)
         self.sampleView.reset()
         self.sampleView.set_classes(info.classes, info.grid_columns)   # conditional: a row per class
-        self.pipeline.conditional = info.config.conditional != "none"   # the label goes into G and D
+        self.pipeline.conditional = info.config.conditional   # the label goes into G (and D)
         self.dataViews.setCurrentWidget(self.fieldView if points else self.sampleView)
         self.fieldView.reset()
-        self.fieldView.set_classes(info.classes, info.real_labels)
+        self.fieldView.set_classes(info.classes, info.real_labels, info.config.conditional)
         if info.real is not None:
             self.fieldView.show_real(info.real)
         self.qualityPanel.clear()

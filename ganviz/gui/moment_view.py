@@ -56,7 +56,8 @@ class MomentPane(QWidget):
         self.sampleView.set_classes(classes, getattr(reader, "grid_columns", None))
         if not classes:
             self.sampleView.plot.setTitle("Samples (fixed noise), recorded")
-        self.fieldView.set_classes(classes, getattr(reader, "real_labels", None))
+        self.fieldView.set_classes(classes, getattr(reader, "real_labels", None),
+                                   reader.config.conditional if reader is not None else "none")
         if points and real is not None:
             self.fieldView.show_real(real)
 

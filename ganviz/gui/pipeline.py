@@ -34,7 +34,8 @@ class PipelineDiagram(QWidget):
         self.caption = ""
         self.label = "updating"   # said under the bright network
         self.stage = None      # a stage_story.Stage while slow motion shows one
-        self.conditional = False   # a conditional run: the label y goes into G with z, into D with x
+        self.conditional = "none"   # a run's conditioning: the label y goes into G with z and (but for
+                                    # AC-GAN, whose D only guesses the class) into D with x
         self.progress = 1.0    # how far the stage's flow has run along its edges, 0..1
         self._started = 0.0
         self._duration = 1.0
@@ -159,10 +160,12 @@ class PipelineDiagram(QWidget):
             return r
 
         x0 = 0.2 * u
-        y = self.conditional
+        y = self.conditional != "none"
+        into_d = y and self.conditional != "acgan"
         z = node(x0, mid, "noise z\n+ label y" if y else "noise z", width=1.2 * u)
         g = network(z.right() + 0.6 * u, mid, "G", G_COLOUR, self.phase in ("G", "both"))
-        fake = node(g.right() + 0.6 * u, mid, "G(z, y)\n+ label y" if y else "fake G(z)", width=1.5 * u)
+        fake = node(g.right() + 0.6 * u, mid, "G(z, y)\n+ label y" if into_d else "fake G(z, y)" if y else "fake G(z)",
+                    width=1.5 * u)
         d = network(fake.right() + 0.7 * u, (mid + bottom) / 2, "D", D_COLOUR, self.phase in ("D", "both"))
         score_text = self.stage.score_label if self.stage is not None and self.stage.score_label else "score D(·)"
         room = w - d.right() - 0.7 * u
@@ -171,7 +174,7 @@ class PipelineDiagram(QWidget):
             score_text = score_text.replace(" ", "\n", 1) if " " in score_text else score_text
             wide = max(p.fontMetrics().horizontalAdvance(line) for line in score_text.split("\n")) + 20
         score = node(d.right() + 0.6 * u, (mid + bottom) / 2, score_text, width=max(1.5 * u, min(wide, room)))
-        real = node(fake.left(), bottom + 0.08 * h, "real x\n+ label y" if y else "real x",
+        real = node(fake.left(), bottom + 0.08 * h, "real x\n+ label y" if into_d else "real x",
                     QColor(*REAL_COLOUR).lighter(170), width=1.5 * u)
         arrow("z-G", QPointF(z.right(), mid), QPointF(g.left(), mid))
         arrow("G-fake", QPointF(g.right(), mid), QPointF(fake.left(), mid))

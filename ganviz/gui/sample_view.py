@@ -59,4 +59,7 @@ class SampleView(pg.GraphicsLayoutWidget):
         self.image.setImage(self.last_tiled.copy(), levels=(0, 255), autoLevels=False)
         if not self._ranged:  # frame the grid once; after that the user's zoom is kept
             self.plot.autoRange(items=[self.image])   # the grid, not the class names beside it
+            if self._names:   # room on the left for the names (they are drawn at the grid's edge)
+                width = self.last_tiled.shape[1]
+                self.plot.setXRange(-0.35 * width, width, padding=0.02)
             self._ranged = True

@@ -154,7 +154,8 @@ def _with_labels(config) -> tuple[str, str, str]:
     run; empty for an unconditional one."""
     if config.conditional == "none":
         return "", "", ""
-    return (" with its labels", ", each asked for the class of a real sample (label y into G with z)",
+    real = " with its labels (the targets of D's class guess)" if config.conditional == "acgan" else " with its labels"
+    return (real, ", each asked for the class of a real sample (label y into G with z)",
             f"; {LABEL_INTO_D[config.conditional]}")
 
 
@@ -194,8 +195,9 @@ def d_stages(record, stages: dict, objective, config) -> list[Stage]:
 def g_stages(record, stages: dict, objective, config) -> list[Stage]:
     score = "D" if objective.probability else "critic"
     n = config.batch_size
-    asked = "" if config.conditional == "none" else \
-        " (each fake asked for a random class: label y into G with z, and into D with the fake)"
+    asked = {"none": "", "acgan": " (each fake asked for a random class: label y into G with z; D's class "
+                                  "guess is scored against it)"}.get(
+        config.conditional, " (each fake asked for a random class: label y into G with z, and into D with the fake)")
     lower = ("by bringing the fakes' outputs to 1" if objective.name == "least_squares"
              else f"by making {'D' if objective.probability else 'the critic'} score the fakes higher")
     return [

@@ -92,6 +92,7 @@ class QualityPanel(QWidget):
             self.modesLabel.setText(f"coverage {covered:.2f} (real {real.get('coverage', float('nan')):.2f})")
             classes = f"digit classes {metrics['classes_covered']}/10   " if "classes_covered" in metrics else ""
             self.detailLabel.setText(asked_for(metrics) + classes + image_details(metrics))
+            self.detailLabel.setToolTip(per_class(metrics))
             title = IMAGES_TITLE
         elif "modes_covered" in metrics:
             n, covered, hq = metrics["n_modes"], metrics["modes_covered"], metrics["high_quality"]
@@ -183,6 +184,16 @@ def asked_for(metrics: dict) -> str:
         real = metrics.get("real_label_accuracy_per_class", [float("nan")] * per_class.size)[worst]
         text += f", weakest {worst}: {per_class[worst]:.2f} (real {real:.2f})"
     return text + "   "
+
+
+def per_class(metrics: dict) -> str:
+    """A conditional digits run's asked-for accuracy class by class, beside real digits'."""
+    fake, real = metrics.get("label_accuracy_per_class"), metrics.get("real_label_accuracy_per_class")
+    if not fake or not real:
+        return ""
+    return ("How often the digit classifier names the digit G was asked for (real: held-out real "
+            "digits of that class):\n" + "\n".join(f"{k}: {f:.2f} (real {r:.2f})"
+                                                  for k, (f, r) in enumerate(zip(fake, real))))
 
 
 def image_details(metrics: dict) -> str:

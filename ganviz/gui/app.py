@@ -13,31 +13,10 @@ def make_app():
     # work done here (drawn points, the field's colour scale) needs no more than one thread.
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(1)
-    keep_freed_buffers_off_the_heap()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ganviz")
     collect_in_the_gui_thread(app)
     return app
-
-
-MMAP_THRESHOLD = 256 * 1024   # bytes: larger blocks get their own mapping, unmapped when freed
-
-
-def keep_freed_buffers_off_the_heap():
-    """glibc raises its mmap threshold each time a large block is freed (up to 32 MB), so the
-    window's big short-lived buffers (the field's torch activations in the worker thread, the
-    batches' arrays, History and curve copies, QImages) come to live in the malloc heaps, which
-    keep them after they are freed and fragment: the window grew ~30 MB per 10 minutes of
-    training, most of it freed memory (soak.py). A fixed threshold keeps each such buffer in a
-    mapping of its own, returned to the system when it is freed. No-op off glibc."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, MMAP_THRESHOLD)   # M_MMAP_THRESHOLD (also stops the dynamic raise)
-    except (OSError, AttributeError):
-        pass
 
 
 def collect_in_the_gui_thread(app):

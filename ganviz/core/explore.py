@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .models import one_label
 from .sample_metrics import features, nearest
 
 
@@ -52,7 +53,7 @@ def generate(generator, noise: torch.Tensor, label: int | None = None) -> np.nda
     """G's output on this noise (eval mode, no gradient), as CPU numpy; a conditional G is
     asked for class `label` for every sample."""
     device = next(generator.parameters()).device
-    y = None if label is None else torch.full((len(noise),), int(label), dtype=torch.long, device=device)
+    y = one_label(label, len(noise), device)
     with torch.no_grad():
         was = generator.training
         generator.eval()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models import build_models
+from .models import build_models, one_label
 from .objectives import get_objective
 
 # The manifold grid spans z in [-2.5, 2.5] on each drawn noise coordinate: 98.8 % of a
@@ -76,13 +76,9 @@ def d_heatmap(d, objective, bounds, resolution: int, device=None, label: int | N
     d.eval()
     try:
         with torch.no_grad():
-            return objective.score(d(plane, _labels(label, len(plane), device))).reshape(resolution, resolution)
+            return objective.score(d(plane, one_label(label, len(plane), device))).reshape(resolution, resolution)
     finally:
         d.train(was)
-
-
-def _labels(label: int | None, n: int, device) -> torch.Tensor | None:
-    return None if label is None else torch.full((n,), int(label), dtype=torch.long, device=device)
 
 
 def compute_field(trainer, bounds, resolution: int = 64, manifold_steps: int = 21,
@@ -102,7 +98,7 @@ def compute_field(trainer, bounds, resolution: int = 64, manifold_steps: int = 2
             noise = torch.randn_like(trainer.fixed_noise) if fresh else trainer.fixed_noise
             fake = g(noise, fixed_labels)
             plane = manifold_noise(noise_dim, manifold_steps, device=trainer.device)
-            grid = g(plane, _labels(label, len(plane), trainer.device))
+            grid = g(plane, one_label(label, len(plane), trainer.device))
             rows = manifold_steps if noise_dim >= 2 else 1
             manifold = grid.reshape(rows, -1, 2)
         # The gradient of G's loss with respect to each fake sample: the direction the

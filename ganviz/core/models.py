@@ -111,12 +111,33 @@ def one_hot(y: torch.Tensor, classes: int, like: torch.Tensor) -> torch.Tensor:
     return F.one_hot(y, classes).to(like.dtype)
 
 
+def one_label(label: int | None, n: int, device) -> torch.Tensor | None:
+    """n times class `label` (None: no labels, for an unconditional network)."""
+    return None if label is None else torch.full((n,), int(label), dtype=torch.long, device=device)
+
+
 def ask_labels(n: int, classes: int, gen: torch.Generator, device, label: int | None = None) -> torch.Tensor:
     """The classes a conditional G is asked for in one batch: all `label`, or each class
     equally likely (drawn from `gen`; the same draws wherever G is, even without the data)."""
     if label is not None:
-        return torch.full((n,), int(label), dtype=torch.long, device=device)
+        return one_label(label, n, device)
     return torch.randint(classes, (n,), device=device, generator=gen)
+
+
+@torch.no_grad()
+def draw_samples(generator, n: int, noise_dim: int, seed: int, device, classes: int = 0,
+                 label: int | None = None, batch: int = 4096):
+    """(n samples of `generator` from fresh noise drawn with `seed`, the classes asked for or
+    None): for metrics and `ganviz sample`, the same draws from a trainer or a checkpoint. A
+    conditional G (classes > 0) is asked for every class equally often, or all for `label`."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    out, asked = [], []
+    for i in range(0, n, batch):
+        z = torch.randn(min(batch, n - i), noise_dim, device=device, generator=gen)
+        y = ask_labels(len(z), classes, gen, device, label) if classes else None
+        out.append(generator(z, y).cpu())
+        asked.append(None if y is None else y.cpu())
+    return torch.cat(out).numpy(), (torch.cat(asked).numpy() if classes else None)
 
 
 class ConditionalGenerator(nn.Module):
@@ -169,10 +190,8 @@ def build_models(config, sample_shape, classes: int = 0) -> tuple[nn.Module, nn.
     labels, for a conditional config); their memory is estimated first, and networks or
     batches too large for the machine are refused."""
     from .model_memory import check_model_memory
-    if config.conditional != "none" and classes < 2:
-        raise ValueError(f"conditioning '{config.conditional}' needs data with class labels "
-                         "(digits, the ring, grid or moons, an IDX file with its labels file, or a "
-                         "folder with one subfolder per class); set conditioning to none")
+    if config.conditional != "none" and classes < 2:   # the trainer says which data have labels
+        raise ValueError(f"conditioning '{config.conditional}' needs at least 2 classes (got {classes})")
     build = functools.partial(_build_pair, classes=classes)
     check_model_memory(config, tuple(sample_shape), build)
     return build(config, sample_shape)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 
-import torch
 
 from .checkpoint import CheckpointError, checkpoint_config, choose_device, read_checkpoint
 from .data import BUILTIN_DATASETS, Dataset
 from .inputs import report_note
-from .models import ask_labels, build_models
+from .models import build_models, draw_samples
 
 
 class SavedGenerator:
@@ -31,19 +30,9 @@ class SavedGenerator:
                  with_labels: bool = False):
         """The same n samples Trainer.generate draws for this run (same seed, same batches,
         the same classes asked for); label, with_labels: as there."""
-        gen = torch.Generator(device=self.device).manual_seed(self.config.seed + 3)
-        out, asked = [], []
-        with torch.no_grad():
-            for i in range(0, n, batch):
-                z = torch.randn(min(batch, n - i), self.config.noise_dim, device=self.device,
-                                generator=gen)
-                y = None if self.classes is None else ask_labels(len(z), len(self.classes), gen, self.device, label)
-                out.append(self.generator(z, y).cpu())
-                asked.append(None if y is None else y.cpu())
-        samples = torch.cat(out).numpy()
-        if not with_labels:
-            return samples
-        return samples, (None if self.classes is None else torch.cat(asked).numpy())
+        samples, asked = draw_samples(self.generator, n, self.config.noise_dim, self.config.seed + 3,
+                                      self.device, len(self.classes or ()), label, batch)
+        return (samples, asked) if with_labels else samples
 
 
 def open_generator(path, device=None) -> SavedGenerator:

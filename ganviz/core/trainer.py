@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .config import Config, ConfigError
 from .data import Dataset, load_dataset
 from .history import History, Record
-from .models import ask_labels, build_models
+from .models import ask_labels, build_models, draw_samples
 from .objectives import get_objective, gradient_penalty, r1_penalty
 from .stages import UpdateWatch, mean_score, probe_values, targets
 from .stages import grad_norm_value, per_sample_grad, value
@@ -353,21 +353,12 @@ class Trainer:
         average with g_ema. A conditional run asks for every class equally often, or all for
         `label`; with_labels: (samples, the classes asked for, or None)."""
         g = self.sampling_generator
-        gen = torch.Generator(device=self.device).manual_seed(self.config.seed + 3)
-        out, asked = [], []
-        with torch.no_grad():
-            was = g.training
-            g.eval()
-            for i in range(0, n, batch):
-                z = torch.randn(min(batch, n - i), self.config.noise_dim, device=self.device, generator=gen)
-                y = self._fake_labels(len(z), gen, label)
-                out.append(g(z, y).cpu())
-                asked.append(None if y is None else y.cpu())
-            g.train(was)
-        samples = torch.cat(out).numpy()
-        if not with_labels:
-            return samples
-        return samples, (None if self.labels is None else torch.cat(asked).numpy())
+        was = g.training
+        g.eval()
+        samples, asked = draw_samples(g, n, self.config.noise_dim, self.config.seed + 3, self.device,
+                                      len(self.classes or ()), label, batch)
+        g.train(was)
+        return (samples, asked) if with_labels else samples
 
     def update_config(self, **changes) -> list[str]:
         """Apply settings that can change live (learning rates, betas, k, ...) at the next

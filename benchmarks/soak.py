@@ -32,8 +32,6 @@ def main():
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--every", type=float, default=300.0, help="seconds between report rows")
     p.add_argument("--dataset", default="ring")
-    p.add_argument("--trim", type=float, default=0.0,
-                   help="seconds between glibc malloc_trim calls in the window's process (0: none)")
     args = p.parse_args()
     from ganviz.gui.app import make_app
     from ganviz.gui.main_window import MainWindow
@@ -47,12 +45,6 @@ def main():
     run_loop(60, lambda: window.run_info is not None)
     run_loop(0.5)
     window.toggle_training()
-    if args.trim:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        trimmer = QTimer(interval=int(args.trim * 1000))
-        trimmer.timeout.connect(lambda: libc.malloc_trim(0))
-        trimmer.start()
     ticks = []
     timer = QTimer(interval=10)
     timer.setTimerType(Qt.PreciseTimer)

@@ -71,7 +71,7 @@ def test_step_runs_exactly_one_d_then_one_g_update(window, qtbot):
     assert "D frozen" in window.stepReadout.text()
     qtbot.waitUntil(lambda: window.stepAction.text() == "Step D", timeout=5000)
     # stepping switches the plots to the step view, which marks the two steps differently
-    window._redraw()
+    window._redraw(every=True)
     assert window.stepViewCheck.isChecked() and window.scorePlot.step_view
     symbols = list(window.scorePlot._marks["d_fake"].data["symbol"])
     assert symbols == ["o", "t1"]

@@ -30,8 +30,9 @@ from .toolbar_keys import ToolbarKeys
 from .window_layout import WindowLayout
 from .worker import DEATH_WINDOW, MAX_DEATHS, TrainingWorker
 
-FRAME_MS = 100  # metric plots redraw at most 10 times a second, and only when new data came:
-                # painting holds the GIL the training thread needs (the 2D field has its own 20 fps)
+FRAME_MS = 100  # each metric plot redraws at most 10 times a second, and only when new data came;
+                # one plot per tick (a third of FRAME_MS apart), so the GUI thread never spends
+                # three plots' time at once and stays quick to answer (the 2D field has its own 20 fps)
 
 LOAD_PROGRESS_BYTES = 20_000_000  # data files this big show their reading progress
 
@@ -105,7 +106,8 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         self.fieldView.drawingSubmitted.connect(lambda pts: self.use_points(pts, "drawn"))
         self.thread.start()
 
-        self.frameTimer = QTimer(self, interval=FRAME_MS)
+        self._next_plot = 0
+        self.frameTimer = QTimer(self, interval=FRAME_MS // len(self.plots))
         self.frameTimer.timeout.connect(self._redraw)
         self.frameTimer.start()
         if checkpoint:
@@ -428,10 +430,13 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         elif not self.slowMotion.active:
             self.pipeline.set_phase(phase, caption, label="updates next")
 
-    def _redraw(self):
-        for plot in self.plots:
+    def _redraw(self, every: bool = False):
+        """The next plot in turn (every: all of them, now)."""
+        for plot in self.plots if every else [self.plots[self._next_plot]]:
             plot.redraw()
-        self.status["elapsed"].setText(self.session.elapsed_text())
+        self._next_plot = (self._next_plot + 1) % len(self.plots)
+        if self._next_plot == 0 or every:
+            self.status["elapsed"].setText(self.session.elapsed_text())
 
     def open_explorer(self):
         """Explore G (explorer.py): one dialog per window, asked about G as it is now."""

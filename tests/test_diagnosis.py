@@ -142,19 +142,19 @@ def test_digit_collapse_counts_the_classes_that_hold_the_samples():
 
 
 def test_the_vanilla_preset_collapse_is_named_on_a_real_run():
-    """The Vanilla GAN preset on the ring, headless: by 1500 iterations it sits on a mode or
+    """The Vanilla GAN preset on the ring, headless: by 500 iterations it sits on a mode or
     two, and the diagnosis says how many of the 8 are left."""
     trainer = Trainer(apply_preset(Config(dataset="ring", seed=0, device="cpu"), "Vanilla GAN"))
-    trainer.train(1500)
+    trainer.train(500)
     metrics = evaluate(trainer)
     rows_ = trainer.history.array()
     states = diagnose(rows_[-4000:], rows_[:4000], metrics, MINIMAX)
     assert metrics["modes_nearest"] <= 2 and metrics["spread"] < 40
     collapse = next(s for s in states if s.key == "collapse")
     assert f"nearest to only {metrics['modes_nearest']} of the 8 modes" in collapse.what
-    # the default settings on the same data, as long: all 8 modes held, no collapse named
+    # the default settings on the same data, a little longer: all 8 modes held, no collapse named
     trainer = Trainer(Config(dataset="ring", seed=0, device="cpu"))
-    trainer.train(1500)
+    trainer.train(800)
     metrics = evaluate(trainer)
     rows_ = trainer.history.array()
     assert metrics["modes_held"] == 8 and metrics["spread"] > 80

@@ -28,7 +28,7 @@ def test_controls_have_stable_object_names(window):
 
 def test_train_fills_plots_and_pause_stops(window, qtbot):
     qtbot.mouseClick(window.findChild(QWidget, "trainPauseButton"), Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.scorePlot.series["d_real"].n > 50, timeout=20000)
+    qtbot.waitUntil(lambda: window.scorePlot.series["d_real"].n > 10, timeout=20000)
     assert window.trainAction.text() == "Pause"
     x, y, _ = window.scorePlot.series["d_real"].view()
     assert np.all((y >= 0) & (y <= 1))

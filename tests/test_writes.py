@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from cli_here import ganviz
 from ganviz import cli
 from ganviz.core import atomic
 from ganviz.core.atomic import WriteError, atomic_write, write_bytes
@@ -217,7 +218,7 @@ def test_sample_on_a_full_disk_names_the_file(ring_run, tmp_path, capsys, full_d
     assert np.load(out).shape == (100, 2)
 
 
-# ------------------------------------------------------------------ the CLI, a real process
+# ------------------------------------------------------------------ the CLI
 def subprocess_run(*argv, cwd):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "QT_QPA_PLATFORM": "offscreen"}
     env.pop("GANVIZ_DEBUG", None)
@@ -234,7 +235,8 @@ def test_cli_commands_into_an_unwritable_place_exit_2_with_one_line(ring_run, tm
         (["sample", "--checkpoint", ring_run / "checkpoint.pt", "--out", "/proc/ganviz-s.npy"], "ganviz-s.npy"),
     ]
     for argv, name in cases:
-        result = subprocess_run(*argv, cwd=tmp_path)
+        # the screenshot builds a window: in a process of its own, as a user runs it
+        result = (subprocess_run if argv[0] == "screenshot" else ganviz)(*argv, cwd=tmp_path)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2, result.stderr
         assert len(lines) == 1 and lines[0].startswith("ganviz: error: cannot write "), result.stderr
@@ -245,8 +247,8 @@ def test_cli_commands_into_an_unwritable_place_exit_2_with_one_line(ring_run, tm
 def test_resume_with_an_absurd_learning_rate_exits_3_and_keeps_the_good_checkpoint(ring_run, tmp_path):
     from ganviz.core.store import RunReader
     digests = files(ring_run, skip=("run.db",))   # the store records the diverging updates too
-    result = subprocess_run("train", "--resume", ring_run, "--steps", 500, "--lr-d", "1e6", "--lr-g", "1e6",
-                            cwd=tmp_path)
+    result = ganviz("train", "--resume", ring_run, "--steps", 500, "--lr-d", "1e6", "--lr-g", "1e6",
+                    cwd=tmp_path)
     assert result.returncode == 3, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert re.search(r"^ganviz: loss_[dg] became (nan|inf|-inf) at iteration \d+ ", last), last
@@ -262,8 +264,8 @@ def test_resume_with_an_absurd_learning_rate_exits_3_and_keeps_the_good_checkpoi
 
 def test_a_new_run_that_diverges_writes_its_last_finite_state(tmp_path):
     out = tmp_path / "run"
-    result = subprocess_run("train", "--dataset", "ring", "--steps", 2000, "--lr-d", "1e6", "--lr-g", "1e6",
-                            "--out", out, *SMALL, cwd=tmp_path)
+    result = ganviz("train", "--dataset", "ring", "--steps", 2000, "--lr-d", "1e6", "--lr-g", "1e6",
+                    "--out", out, *SMALL, cwd=tmp_path)
     assert result.returncode == 3, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert re.search(r"^ganviz: loss_[dg] became (nan|inf|-inf) at iteration \d+ ", last), last

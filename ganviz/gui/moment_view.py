@@ -43,9 +43,11 @@ class MomentPane(QWidget):
         self.fieldView.boundsChanged.connect(self._bounds_changed)
         self.fieldView.heatClassChanged.connect(self._heat_class_picked)
 
-    def set_run(self, kind: str, mirror: FieldMirror | None, real: np.ndarray | None, reader=None):
-        """A run's kind ("images" or "points"); for points its field mirror and real data; the
-        reader of its store, for a conditional run's classes."""
+    def set_run(self, reader, noise=None, real=None):
+        """Show `reader`'s run from now on. A 2D run's fixed noise and real points
+        (run_points) rebuild its field: G and D get networks of their own here."""
+        kind = reader.dataset_kind
+        mirror = FieldMirror.of_run(reader, noise) if noise is not None else None
         points = kind == "points"
         self.sampleView.setVisible(not points)
         self.fieldView.setVisible(points)
@@ -56,8 +58,7 @@ class MomentPane(QWidget):
         self.sampleView.set_classes(classes, getattr(reader, "grid_columns", None))
         if not classes:
             self.sampleView.plot.setTitle("Samples (fixed noise), recorded")
-        self.fieldView.set_classes(classes, getattr(reader, "real_labels", None),
-                                   reader.config.conditional if reader is not None else "none")
+        self.fieldView.set_classes(classes, getattr(reader, "real_labels", None), reader.config.conditional)
         if points and real is not None:
             self.fieldView.show_real(real)
 
@@ -104,29 +105,61 @@ class MomentPane(QWidget):
 
 
 class MomentView(QWidget):
-    """Pane A (the moment shown, or B's partner when A/B is on) and pane B."""
+    """Pane A (the moment shown, or B's partner when A/B is on) and pane B. Each is built when
+    first needed: a window that never goes back in time pays nothing for them (two field
+    views, two sample grids and G and D twice were a third of a window's start)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("momentView")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.paneA = MomentPane("A")
-        self.paneB = MomentPane("B")
-        layout.addWidget(self.paneA, 1)
-        layout.addWidget(self.paneB, 1)
-        self.paneB.hide()
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._panes: dict[str, MomentPane] = {}
+        self._run = None   # (reader, noise, real) of the run shown
 
-    def set_run(self, kind: str, mirrors: tuple, real, reader=None):
-        self.paneA.set_run(kind, mirrors[0], real, reader)
-        self.paneB.set_run(kind, mirrors[1], real, reader)
+    @property
+    def paneA(self) -> MomentPane:
+        return self._pane("A")
+
+    @property
+    def paneB(self) -> MomentPane:
+        self._pane("A")   # A stays on the left
+        return self._pane("B")
+
+    def _pane(self, name: str) -> MomentPane:
+        if name not in self._panes:
+            pane = self._panes[name] = MomentPane(name)
+            if name == "B":
+                pane.hide()
+            self._layout.addWidget(pane, 1)
+            if self._run is not None:
+                pane.set_run(*self._run)
+        return self._panes[name]
+
+    def set_run(self, reader):
+        self._run = (reader, *run_points(reader))
+        for pane in self._panes.values():
+            pane.set_run(*self._run)
 
     def set_ab(self, on: bool):
+        if not on and "B" not in self._panes:
+            return
         self.paneB.setVisible(on)
         # once the panes have their new widths (the layout runs first), frame both again
         QTimer.singleShot(0, self, self._reframe)
 
     def _reframe(self):
-        for pane in (self.paneA, self.paneB):
+        for pane in self._panes.values():
             if pane.isVisible():
                 pane.reframe()
+
+
+def run_points(reader):
+    """(fixed noise, real points) of a 2D run, as its store keeps them (store.py writes both
+    when the run starts); (None, None) for an image run."""
+    if reader.dataset_kind != "points":
+        return None, None
+    noise, real = getattr(reader, "fixed_noise", None), getattr(reader, "real", None)
+    if noise is None or real is None:
+        raise ValueError(f"{reader.folder}: its store lacks the fixed noise or the real points")
+    return np.asarray(noise, np.float32), np.asarray(real)

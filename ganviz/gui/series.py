@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-DISPLAY_BINS = 2000            # a longer curve is drawn as each bin's min and max (an envelope):
-                               # handing pyqtgraph 800 000 points made a redraw cost 24 ms, not 8
+DISPLAY_BINS = 1000            # a longer curve is drawn as each bin's min and max (an envelope) of
+                               # 1000 to 2000 bins, a bin a pixel or finer: handing pyqtgraph
+                               # 800 000 points made a redraw cost 24 ms, not 8; 2000 to 4000 bins
+                               # cost twice 1000's (a real run's curves, 102 000 updates: 8.7
+                               # against 4.1 ms to redraw the three plots)
 RAW_POINTS = 8192              # the newest points kept as they are (the step view, the hover
                                # readout, a short run drawn point by point)
 

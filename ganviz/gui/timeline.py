@@ -17,7 +17,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QLabel, QPushButton, QSlider, QStackedWidget,
                                QWidget)
 
-from ganviz.core.field import FieldMirror
 
 from .moment_view import MomentView
 
@@ -105,12 +104,7 @@ class Timeline(QWidget):
         self.frames = np.empty(0, np.int64)
         self._at, self._scores, self._last_iteration = {}, [], 0
         self._snapshots = np.empty(0, np.int64)
-        points = reader.dataset_kind == "points"
-        mirrors, real = (None, None), None
-        if points:
-            noise, real = _noise_and_real(reader)
-            mirrors = tuple(FieldMirror.of_run(reader, noise) for _ in range(2))
-        self.view.set_run(reader.dataset_kind, mirrors, real, reader)
+        self.view.set_run(reader)
         self.show()
         self._read_new(0)
         self.slider.blockSignals(True)
@@ -363,11 +357,3 @@ class Timeline(QWidget):
         self.slider.blockSignals(False)
         self._show_index(self.slider.value())
 
-
-def _noise_and_real(reader):
-    """The fixed noise behind the field's fakes and the real points the live view shows, as
-    every 2D run's store keeps them (store.py writes both when the run starts)."""
-    noise, real = getattr(reader, "fixed_noise", None), getattr(reader, "real", None)
-    if noise is None or real is None:
-        raise ValueError(f"{reader.folder}: its store lacks the fixed noise or the real points")
-    return np.asarray(noise, np.float32), np.asarray(real)

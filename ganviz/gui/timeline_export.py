@@ -16,9 +16,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from ganviz.core.atomic import WriteError, atomic_write, check_folder
-from ganviz.core.field import FieldMirror
 
-from .moment_view import MomentPane
+from .moment_view import MomentPane, run_points
 
 SIDE = 480              # pixels on each side of a frame
 MAX_GIF_FRAMES = 600    # ~140 MB of palette frames at 480 x 480: longer runs take every n-th
@@ -67,18 +66,14 @@ def export_frames(reader, path: str, png: bool = False, fps: float = GIF_FPS, pr
 
 
 def _pane(reader) -> MomentPane:
-    from .timeline import _noise_and_real   # one way of rebuilding a 2D run's field
     pane = MomentPane("Export")
-    mirror = real = None
     if reader.dataset_kind == "points":
-        noise, real = _noise_and_real(reader)
-        mirror = FieldMirror.of_run(reader, noise)
         for w in (*pane.fieldView.layerChecks.values(), pane.fieldView.note):   # the picture only
             w.hide()
     pane.setAttribute(Qt.WA_DontShowOnScreen)   # laid out and painted, never on screen
     pane.resize(SIDE, SIDE + 20)
     pane.show()
-    pane.set_run(reader.dataset_kind, mirror, real, reader)
+    pane.set_run(reader, *run_points(reader))
     return pane
 
 

@@ -18,12 +18,25 @@ from ganviz.service import process as _training_process  # noqa: E402
 
 # A few hundred training processes start during the suite. Forked from a server that imported
 # torch and the training code once (and torch._dynamo, which the first optimizer step imports:
-# 830 modules), each is ready in 0.05 s instead of 3 s; they serve and close as spawned ones.
+# 830 modules) and ran a tiny run's first updates (warm_training.py), each is ready in 0.05 s
+# instead of 3 s; they serve and close as spawned ones.
 if "forkserver" in multiprocessing.get_all_start_methods():
     _training_process.START_METHOD = "forkserver"
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["ganviz.service.training", "torch._dynamo"])
+    multiprocessing.get_context("forkserver").set_forkserver_preload(
+        ["ganviz.service.training", "torch._dynamo", "warm_training"])
 
 pytest_plugins = ["pytester"]   # test_state runs a small suite to prove the Qt-warning fixture
+
+
+def pytest_collection_modifyitems(config, items):
+    """GANVIZ_TEST_SHARD="k/n" (set by `main.py test`): run every n-th test from the k-th, so
+    that n pytest processes side by side share the suite evenly."""
+    shard = os.environ.get("GANVIZ_TEST_SHARD")
+    if not shard:
+        return
+    k, n = (int(v) for v in shard.split("/"))
+    config.hook.pytest_deselected(items=[item for i, item in enumerate(items) if i % n != k])
+    items[:] = [item for i, item in enumerate(items) if i % n == k]
 
 
 @pytest.fixture(scope="session", autouse=True)

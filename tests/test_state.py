@@ -248,7 +248,7 @@ def test_save_reports_in_the_status_bar_without_a_qt_warning(window, qtbot, tmp_
         qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Saved {path}", timeout=10000)
 
 
-def test_the_warning_fixture_fails_a_test_when_qt_warns(pytester):
+def test_the_warning_fixture_fails_a_test_when_qt_warns(pytester, monkeypatch):
     """Run a small suite with this conftest: a Qt warning fails its test; the allow-listed
     offscreen noise does not."""
     import pathlib
@@ -277,6 +277,7 @@ def test_the_warning_fixture_fails_a_test_when_qt_warns(pytester):
         def test_core_without_qt():
             pass
     ''')
+    monkeypatch.delenv("GANVIZ_TEST_SHARD", raising=False)   # the inner suite runs whole
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4, errors=1)
     result.stdout.fnmatch_lines(["*test_real_warning*", "*Qt warned during this test*",

@@ -29,14 +29,23 @@ pytest_plugins = ["pytester"]   # test_state runs a small suite to prove the Qt-
 
 
 def pytest_collection_modifyitems(config, items):
-    """GANVIZ_TEST_SHARD="k/n" (set by `main.py test`): run every n-th test from the k-th, so
-    that n pytest processes side by side share the suite evenly."""
+    """GANVIZ_TEST_SHARD="k/n" (set by `main.py test`): run the k-th of n shares of the suite, so
+    that n pytest processes side by side take about as long: the tests marked slow(seconds=S)
+    go, longest first, to the share with the fewest seconds so far; the others in turn."""
     shard = os.environ.get("GANVIZ_TEST_SHARD")
     if not shard:
         return
     k, n = (int(v) for v in shard.split("/"))
-    config.hook.pytest_deselected(items=[item for i, item in enumerate(items) if i % n != k])
-    items[:] = [item for i, item in enumerate(items) if i % n == k]
+    seconds = {item.nodeid: item.get_closest_marker("slow").kwargs.get("seconds", 1)
+               for item in items if item.get_closest_marker("slow")}
+    share, load = {}, [0.0] * n
+    for nodeid in sorted(seconds, key=lambda i: -seconds[i]):
+        share[nodeid] = load.index(min(load))
+        load[share[nodeid]] += seconds[nodeid]
+    rest = [item.nodeid for item in items if item.nodeid not in share]
+    share.update({nodeid: i % n for i, nodeid in enumerate(rest)})
+    config.hook.pytest_deselected(items=[item for item in items if share[item.nodeid] != k])
+    items[:] = [item for item in items if share[item.nodeid] == k]
 
 
 @pytest.fixture(scope="session", autouse=True)

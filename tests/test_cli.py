@@ -260,6 +260,7 @@ def test_error_in_a_real_process_is_one_line(tmp_path):
     assert_one_line_error(result.returncode, result.stderr, "unknown dataset")
 
 
+@pytest.mark.slow(seconds=4)
 def test_headless_commands_never_import_qt(tmp_path):
     code = """
 import pkgutil, importlib, sys

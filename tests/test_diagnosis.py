@@ -141,6 +141,7 @@ def test_digit_collapse_counts_the_classes_that_hold_the_samples():
     assert diagnose(SETTLED_ROWS, SETTLED_ROWS, {"histogram": spread}, NS) == []
 
 
+@pytest.mark.slow(seconds=13)
 def test_the_vanilla_preset_collapse_is_named_on_a_real_run():
     """The Vanilla GAN preset on the ring, headless: by 500 iterations it sits on a mode or
     two, and the diagnosis says how many of the 8 are left."""

@@ -13,6 +13,7 @@ def window(process_window):
     return process_window
 
 
+@pytest.mark.slow(seconds=35)
 def test_closing_mid_training_fifty_times_never_crashes_or_hangs(qtbot):
     from ganviz.gui.main_window import MainWindow
     for _ in range(50):

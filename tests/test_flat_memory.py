@@ -23,6 +23,7 @@ def small_limits(monkeypatch):
     monkeypatch.setattr(series_module, "DISPLAY_BINS", 50)
 
 
+@pytest.mark.slow(seconds=5)
 def test_a_long_run_keeps_its_newest_rows_and_reads_the_rest_back(small_limits, window, qtbot, tmp_path):
     window.trainAction.trigger()
     qtbot.waitUntil(lambda: len(window.history) > 1200, timeout=120000)

@@ -1,5 +1,6 @@
 """The training service, driven directly (no process, no window)."""
 import numpy as np
+import pytest
 
 from ganviz.core.config import Config
 from ganviz.protocol import messages as m
@@ -38,6 +39,7 @@ def test_going_back_restores_the_snapshot_and_its_history():
     assert t.updates == 7
 
 
+@pytest.mark.slow(seconds=8)
 def test_a_service_with_a_store_keeps_only_the_newest_rows_in_memory(tmp_path, monkeypatch):
     """The run's history lives in its store: the training side keeps the newest rows only,
     and a Save still writes them all (read back from the store)."""

@@ -293,6 +293,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow(seconds=5)
 @pytest.mark.parametrize("seconds", [1.5, 2.6])
 def test_a_killed_writer_leaves_a_store_that_opens(tmp_path, seconds):
     folder = tmp_path / "run"

@@ -60,9 +60,10 @@ def check_system_libraries(args):
 
 
 def run_tests(args) -> int:
-    """The whole suite as two pytest processes side by side, each every other test (conftest.py:
-    GANVIZ_TEST_SHARD) in temporary folders of its own, where there are two cores or more: most
-    tests keep one core busy, so the halves take little more than half the time of one run.
+    """The whole suite as two pytest processes side by side, each half of the tests (conftest.py:
+    GANVIZ_TEST_SHARD, balanced by the tests marked slow) in temporary folders of its own, where
+    there are two cores or more: most tests keep one core busy, so the halves take well under
+    the time of one run.
     With arguments (a file, -k ...), or on one core: one pytest, as asked."""
     shards = min(2, os.cpu_count() or 1)
     if args or shards < 2:

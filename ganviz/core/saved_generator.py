@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-
 from .checkpoint import CheckpointError, checkpoint_config, choose_device, read_checkpoint
 from .data import BUILTIN_DATASETS, Dataset
 from .inputs import report_note

@@ -17,7 +17,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QLabel, QPushButton, QSlider, QStackedWidget,
                                QWidget)
 
-
 from .moment_view import MomentView
 
 FOLLOW_MS = 500          # how often a reader is asked for new rows and frames

@@ -284,6 +284,7 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         self.sampleView.reset()
         self.sampleView.set_classes(info.classes, info.grid_columns)   # conditional: a row per class
         self.pipeline.conditional = info.config.conditional   # the label goes into G (and D)
+        self.pipeline.update()
         self.dataViews.setCurrentWidget(self.fieldView if points else self.sampleView)
         self.fieldView.reset()
         self.fieldView.set_classes(info.classes, info.real_labels, info.config.conditional)

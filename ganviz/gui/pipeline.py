@@ -46,9 +46,13 @@ class PipelineDiagram(QWidget):
                         "In slow motion: violet = data flowing forward, red = the gradient flowing back.")
 
     def set_phase(self, phase: str, caption: str = "", label: str = "updating"):
-        """Show which network updates (or updates next); ends any stage shown."""
+        """Show which network updates (or updates next); ends any stage shown. Training calls
+        this with every batch (25 a second): unchanged, nothing is repainted."""
+        shown = (phase, caption, label, None, 1.0)
+        if shown == (self.phase, self.caption, self.label, self.stage, self.progress):
+            return
         self._timer.stop()
-        self.phase, self.caption, self.label, self.stage, self.progress = phase, caption, label, None, 1.0
+        self.phase, self.caption, self.label, self.stage, self.progress = shown
         self.update()
 
     def set_stage(self, phase: str, stage, caption: str, seconds: float = 0.9):

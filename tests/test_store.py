@@ -402,3 +402,20 @@ def test_a_history_with_a_store_keeps_only_its_newest_rows_in_memory(tmp_path):
     # rows not yet committed never leave memory
     fresh = make(probe_every=3)
     assert fresh.history.release(0, None, keep=0) == 0
+
+
+def test_released_history_holds_a_bounded_array():
+    """The array behind a released history has room for the rows until the next release
+    (2 * keep, and some), not twice that: the window's and the training process's memory
+    (README: 20 000 to 40 000 rows, about 6.5 MB)."""
+    from ganviz.core.history import History
+
+    h, keep, batch = History(), 8000, 500
+    row = np.arange(len(COLUMNS), dtype=np.float64)
+    for _ in range(400):   # 200 000 rows, released as the window does when 2 * keep are in memory
+        h.append_rows(np.tile(row, (batch, 1)))
+        if h.in_memory >= 2 * keep:
+            assert h.release(len(h), lambda start, stop: None, keep=keep) > 0
+        assert h.in_memory <= 2 * keep + batch
+    assert len(h) == 200_000
+    assert len(h._data) <= 2 * keep + max(4096, keep // 4) + batch

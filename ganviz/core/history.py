@@ -47,7 +47,7 @@ COLUMNS = [f.name for f in fields(Record)]
 NUMERIC = [c for c in COLUMNS if c != "phase"]
 
 
-KEEP_ROWS = 20_000    # rows a History with a store behind it keeps in memory (about 3 MB)
+KEEP_ROWS = 20_000    # rows a History with a store behind it keeps in memory (3 to 6 MB)
 
 
 class History:
@@ -100,8 +100,10 @@ class History:
             return 0
         drop = upto - self._first
         self._n -= drop
-        size = max(4096, 2 * (self._n + keep))
-        kept = np.empty((size, len(COLUMNS)), dtype=np.float64)   # a smaller array: memory goes back
+        # a smaller array (memory goes back), with room for the rows until the next release:
+        # that comes at 2 * keep rows in memory (and a few seconds' rows more)
+        size = max(2 * keep, self._n + keep) + max(4096, keep // 4)
+        kept = np.empty((size, len(COLUMNS)), dtype=np.float64)
         kept[: self._n] = self._data[drop: drop + self._n]
         self._data, self._first, self.cold = kept, upto, cold
         return drop

@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
                        f"({', '.join(SETTINGS[n].option for n in SETTING_OPTIONS if SETTINGS[n].live)})")
     train.add_argument("--checkpoint-every", type=_count, default=1000, metavar="N",
                        help="also save the checkpoint and metrics every N iterations (default 1000; 0: only at the end)")
+    train.add_argument("--distributed", action="store_true",
+                       help="under torchrun (torchrun --nproc_per_node N -m ganviz train --distributed ...): "
+                       "train data-parallel, each process on its share of every batch (--batch-size is "
+                       "the total), gradients averaged over the processes; NCCL on GPUs, gloo on CPUs; "
+                       "process 0 alone writes the run folder")
     train.add_argument("--budget-mb", type=_megabytes, default=500, metavar="MB",
                        help="disk space for the run's frames and snapshots in DIR (default 500); "
                        "past it, old moments thin out, the first and the latest always kept")

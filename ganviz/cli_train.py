@@ -18,7 +18,7 @@ import torch
 from .cli import EXIT_INTERRUPTED, EXIT_NONFINITE, SETTING_OPTIONS, UserError
 from .core.atomic import atomic_write
 from .core.checkpoint import load_checkpoint, save_checkpoint
-from .core.config import Config
+from .core.config import Config, ConfigError
 from .core.evaluate import evaluate, format_metrics
 from .core.render import grid_png, scatter_png
 from .core.store import RunStore
@@ -38,11 +38,35 @@ def train_command(args, presets: dict) -> int:
         if args.threads < 1:
             raise UserError(f"--threads must be at least 1 (got {args.threads})")
         torch.set_num_threads(args.threads)
+    if not getattr(args, "distributed", False):
+        return _train_command(args, presets)
+    ranks = _join(args)
+    try:
+        return _train_command(args, presets, ranks)
+    finally:
+        ranks.close()
+
+
+def _join(args):
+    """This process's place under torchrun (core/distributed.py); its device becomes --device."""
+    from .core.distributed import start
+    if args.from_run or args.at is not None:
+        raise UserError("--distributed trains a new run or continues one with --resume; branch "
+                        "with --from in one process, then --resume the branch under torchrun")
+    try:
+        ranks = start(args.device)
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+    args.device = str(ranks.device)
+    return ranks
+
+
+def _train_command(args, presets: dict, ranks=None) -> int:
     changes = {}
     if getattr(args, "preset", None):
         changes.update(presets[args.preset].changes)
     changes.update({k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None})
-    store = None
+    store, new = None, False
     if getattr(args, "from_run", None) or getattr(args, "at", None) is not None:
         trainer, out, store = _branch(args, changes)
         saved = None
@@ -51,8 +75,17 @@ def train_command(args, presets: dict) -> int:
         saved = trainer.updates    # the checkpoint in DIR holds this state
     else:
         trainer, out = _start(args, changes)
+        saved, new = None, True
+    if ranks is not None:
+        try:
+            trainer.distribute(ranks)
+        except ConfigError as e:
+            raise UserError(str(e)) from None
+        if not ranks.writer:   # the same updates as rank 0, nothing written, nothing printed
+            return _train_quietly(args, trainer)
+    if new:   # its folder, once nothing can refuse the run
+        _make_folder(out)
         _write_config(trainer, out)
-        saved = None
     if store is None:
         store = RunStore(out, trainer, budget_mb=getattr(args, "budget_mb", 500))
     try:
@@ -105,6 +138,21 @@ def _train_into(args, trainer, out, saved, store) -> int:
     return 0
 
 
+def _train_quietly(args, trainer) -> int:
+    """A rank other than 0: train in step with the others; rank 0 writes and reports."""
+    with StopOnCtrlC(say=False) as stop:
+        train_loop(trainer, None, args.steps, args.checkpoint_every, Progress(args.steps, stream=_Silent()), stop)
+    return 0
+
+
+class _Silent:
+    def write(self, text):
+        pass
+
+    def flush(self):
+        pass
+
+
 def _start(args, changes):
     if args.dataset:
         changes["dataset"] = args.dataset
@@ -117,8 +165,7 @@ def _start(args, changes):
     if os.path.exists(os.path.join(out, "checkpoint.pt")):
         raise UserError(f"{out} already holds a run; continue it with --resume {out} "
                         "or choose another --out")
-    trainer = Trainer(config)  # loads the data first: a bad dataset leaves no empty folder
-    _make_folder(out)
+    trainer = Trainer(config)  # the data first: a bad dataset leaves no empty folder (made by the caller)
     return trainer, out
 
 
@@ -167,10 +214,17 @@ def train_loop(trainer, out, steps, checkpoint_every, progress, stop, guard=None
     guard = guard or FiniteGuard(trainer, None)
     done, chunk, spent = 0, 1, 0.0
     last_d = last_g = probed = None
-    while done < steps and not stop.requested:
+    ranks = trainer.ranks
+    while done < steps:
         n = min(chunk, steps - done)
         if checkpoint_every:
             n = min(n, checkpoint_every - done % checkpoint_every)
+        requested = stop.requested
+        if ranks is not None:   # under torchrun every rank trains the same chunk, or all stop
+            n, requested = ranks.agree(n, requested)
+        if requested:
+            stop.requested = True
+            break
         t0 = time.perf_counter()
         records = trainer.train(n)
         took = time.perf_counter() - t0
@@ -195,7 +249,8 @@ def train_loop(trainer, out, steps, checkpoint_every, progress, stop, guard=None
             if not weights_finite(trainer):   # the last update's loss was finite, its result is not
                 guard.bad = records[-1]
                 break
-            save_outputs(trainer, out, final=False)
+            if out is not None:   # None: a rank other than 0, which writes nothing
+                save_outputs(trainer, out, final=False)
             guard.saved = trainer.updates
     progress.update(done, done / spent if spent else 0.0, last_d, last_g, probed, force=True)
     return done, spent
@@ -334,15 +389,17 @@ class StopOnCtrlC:
     """The first Ctrl+C asks the loop to stop after the current chunk (it then saves); the
     second raises KeyboardInterrupt as usual. Only the main thread can own signals."""
 
-    def __init__(self):
+    def __init__(self, say: bool = True):
         self.requested = False
         self._previous = None
+        self.say = say   # False: another process (rank 0 under torchrun) says it
 
     def _handle(self, signum, frame):
         self.requested = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("\nganviz: stopping; saving the checkpoint (Ctrl+C again to quit at once)",
-              file=sys.stderr)
+        if self.say:
+            print("\nganviz: stopping; saving the checkpoint (Ctrl+C again to quit at once)",
+                  file=sys.stderr)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

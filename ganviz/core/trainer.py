@@ -176,6 +176,23 @@ class Trainer:
         self._has_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
                              for net in (g, d) for m in net.modules())
         self._probe_cache = None
+        self.ranks = None       # under torchrun: distributed.Ranks (see distribute)
+
+    def distribute(self, ranks) -> None:
+        """Train data-parallel with the other ranks (core/distributed.py): each update on this
+        rank's share of the batch, gradients and losses averaged. Rank 0's networks are
+        copied to every rank first (they are the same already when built from one seed or
+        loaded from one checkpoint)."""
+        ranks.part(self.config.batch_size)   # a batch the ranks cannot split is refused now
+        import torch.distributed as dist
+        nets = [self.generator, self.discriminator] + ([self.generator_ema] if self.generator_ema else [])
+        for net in nets:
+            for t in list(net.parameters()) + list(net.buffers()):
+                dist.broadcast(t.data, 0)
+        self.ranks = ranks
+
+    def _part(self) -> slice:
+        return slice(None) if self.ranks is None else self.ranks.part(self.config.batch_size)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -221,10 +238,11 @@ class Trainer:
         self._schedule_lr("D")
         probe = self.probes_now(fetch) if probe is None else probe
         before = self._probe() if probe else None
-        idx = self.sampler.next_index(cfg.batch_size)
+        part = self._part()   # all of the batch; under torchrun, this rank's share (distributed.py)
+        idx = self.sampler.next_index(cfg.batch_size)[part]
         real = self.data[idx]
         y = None if self.labels is None else self.labels[idx]   # fakes are asked for the reals' classes
-        noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
+        noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)[part]
         watch = UpdateWatch(g) if stages is not None else None
         with torch.no_grad(), _frozen_buffers(g):
             fake = g(noise, y)
@@ -238,13 +256,17 @@ class Trainer:
             class_loss = F.cross_entropy(real_logits, y) + F.cross_entropy(fake_logits, y)
             loss = loss + class_loss
         if cfg.objective == "wgan_gp":
-            gp = cfg.gp_weight * gradient_penalty(lambda x: d(x, y), real.detach(), fake, self.noise_gen)
+            alpha = torch.rand((cfg.batch_size,) + (1,) * (real.dim() - 1), device=self.device,
+                               generator=self.noise_gen)[part]
+            gp = cfg.gp_weight * gradient_penalty(lambda x: d(x, y), real.detach(), fake, alpha=alpha)
             loss = loss + gp
         if cfg.r1_gamma > 0:
             r1 = 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
             loss = loss + r1
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
+        if self.ranks is not None:   # the whole batch's gradient and losses, on every rank
+            loss, loss_real, loss_fake = self.ranks.average(d, [loss, loss_real, loss_fake])
         grad_norm = _grad_norm(d) if probe else self._nan
         if watch is not None:
             watch.before_step(d)
@@ -272,8 +294,10 @@ class Trainer:
         self._schedule_lr("G")
         probe = self.probes_now(fetch) if probe is None else probe
         before = self._probe() if probe else None
-        noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)
+        part = self._part()
+        noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)[part]
         y = self._fake_labels(cfg.batch_size, self.noise_gen)
+        y = None if y is None else y[part]
         watch = UpdateWatch(d) if stages is not None else None
         class_loss = self._nan
         d.requires_grad_(False)
@@ -291,6 +315,8 @@ class Trainer:
                 loss.backward()
         finally:
             d.requires_grad_(True)
+        if self.ranks is not None:
+            (loss,) = self.ranks.average(g, [loss])
         grad_norm = _grad_norm(g) if probe else self._nan
         if watch is not None:
             watch.before_step(g)

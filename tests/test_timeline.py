@@ -6,6 +6,7 @@ Most tests drive the timeline with the window's own plots and panels but no trai
 two open folders in a real window."""
 from __future__ import annotations
 
+import copy
 import os
 
 import numpy as np
@@ -287,6 +288,37 @@ def test_an_opened_run_still_being_written_grows(window, qtbot, tmp_path):
     assert window.dataViews.currentWidget() is window.fieldView
     assert window.timeline.reader is window.liveReader and window.timeline.at_live   # the new run's own
     assert window.liveReader.folder.startswith(window.runsFolder)
+
+
+def test_an_opened_run_cut_back_by_its_writer_is_read_again(window, qtbot, tmp_path):
+    """A `ganviz train` killed and resumed from its last checkpoint drops the rows after it and
+    trains on (here with another learning rate): the window following the folder shows the
+    run as the folder now holds it, not the old tail."""
+    folder = tmp_path / "run"
+    trainer = Trainer(RING)
+    store = RunStore(folder, trainer)
+    train_into(store, trainer, 20, 5)
+    checkpoint = copy.deepcopy(trainer.state_dict())      # iteration 20
+    train_into(store, trainer, 20, 5)
+    store.close()
+    assert window.open_run(str(folder)) and len(window.history) == 80
+    again = Trainer(RING)
+    again.load_state_dict(checkpoint)
+    again.update_config(lr_d=RING.lr_d / 4)
+    store = RunStore(folder, again)                       # the rows after update 40 are dropped
+    try:
+        train_into(store, again, 5, 5)
+        reader = RunReader(folder)
+        assert len(reader) == 50
+        qtbot.waitUntil(lambda: len(window.history) == 50 and window.viewing is not None
+                        and window.viewing.folder == str(folder), timeout=10000)
+        assert np.array_equal(window.history.array(), reader._rows(), equal_nan=True)
+        x, y, _ = window.scorePlot.series["d_real"].view()
+        assert x.max() == reader.columns(["x"])["x"].max()   # the curves end where the run does now
+        assert "cut back by its writer" in window.statusBar().currentMessage()
+        reader.close()
+    finally:
+        store.close()
 
 
 def test_the_windows_own_run_is_recorded_and_can_be_scrubbed_back(window, qtbot):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog
 
 from ganviz.core.atomic import WriteError, write_bytes
@@ -26,6 +27,21 @@ class FileActions:
     def _run_grew(self, before, now):
         if self.viewing is not None:
             extend_run(self, before, now)
+
+    def _run_went_back(self, now):
+        """The run on screen was cut back (to `now` updates, or fewer) (its writer was resumed from an
+        earlier checkpoint): the curves, history and quality past it are gone from the folder,
+        so the run is read again, once the timeline's refresh is done."""
+        if self.viewing is None:
+            return   # the window's own run: its restore already took the views back
+        folder = self.viewing.folder
+
+        def read_again():
+            if self.viewing is not None and self.viewing.folder == folder and open_run(self, folder):
+                self.statusBar().showMessage(f"The run in {folder} was cut back by its writer (started again "
+                                             f"from an earlier checkpoint); read again: {len(self.viewing)} "
+                                             "updates", 10000)
+        QTimer.singleShot(0, read_again)
 
     def export_gif(self, path=None):
         """The recorded training as an animated GIF (timeline_export.py)."""

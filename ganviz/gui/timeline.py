@@ -28,6 +28,7 @@ GROWING_S = 3.0          # rows arrived this recently: the run is still being wr
 class Timeline(QWidget):
     momentChanged = Signal(object)   # the update of the frame shown, or None: live
     grew = Signal(int, int)          # (rows before, rows now) after a refresh found new rows
+    wentBack = Signal(int)           # rows now, after a refresh found fewer: the run was cut back
     continueRequested = Signal(int)  # "Continue from here": the update of the moment shown
 
     def __init__(self, data_views: QStackedWidget, plots, quality_panel, parent=None):
@@ -171,6 +172,7 @@ class Timeline(QWidget):
             return False
         if now < before:   # the run went back (a restore): what was after it is gone
             self._at = {u: v for u, v in self._at.items() if u <= now}
+            self.wentBack.emit(now)
         if now != before:
             self._last_iteration = self._iterations_at([now])[now][1]   # completed, as the moments count
             self._grown_at = time.monotonic() if now > before and before else 0.0

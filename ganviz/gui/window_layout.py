@@ -233,6 +233,7 @@ class WindowLayout:
         self.timeline = Timeline(self.dataViews, self.plots, self.qualityPanel)
         self.centralWidget().layout().addWidget(self.timeline)
         self.timeline.grew.connect(self._run_grew)
+        self.timeline.wentBack.connect(self._run_went_back)
         self.timeline.momentChanged.connect(self._show_states)   # the named states of the moment shown
         self.timeline.continueRequested.connect(lambda update: continue_from_here(self, update))
         self.openRunAction = QAction("Open run…", self, objectName="openRunAction")

@@ -42,6 +42,12 @@ class Ranks:
         size = batch_size // self.world
         return slice(self.rank * size, (self.rank + 1) * size)
 
+    def copy_from_first(self, nets) -> None:
+        """Rank 0's parameters and buffers of each network (None: skipped) on every rank."""
+        for net in filter(None, nets):
+            for t in list(net.parameters()) + list(net.buffers()):
+                dist.broadcast(t.data, 0)
+
     def average(self, net: torch.nn.Module, values: list[torch.Tensor]) -> list[torch.Tensor]:
         """Average `net`'s gradients, its floating-point buffers and `values` (0-d tensors: the
         update's losses) over the ranks, in one all-reduce; returns the averaged values."""

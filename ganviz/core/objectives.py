@@ -73,12 +73,9 @@ def get_objective(name: str) -> Objective:
     return OBJECTIVES[name]
 
 
-def gradient_penalty(discriminator, real, fake, generator=None, alpha=None):
+def gradient_penalty(discriminator, real, fake, alpha):
     """WGAN-GP: (|grad D| - 1)^2 at random points between real and fake samples; alpha (one
-    per sample, shaped to broadcast): where between them, else drawn here."""
-    if alpha is None:
-        shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-        alpha = torch.rand(shape, device=real.device, generator=generator)
+    per sample in [0, 1), shaped to broadcast): where between them (the trainer draws it)."""
     mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     out = discriminator(mixed)
     (grad,) = torch.autograd.grad(out.sum(), mixed, create_graph=True)

@@ -184,11 +184,7 @@ class Trainer:
         copied to every rank first (they are the same already when built from one seed or
         loaded from one checkpoint)."""
         ranks.part(self.config.batch_size)   # a batch the ranks cannot split is refused now
-        import torch.distributed as dist
-        nets = [self.generator, self.discriminator] + ([self.generator_ema] if self.generator_ema else [])
-        for net in nets:
-            for t in list(net.parameters()) + list(net.buffers()):
-                dist.broadcast(t.data, 0)
+        ranks.copy_from_first([self.generator, self.discriminator, self.generator_ema])
         self.ranks = ranks
 
     def _part(self) -> slice:

@@ -29,9 +29,9 @@ class FileActions:
             extend_run(self, before, now)
 
     def _run_went_back(self, now):
-        """The run on screen was cut back (to `now` updates, or fewer) (its writer was resumed from an
-        earlier checkpoint): the curves, history and quality past it are gone from the folder,
-        so the run is read again, once the timeline's refresh is done."""
+        """The run on screen was cut back to `now` updates or fewer (its writer was resumed from
+        an earlier checkpoint): the curves, history and quality past it are gone from the
+        folder, so the run is read again, once the timeline's refresh is done."""
         if self.viewing is None:
             return   # the window's own run: its restore already took the views back
         folder = self.viewing.folder

@@ -410,7 +410,7 @@ def test_a_recorded_moment_shows_ds_score_histogram_as_it_was(window, qtbot):
     for phase in "DGDG":
         window.step()
         qtbot.waitUntil(lambda: window.stepReadout.text().startswith(f"{phase} update"), timeout=10000)
-    qtbot.waitUntil(lambda: len(timeline.frames) >= 5 and len(timeline._scores) >= 4, timeout=5000)
+    qtbot.waitUntil(lambda: len(timeline.frames) >= 5 and len(timeline._scored) >= 4, timeout=5000)
     reader = RunReader(window.liveReader.folder)
     update, metrics = reader.quality()[1]
     reader.close()

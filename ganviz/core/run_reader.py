@@ -137,11 +137,21 @@ class RunReader:
         with self._reading():
             return int(self.db.execute("SELECT COUNT(*) FROM quality WHERE at_update <= ?", (int(upto),)).fetchone()[0])
 
-    def quality(self, since: int = -1) -> list[tuple[int, dict]]:
-        """(update, metrics) for every quality measurement (after update `since`), in update order."""
+    def quality(self, since: int = -1, upto: int | None = None) -> list[tuple[int, dict]]:
+        """(update, metrics) for every quality measurement after update `since` (and at or
+        before `upto`), in update order."""
+        upto = (1 << 62) if upto is None else int(upto)
         with self._reading():
             return [(u, from_json(m)) for u, m in self.db.execute(
-                "SELECT at_update, metrics FROM quality WHERE at_update > ? ORDER BY at_update", (int(since),))]
+                "SELECT at_update, metrics FROM quality WHERE at_update > ? AND at_update <= ? "
+                "ORDER BY at_update", (int(since), upto))]
+
+    def quality_updates(self, since: int = -1) -> np.ndarray:
+        """The updates at which quality was measured (after update `since`), sorted."""
+        with self._reading():
+            return np.array([u for (u,) in self.db.execute(
+                "SELECT at_update FROM quality WHERE at_update > ? ORDER BY at_update", (int(since),))],
+                dtype=np.int64)
 
     def frame_updates(self) -> np.ndarray:
         """The updates that have a frame (as of the last refresh), sorted."""

@@ -23,6 +23,7 @@ FOLLOW_MS = 500          # how often a reader is asked for new rows and frames
 PLAY_TICK_MS = 100       # Play moves the slider this often ...
 SPEEDS = (1, 4, 16)      # ... by this many recorded frames
 GROWING_S = 3.0          # rows arrived this recently: the run is still being written
+AT_CACHE = 8192          # iterations of updates kept at hand (an hour's quality records: ~3600)
 
 
 class Timeline(QWidget):
@@ -79,10 +80,11 @@ class Timeline(QWidget):
         self.live = False              # the window's own run (End = Live), or a folder opened to read
         self.frames = np.empty(0, np.int64)   # updates that have a frame
         self._at = {}                  # update -> (its iteration, iterations completed after it),
-                                       # for the updates asked about (scores, snapshots, frames):
-                                       # read from the store, never a copy of every row
+                                       # for the updates asked about lately (scores, snapshots,
+                                       # frames): read from the store, at most AT_CACHE of them
         self._last_iteration = 0
-        self._scores = []              # (update, metrics) of the quality panel
+        self._scored = np.empty(0, np.int64)   # updates with a quality record (the records
+                                       # themselves stay in the store: an hour's run has thousands)
         self._scores_shown = None      # how many of them the panel shows (None: live ones)
         self._snapshots = np.empty(0, np.int64)   # updates with a stored snapshot
         self._grown_at = 0.0           # when a refresh last found new rows
@@ -102,7 +104,7 @@ class Timeline(QWidget):
         self.detach()
         self.reader, self.live = reader, live
         self.frames = np.empty(0, np.int64)
-        self._at, self._scores, self._last_iteration = {}, [], 0
+        self._at, self._scored, self._last_iteration = {}, np.empty(0, np.int64), 0
         self._snapshots = np.empty(0, np.int64)
         self.view.set_run(reader)
         self.show()
@@ -176,11 +178,10 @@ class Timeline(QWidget):
         if now != before:
             self._last_iteration = self._iterations_at([now])[now][1]   # completed, as the moments count
             self._grown_at = time.monotonic() if now > before and before else 0.0
-        known = self._scores[-1][0] if self._scores else -1
-        if self.reader.quality_count(known) != len(self._scores):   # rewritten since (gone back)
-            self._scores, known = [], -1
-        self._scores += self.reader.quality(since=known)   # only the new ones: each is read once
-        self._iterations_at([u for u, _ in self._scores])
+        known = int(self._scored[-1]) if len(self._scored) else -1
+        if self.reader.quality_count(known) != len(self._scored):   # rewritten since (gone back)
+            self._scored, known = np.empty(0, np.int64), -1
+        self._scored = np.concatenate([self._scored, self.reader.quality_updates(since=known)])
         self._snapshots = self.reader.snapshot_updates()   # the moments a branch can start from
         at_end = self.slider.value() == self.slider.maximum()
         self.frames = np.asarray(frames, np.int64)
@@ -214,6 +215,8 @@ class Timeline(QWidget):
         updates not asked about before. A G update at x = i ends iteration i; the D updates
         before it sit at fractions of it."""
         missing = sorted({int(u) for u in updates if int(u) not in self._at and 0 < int(u) <= len(self.reader)})
+        if len(self._at) + len(missing) > AT_CACHE:   # a cache, not a copy of the run: start it again
+            self._at = {}
         for u in missing:
             cols = self.reader.columns(["iteration", "x"], start=u - 1, stop=u)
             self._at[u] = (int(cols["iteration"][0]), int(np.floor(cols["x"][0])))
@@ -222,7 +225,13 @@ class Timeline(QWidget):
 
     def scores_as_of(self, update: int) -> list:
         """The quality panel's (iteration, metrics) measured at or before `update`."""
-        return [(self.iteration_of(u), m) for u, m in self._scores if u <= update]
+        scores = self.reader.quality(upto=update)
+        at = self._iterations_at([u for u, _ in scores])
+        return [(at[u][1], m) for u, m in scores]
+
+    def scores_count(self, update: int) -> int:
+        """How many quality records were measured at or before `update`."""
+        return int(np.searchsorted(self._scored, update, side="right"))
 
     # ------------------------------------------------------------------ showing
     def _show_index(self, index: int):
@@ -248,8 +257,8 @@ class Timeline(QWidget):
         self._use_view()
         for plot in self.plots:
             plot.set_cursor(iteration, self.pinned[2] if self.pinned is not None else None)
-        scores = self.scores_as_of(update)
-        if self._scores_shown != len(scores):   # redrawn only when the moment's scores differ
+        if self._scores_shown != self.scores_count(update):   # redrawn only when the moment's scores differ
+            scores = self.scores_as_of(update)
             self.quality_panel.show_recorded(scores)
             self._scores_shown = len(scores)
         self._set_label()

@@ -27,6 +27,11 @@ EXIT_NONFINITE = 3   # `train` stopped because a loss became NaN or infinite
 EXIT_INTERRUPTED = 130
 
 
+CONNECT_HELP = ("attach the window to `ganviz serve` at HOST:PORT (127.0.0.1:8765, or the near end "
+                "of an SSH tunnel) instead of training here")
+TOKEN_HELP = "the token `ganviz serve` printed (default $GANVIZ_TOKEN, else the server's token file on this machine)"
+
+
 class UserError(Exception):
     """A problem the person running ganviz can fix; printed as one line."""
 
@@ -58,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ganviz", description="Watch a GAN train: live scores, losses and samples. "
         "Without a command, opens the window.")
     parser.add_argument("--version", action="version", version=f"ganviz {__version__}")
+    parser.add_argument("--connect", metavar="HOST:PORT", help=CONNECT_HELP)
+    parser.add_argument("--token", metavar="TOKEN", help=TOKEN_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gui = sub.add_parser("gui", help="open the window (the default)",
@@ -68,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "its timeline; one still being written is followed live")
     gui.add_argument("--runs", metavar="DIR", help="where every run is kept for its timeline "
                      "(default $GANVIZ_RUNS, else runs/ here, as `ganviz train` does)")
+    gui.add_argument("--connect", metavar="HOST:PORT", help=CONNECT_HELP)
+    gui.add_argument("--token", metavar="TOKEN", help=TOKEN_HELP)
 
     train = sub.add_parser(
         "train", help="train without a window; write metrics, checkpoint and samples",
@@ -111,6 +120,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--budget-mb", type=_megabytes, default=500, metavar="MB",
                        help="disk space for the run's frames and snapshots in DIR (default 500); "
                        "past it, old moments thin out, the first and the latest always kept")
+    train.add_argument("--serve", action="store_true", help="train as `ganviz serve` does, for --steps "
+                       "iterations: windows attach with ganviz --connect (the run folder gets the run "
+                       "store and checkpoint.pt at the end)")
+    _add_serve_options(train)
+
+    serve = sub.add_parser(
+        "serve", help="train here and let windows attach (ganviz --connect HOST:PORT)",
+        description="Train without a window and serve the run to windows: `ganviz --connect "
+        "HOST:PORT` attaches one (with the token printed here), which then trains, pauses, steps "
+        "and changes settings as locally; Detach leaves training running. Listens on 127.0.0.1 "
+        "only: from another machine, open an SSH tunnel (ssh -L 8765:127.0.0.1:8765 THIS_MACHINE). "
+        "Ctrl+C stops, with DIR/checkpoint.pt written.")
+    serve.add_argument("--dataset", metavar="DATA", help=DATA_HELP)
+    if presets:
+        serve.add_argument("--preset", choices=sorted(presets), metavar="NAME", help="start from a named setting")
+    _add_setting_options(serve)
+    serve.add_argument("--out", metavar="DIR", help="the run folder (default runs/DATA-TIMESTAMP)")
+    serve.add_argument("--resume", metavar="DIR", help="continue the run in DIR (its checkpoint.pt), writing back to DIR")
+    serve.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
+    serve.add_argument("--paused", action="store_true", help="wait for a window to press Train (default: train at once)")
+    serve.set_defaults(steps=None)
+    _add_serve_options(serve)
 
     sample = sub.add_parser("sample", help="write generated samples to a .npy file",
                             description="Write N generated samples as float32 .npy: N x 2 for "
@@ -170,8 +201,20 @@ def _screenshot(args) -> int:
 def _train(args) -> int:
     from .cli_train import train_command
     from .core.inputs import reporting
+    if args.serve:
+        if args.distributed or args.from_run or args.at is not None:
+            raise UserError("--serve trains a new run or continues one with --resume, in one process")
+        args.paused = False
+        return _serve(args)
     with reporting(StderrReporter()):  # progress of big files, skipped images, device notes
         return train_command(args, _presets())
+
+
+def _serve(args) -> int:
+    from .cli_serve import serve_command
+    from .core.inputs import reporting
+    with reporting(StderrReporter()):
+        return serve_command(args, _presets())
 
 
 def _replay(args) -> int:
@@ -263,7 +306,7 @@ class StderrReporter:
         print(f"ganviz: {text}", file=self.stream, flush=True)
 
 
-COMMANDS = {"gui": _gui, "train": _train, "sample": _sample, "eval": _eval,
+COMMANDS = {"gui": _gui, "train": _train, "serve": _serve, "sample": _sample, "eval": _eval,
             "screenshot": _screenshot, "replay": _replay}
 
 
@@ -275,6 +318,21 @@ def _presets() -> dict:
     except ImportError:
         return {}
     return dict(PRESETS)
+
+
+def _add_serve_options(parser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", metavar="HOST",
+                        help="the address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=_port, default=8765, metavar="PORT", help="default 8765; 0: any free port")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="allow a --host beyond this machine (unencrypted; an SSH tunnel is safer)")
+
+
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0 to 65535)")
+    return value
 
 
 def _add_setting_options(parser) -> None:

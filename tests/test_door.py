@@ -377,6 +377,19 @@ def stop(c, tmp_path):
     assert not other.transport.alive()
 
 
+def describe(c, tmp_path):
+    """What a window attaching to `ganviz serve` is sent: the run as it stands, to it alone."""
+    c.send(m.Step())
+    c.expect(m.Stepped)
+    c.send(m.Describe(7))
+    started = c.expect(m.To)
+    assert started.to == 7 and isinstance(started.event, m.RunStarted)
+    assert len(started.event.history) == started.event.updates >= 1
+    running = c.expect(m.To)
+    assert running.to == 7 and running.event == m.Running(False)
+    c.expect(m.Batch, lambda b: b.metrics is not None)
+
+
 CASES = {   # command -> (its case, the events the case checks)
     m.Reset: (reset, {m.Progress, m.RunStarted, m.Running, m.Batch}),
     m.Play: (play, {m.Running, m.Batch}),
@@ -400,6 +413,7 @@ CASES = {   # command -> (its case, the events the case checks)
     m.PlaneSample: (explorer_case(plane_sample), {m.Explored}),
     m.NearestReal: (explorer_case(nearest_real), {m.Explored}),
     m.Stop: (stop, set()),
+    m.Describe: (describe, {m.To, m.Batch}),
 }
 
 

@@ -37,8 +37,16 @@ def run_app(args=None) -> int:
         print(problem, file=sys.stderr)
         return 2
 
-    from ganviz.protocol.transports import ProcessTransport
-    training = ProcessTransport.start()   # it imports torch on the other core while the window builds
+    if getattr(args, "connect", None):   # a server trains (ganviz serve): attach to it
+        from ganviz.protocol.remote import ConnectError, SocketTransport
+        try:
+            training = SocketTransport.connect(args.connect, getattr(args, "token", None))
+        except (ConnectError, ValueError) as e:
+            print(f"ganviz: error: {e}", file=sys.stderr)
+            return 2
+    else:
+        from ganviz.protocol.transports import ProcessTransport
+        training = ProcessTransport.start()   # it imports torch on the other core while the window builds
 
     from ganviz.core.config import Config
 

@@ -25,6 +25,7 @@ from ganviz.session.run_session import RunSession
 from .branching import build_runs_dock
 from .file_actions import FileActions
 from .readout import explain_step
+from .remote_actions import RemoteActions
 from .run_folder import VIEWING_TEXT, follow_live, leave_run, states_at
 from .toolbar_keys import ToolbarKeys
 from .window_layout import WindowLayout
@@ -43,7 +44,7 @@ def _of_session(name: str, doc: str):
                     lambda self, value: setattr(self.session, name, value), doc=doc)
 
 
-class MainWindow(WindowLayout, FileActions, QMainWindow):
+class MainWindow(WindowLayout, FileActions, RemoteActions, QMainWindow):
     config = _of_session("config", "the current run's Config")
     objective = _of_session("objective", "its objective (objectives.py)")
     history = _of_session("history", "the run's history: its newest rows, the rest read back from its store")
@@ -99,8 +100,10 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         self.worker.saved.connect(self._on_saved)
         self.worker.processDied.connect(self._on_process_died)
         self.recoveryFolder = tempfile.mkdtemp(prefix="ganviz-recovery-")   # removed on close
+        self.local_transport = transport if isinstance(transport, str) else "process"   # Detach starts one
         self.worker.set_recovery_folder(self.recoveryFolder)
         self.worker.set_runs_folder(self.runsFolder)
+        self._build_server_menu()
         self.fieldView.boundsChanged.connect(self._set_field_bounds)
         self.fieldView.heatClassChanged.connect(self._set_heat_class)
         self.fieldView.drawingSubmitted.connect(lambda pts: self.use_points(pts, "drawn"))
@@ -110,7 +113,9 @@ class MainWindow(WindowLayout, FileActions, QMainWindow):
         self.frameTimer = QTimer(self, interval=FRAME_MS // len(self.plots))
         self.frameTimer.timeout.connect(self._redraw)
         self.frameTimer.start()
-        if checkpoint:
+        if self.worker.remote:
+            pass   # the server sends its run as it stands
+        elif checkpoint:
             self._start_loading("open", checkpoint)
             self.worker.load(checkpoint)
         else:

@@ -23,12 +23,15 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ganviz.core.field import FieldMirror
 from ganviz.protocol import messages as m
 from ganviz.protocol import transports
+from ganviz.protocol.remote import ConnectError, SocketTransport
 from ganviz.protocol.transports import Transport
+from ganviz.protocol.wire import WireError
 
 
 MAX_DEATHS = 3        # deaths within DEATH_WINDOW seconds after which no new process is started
 DEATH_WINDOW = 30.0
 TRIM_S = 10.0         # how often freed memory goes back to the system (see _trim)
+RECONNECT_S = 1.0     # attached to a server: how often a lost connection is tried again
 
 
 def _malloc_trim():
@@ -58,6 +61,8 @@ class TrainingWorker(QObject):
     loadProgress = Signal(object)    # (bytes read, file size, file name) while a big file loads
     processDied = Signal(str, bool)  # how it ended; True: a new one is reopening the run,
                                      # False: it died too often, Reset or Open starts one
+    controlChanged = Signal(bool, int)   # attached to a server: this window controls, windows attached
+    connectionChanged = Signal(str)  # attached to a server: the connection was lost / is back ("")
 
     def __init__(self, transport: str | Transport = "process"):
         """transport: "process" or "inprocess" (a new training service reached that way), or
@@ -96,7 +101,13 @@ class TrainingWorker(QObject):
             m.Progress: lambda e: self.loadProgress.emit((e.done, e.total, e.name)),
             m.SettingsApplied: self.settingsApplied.emit,
             m.Explored: self.explored.emit,
+            m.Control: lambda e: self.controlChanged.emit(e.on, e.windows),
         }
+
+    @property
+    def remote(self) -> bool:
+        """Attached to `ganviz serve` (protocol/remote.py), not a service of this window's own."""
+        return getattr(self.transport, "remote", False)
 
     @property
     def process(self):
@@ -105,11 +116,49 @@ class TrainingWorker(QObject):
 
     # ---------------------------------------------------------------- commands (any thread)
     def send(self, command: m.Command):
+        refused = getattr(self.transport, "refuses", lambda c: None)(command)
+        if refused:
+            self.failed.emit(refused, "")
+            return
         try:
             with self._send_lock:
                 self.transport.send(command)
+        except WireError as e:   # a server gets data only (drawn points are a Dataset object)
+            self.failed.emit(f"This cannot be sent to the server: {e}.", "")
         except (OSError, ValueError):
             pass   # the training service is gone; run() has already said so
+
+    def attach(self, address: str, token: str | None = None):
+        """Go on with the run `ganviz serve` trains at `address` (this window's own service
+        stops). Raises remote.ConnectError (or ValueError for a bad address), in words."""
+        transport = SocketTransport.connect(address, token)
+        self.switch(transport, folders=False)
+        return transport
+
+    def detach(self, kind: str = "process"):
+        """Leave the server's run training there: a service of this window's own again."""
+        self.switch(transports.start(kind), folders=True)
+
+    def switch(self, transport: Transport, folders: bool):
+        """Go on with another training service (attach to a server, or detach from one to a
+        service of this window's own); the old one is left: a server trains on, a local service
+        stops. folders: give the new one the recovery and runs folders (a local service)."""
+        with self._send_lock:
+            old, self.transport = self.transport, transport
+            self._dead = False
+            self._mirror = None
+            if folders:
+                for command in ((m.RecoveryFolder(self._recovery_folder) if self._recovery_folder else None),
+                                (m.RunsFolder(self._runs_folder) if self._runs_folder else None),
+                                (m.FreshNoise(True) if self._fresh_noise else None)):
+                    if command is not None:
+                        transport.send(command)
+        try:
+            old.send(m.Stop())
+        except (OSError, ValueError):
+            pass
+        old.join(0.5)   # its reader sees the end and goes on with the new one
+        self._revived.set()
 
     def play(self):
         self.send(m.Play())
@@ -148,14 +197,18 @@ class TrainingWorker(QObject):
         return not self._dead
 
     def set_recovery_folder(self, folder):
-        """Keep the run's state in this folder, for a new process to reopen after a death."""
+        """Keep the run's state in this folder, for a new process to reopen after a death
+        (attached to a server, which keeps its own: for a service of this window's own, later)."""
         self._recovery_folder = folder
-        self.send(m.RecoveryFolder(folder))
+        if not self.remote:
+            self.send(m.RecoveryFolder(folder))
 
     def set_runs_folder(self, folder):
-        """Keep every run from now on as a folder under this one (its timeline's store)."""
+        """Keep every run from now on as a folder under this one (its timeline's store); as
+        set_recovery_folder, later when attached to a server."""
         self._runs_folder = folder
-        self.send(m.RunsFolder(folder))
+        if not self.remote:
+            self.send(m.RunsFolder(folder))
 
     def continue_from(self, folder, update, changes):
         """A child run of the stored run in `folder` from its snapshot at or before `update`."""
@@ -186,6 +239,10 @@ class TrainingWorker(QObject):
     def refresh(self):
         """Ask for a batch with samples and quality metrics now."""
         self.send(m.SendAll())
+
+    def take_control(self):
+        """Attached to a server: this window's commands are obeyed from now on."""
+        self.send(m.TakeControl())
 
     def ack(self):
         """The window took the last batch; the next one may be sent."""
@@ -241,6 +298,34 @@ class TrainingWorker(QObject):
         self.processDied.emit(reason, False)
         self._revived.wait()
 
+    def _reconnect(self):
+        """The connection to the server was lost: try again (every RECONNECT_S seconds) until
+        it answers, this window stops, or switches; the server then sends the run as its store
+        has it, so nothing is lost. A refused window (a new token: another server) stops trying."""
+        lost = self.transport
+        self.runningChanged.emit(False)
+        self.connectionChanged.emit(f"Lost the connection to {lost.address} ({lost.exit_reason()}); reconnecting…")
+        refused = False
+        while not self._stopping and self.transport is lost:
+            if refused:   # wait for a switch (Connect… with the new token, Detach) or stop
+                time.sleep(0.2)
+                continue
+            try:
+                transport = lost.reconnect()
+            except ConnectError as e:
+                refused = "refused" in str(e)
+                if refused:
+                    self.connectionChanged.emit(f"{e}. Connect again with the server's token.")
+                time.sleep(RECONNECT_S)
+                continue
+            with self._send_lock:
+                if self._stopping or self.transport is not lost:
+                    transport.join()
+                    return
+                self.transport = transport
+            self.connectionChanged.emit("")
+            self.controlChanged.emit(transport.controls, 0)
+
     def call(self, fn, *args, timeout: float = 30.0):
         """fn(trainer, *args) run in the training process between updates; returns its result.
         fn must be importable there (a module-level function). For tests and scripts."""
@@ -258,13 +343,21 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self):
         while True:
+            transport = self.transport
             try:
-                event = self.transport.receive()
+                event = transport.receive()
             except (EOFError, OSError):
                 if self._stopping:
                     break
-                self._on_process_died()
+                if transport is not self.transport:
+                    continue   # switched (attached or detached): read the new one
+                if self.remote:
+                    self._reconnect()
+                else:
+                    self._on_process_died()
                 continue
+            if transport is not self.transport:
+                continue   # the last words of a service this window has left
             if isinstance(event, m.Result):
                 with self._result_ready:
                     self._results[event.call_id] = (event.ok, event.value)

@@ -170,7 +170,21 @@ class Ack(Command):
 
 @dataclass(frozen=True)
 class Stop(Command):
-    """End the service."""
+    """End the service. From a window connected to `ganviz serve`: that window leaves (its
+    connection closes); the service trains on."""
+
+
+@dataclass(frozen=True)
+class Describe(Command):
+    """A window attached to a running service (service/serve.py): send it the run as it stands
+    (RunStarted with the history so far, Running), then a batch with samples and metrics.
+    `to`: that window's number; the answers go to it alone (To)."""
+    to: int = 0
+
+
+@dataclass(frozen=True)
+class TakeControl(Command):
+    """serve.py: this window's commands are obeyed from now on; the one that controlled watches."""
 
 
 # ---------------------------------------------------------------- events
@@ -292,8 +306,29 @@ class SettingsApplied(Event):
     needs_reset: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Control(Event):
+    """serve.py: whether this window's commands are obeyed (one window of several controls),
+    and how many windows are attached."""
+    on: bool
+    windows: int = 1
+
+
+@dataclass(frozen=True)
+class To(Event):
+    """An event for one attached window of several (serve.py delivers it to that one alone)."""
+    to: int
+    event: Event
+
+
 COMMANDS = (Play, Pause, Step, StepIteration, ChangeSettings, Reset, Save, Open, Restore, FreshNoise,
             SendAll, SendSamples, Call, Interpolate, PlaneSample, NearestReal, RecoveryFolder, RunsFolder,
-            ContinueFrom, Recover, Ack, Stop)
+            ContinueFrom, Recover, Ack, Stop, Describe)
 EVENTS = (RunStarted, Batch, Stepped, Stages, Running, NonFinite, Failed, Saved, Result, Progress,
-          Explored, SettingsApplied)
+          Explored, SettingsApplied, To)
+# TakeControl and Control are the server's (service/serve.py), not the training service's.
+# What a window connected over the network may send (service/serve.py). Not: Call (code to run),
+# Save, Open, RunsFolder, RecoveryFolder, ContinueFrom, Recover (files on the server's disk,
+# which the server alone names), Describe (the server asks it on a window's behalf).
+NETWORK_COMMANDS = (Play, Pause, Step, StepIteration, ChangeSettings, Reset, Restore, FreshNoise,
+                    SendAll, SendSamples, Interpolate, PlaneSample, NearestReal, Ack, Stop, TakeControl)

@@ -76,6 +76,7 @@ class TrainingService:
         self.diverged = False       # a non-finite loss since the run started: keep nothing on disk
         self.runs_root: str | None = None   # RunsFolder: where each run's store goes
         self.store: RunStore | None = None
+        self.stop_at: int | None = None   # `ganviz train --serve`: end at this iteration
         self.handlers = {
             m.Ack: self.on_ack, m.Play: self.on_play, m.Pause: self.on_pause, m.Step: self.on_step,
             m.StepIteration: self.on_step_iteration, m.ChangeSettings: self.on_change_settings,
@@ -84,7 +85,7 @@ class TrainingService:
             m.SendSamples: self.on_send_samples, m.Call: self.on_call,
             m.RecoveryFolder: self.on_recovery_folder, m.RunsFolder: self.on_runs_folder,
             m.ContinueFrom: self.on_continue_from,
-            m.Recover: self.on_recover, m.Stop: self.on_stop,
+            m.Recover: self.on_recover, m.Stop: self.on_stop, m.Describe: self.on_describe,
             **Explorer(self).handlers(),   # the generator explorer's questions (service/explorer.py)
         }
 
@@ -105,6 +106,10 @@ class TrainingService:
                     if not self.running:
                         continue
                     self.trainer.step(fetch=False)
+                    if self.stop_at is not None and self.trainer.iteration >= self.stop_at:
+                        self.on_pause(m.Pause())   # its last records, samples and scores go out
+                        self.stopped = True
+                        continue
                     now = time.perf_counter()
                     if now - last_emit >= EMIT_INTERVAL:
                         last_emit = now   # from the flush's start: its own time counts in the interval
@@ -250,6 +255,16 @@ class TrainingService:
     def on_recover(self, command: m.Recover):
         self.recover(command.fallback, command.folder)
 
+    def on_describe(self, command: m.Describe):
+        if self.trainer is None:
+            return
+        # the records fetched so far go to the other windows (and into the store, committed):
+        # the history below holds them, and this window takes only what comes after it
+        self.flush(force=True)
+        self.send(m.To(command.to, self.run_started()))
+        self.send(m.To(command.to, m.Running(self.running)))
+        self.flush(force_samples=True, metrics=True, force=True)
+
     def on_stop(self, command: m.Stop):
         self.running, self.stopped = False, True
         self.close_store()
@@ -321,6 +336,14 @@ class TrainingService:
         self.take_snapshot(force=True)
         if self.recovery is not None:
             self.recovery.begin_run()
+        self.send(self.run_started(recovery))
+        self.send(m.Running(False))
+        self.flush(force_samples=True, metrics=True, force=True)
+        self.keep_recovery_state(force=True)
+
+    def run_started(self, recovery=None) -> m.RunStarted:
+        """The current run as a window starting to show it needs it, its history so far included."""
+        trainer = self.trainer
         ds = trainer.dataset
         real = real_labels = None
         if ds.kind == "points":  # a fixed subset of the real data, shown once
@@ -329,7 +352,7 @@ class TrainingService:
             if trainer.labels is not None:
                 real_labels = trainer.labels.cpu().numpy()[shown].copy()
         fixed_labels = trainer.fixed_labels
-        self.send(m.RunStarted(
+        return m.RunStarted(
             config=trainer.config, device=str(trainer.device), dataset_kind=ds.kind, dataset_name=ds.name,
             dataset_size=len(ds), sample_shape=tuple(ds.sample_shape),
             fixed_noise=trainer.fixed_noise.cpu().numpy().copy(),   # a copy: in-process, no shared tensor
@@ -337,10 +360,7 @@ class TrainingService:
             updates=trainer.updates, real=real, skipped=ds.skipped, note=getattr(trainer, "load_note", ""),
             recovery=recovery, folder=self.store.folder if self.store is not None else None,
             classes=trainer.classes, real_labels=real_labels, grid_columns=trainer.grid_columns,
-            fixed_labels=None if fixed_labels is None else fixed_labels.cpu().numpy().copy()))
-        self.send(m.Running(False))
-        self.flush(force_samples=True, metrics=True, force=True)
-        self.keep_recovery_state(force=True)
+            fixed_labels=None if fixed_labels is None else fixed_labels.cpu().numpy().copy())
 
     # ---------------------------------------------------------------- output
     def flush(self, force_samples=False, metrics=False, force=False, stepped=()):

@@ -1,0 +1,110 @@
+"""The window attached to `ganviz serve` (service/serve.py): Server > Connect…, Take control
+and Detach, and what the window says while attached. A mixin of MainWindow (main_window.py).
+
+Attached, the window shows the server's run as it shows its own: the server sends the history
+so far, then live batches; every control goes to the server. The run's store stays on the
+server, so the timeline and the runs list (which read a store on this disk) are not offered
+for it. Detach leaves it training there and starts a run of this window's own again.
+"""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QInputDialog, QLineEdit, QMenu, QToolBar, QToolButton
+
+from ganviz.protocol.remote import DEFAULT_PORT, ConnectError, find_token, parse_address
+
+TITLE = "ganviz: watch a GAN train"
+
+
+class RemoteActions:
+    """Connect…, Take control, Detach, for MainWindow."""
+
+    def _build_server_menu(self):
+        button = QToolButton(objectName="serverButton", text="Server", popupMode=QToolButton.InstantPopup)
+        button.setToolTip("Watch and steer a run that `ganviz serve` trains on another machine (or this one)")
+        menu = QMenu(button)
+        self.connectAction = menu.addAction("Connect to a server…", self.connect_to_server)
+        self.connectAction.setObjectName("connectAction")
+        self.takeControlAction = menu.addAction("Take control", self.take_control)
+        self.takeControlAction.setObjectName("takeControlAction")
+        self.detachAction = menu.addAction("Detach (the server trains on)", self.detach)
+        self.detachAction.setObjectName("detachAction")
+        button.setMenu(menu)
+        bar = self.findChild(QToolBar, "trainingToolbar")
+        export = next(a for a in bar.actions() if bar.widgetForAction(a) is self.findChild(QToolButton, "exportButton"))
+        bar.insertWidget(self._action_after(bar, export), button)
+        self.worker.controlChanged.connect(self._on_control)
+        self.worker.connectionChanged.connect(self._on_connection)
+        self.controlling = True
+        self._render_attached()
+
+    @property
+    def attached_to(self) -> str | None:
+        """HOST:PORT of the server this window is attached to, or None (it trains its own)."""
+        return self.worker.transport.address if self.worker.remote else None
+
+    def connect_to_server(self, address: str | None = None, token: str | None = None) -> bool:
+        """Attach to `ganviz serve` at `address` (asked in a dialog when not given); the run
+        trained here until now stops."""
+        if address is None:
+            address, ok = QInputDialog.getText(self, "Connect to a server", "The server's address "
+                                               "(HOST:PORT; through an SSH tunnel, its near end):",
+                                               text=f"127.0.0.1:{DEFAULT_PORT}")
+            if not ok or not address.strip():
+                return False
+        try:
+            port = parse_address(address)[1]
+            if token is None and find_token(port) is None:
+                token, ok = QInputDialog.getText(self, "Connect to a server", "The token `ganviz serve` printed:",
+                                                 QLineEdit.Password)
+                if not ok:
+                    return False
+            self.timeline.detach()
+            transport = self.worker.attach(address, token or None)
+        except (ConnectError, ValueError) as e:
+            self._show_error(f"Cannot connect: {e}")
+            return False
+        self.controlling = transport.controls
+        self._render_attached()
+        self.statusBar().showMessage(f"Attached to {transport.address}; the run arrives…", 5000)
+        return True
+
+    def take_control(self):
+        if self.worker.remote:
+            self.worker.take_control()
+
+    def detach(self):
+        """Leave the server's run training there; this window trains a run of its own again."""
+        if not self.worker.remote:
+            return
+        address = self.attached_to
+        self.worker.detach(self.local_transport)
+        self.controlling = True
+        self._render_attached()
+        self._start_loading("reset", self.config.dataset)
+        self.worker.reset(self.config)
+        self.statusBar().showMessage(f"Detached from {address}: it trains on there", 10000)
+
+    def _on_control(self, controls: bool, windows: int):
+        self.controlling = controls
+        self._render_attached(windows)
+
+    def _on_connection(self, text: str):
+        if text:
+            self._set_training_actions(False)
+            self.statusBar().showMessage(text)
+        else:
+            self.statusBar().showMessage(f"Reconnected to {self.attached_to}: the run as the server has it", 10000)
+
+    def _render_attached(self, windows: int = 0):
+        """The title and the Server menu say where the run trains and whether this window steers it."""
+        address = self.attached_to
+        self.takeControlAction.setEnabled(bool(address) and not self.controlling)
+        self.detachAction.setEnabled(bool(address))
+        if not address:
+            self.setWindowTitle(TITLE)
+            return
+        others = f", {windows - 1} other window{'s' if windows != 2 else ''} attached" if windows > 1 else ""
+        if self.controlling:
+            self.setWindowTitle(f"{TITLE}: controlling the run on {address}{others}")
+        else:
+            self.setWindowTitle(f"{TITLE}: watching the run on {address}{others} (Server > Take control steers it)")

@@ -1,0 +1,242 @@
+"""The door's messages as bytes, for a socket (serve.py, socket_transport.py): data only.
+
+No pickle crosses the network: unpickling runs whatever the sender chose. A frame is
+
+    8 bytes   the body's length (big-endian), checked against the reader's limit BEFORE any
+              memory is spent on the body
+    4 bytes   the header's length
+    header    JSON: {"type": message class name, "fields": {...}, "arrays": [[dtype, shape], ...]}
+    buffers   each array's raw bytes, in order
+
+Field values are JSON (None, bools, numbers, NaN and infinities included, strings, lists and
+dicts with string keys) plus four tagged kinds: {"$a": i} the i-th array (a dtype from ARRAY_DTYPES,
+its shape checked against its bytes), {"$t": [...]} a tuple, {"$config": {...}} a Config
+(validated as any Config is), {"$record": {...}} a Record. The type must be one of the
+messages the receiver accepts, and the fields exactly that message's fields. Anything else is
+a WireError, which the receiver treats as a broken connection: it never guesses.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import struct
+
+import numpy as np
+
+from . import messages as m
+
+ARRAY_DTYPES = ("float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
+MAX_HEADER = 4 << 20   # the JSON part of any frame
+_LENGTH = struct.Struct(">Q")
+_HEADER = struct.Struct(">I")
+
+
+class WireError(ValueError):
+    """Bytes that are not a frame this side accepts (garbled, too big, of a refused type)."""
+
+
+# ---------------------------------------------------------------- handshake messages
+@dataclasses.dataclass(frozen=True)
+class Hello:
+    """Client -> server, first frame: the token the server printed, and the wire's version."""
+    token: str
+    version: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Welcome:
+    """Server -> client: accepted. controls: this client's commands are obeyed (else it watches)."""
+    controls: bool
+    server: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Refused:
+    """Server -> client, then the connection closes: why, in words."""
+    reason: str
+
+
+VERSION = 1
+# what each side accepts: a server never builds anything else from a client's bytes
+CLIENT_MESSAGES = {c.__name__: c for c in (Hello, *m.NETWORK_COMMANDS)}
+SERVER_MESSAGES = {c.__name__: c for c in (Welcome, Refused, *m.EVENTS, m.Control) if c is not m.To}
+
+
+# ---------------------------------------------------------------- encoding
+def encode(message) -> bytes:
+    """One frame for `message` (a dataclass of the door). Raises WireError for a value that
+    is not data (a function, a Dataset object, a tensor)."""
+    arrays: list[np.ndarray] = []
+    fields = {f.name: _value(getattr(message, f.name), arrays) for f in dataclasses.fields(message)}
+    header = json.dumps({"type": type(message).__name__, "fields": fields,
+                         "arrays": [[a.dtype.name, list(a.shape)] for a in arrays]},
+                        separators=(",", ":")).encode()
+    body_length = _HEADER.size + len(header) + sum(a.nbytes for a in arrays)
+    parts = [_LENGTH.pack(body_length), _HEADER.pack(len(header)), header]
+    parts += [a.tobytes() for a in arrays]
+    return b"".join(parts)
+
+
+def _value(v, arrays):
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v)
+    if isinstance(v, np.ndarray):
+        if v.dtype.name not in ARRAY_DTYPES:
+            raise WireError(f"an array of {v.dtype} cannot be sent (only {', '.join(ARRAY_DTYPES)})")
+        arrays.append(np.ascontiguousarray(v))
+        return {"$a": len(arrays) - 1}
+    if isinstance(v, tuple):
+        return {"$t": [_value(x, arrays) for x in v]}
+    if isinstance(v, list):
+        return [_value(x, arrays) for x in v]
+    if isinstance(v, dict):
+        if not all(isinstance(k, str) and not k.startswith("$") for k in v):
+            raise WireError("only dicts with plain string keys can be sent")
+        return {k: _value(x, arrays) for k, x in v.items()}
+    from ganviz.core.config import Config
+    from ganviz.core.history import Record
+    if isinstance(v, Config):
+        return {"$config": _value(v.to_dict(), arrays)}
+    if isinstance(v, Record):
+        return {"$record": _value(dataclasses.asdict(v), arrays)}
+    if isinstance(v, m.RecoveryNote):
+        return {"$note": _value(dataclasses.asdict(v), arrays)}
+    raise WireError(f"a {type(v).__name__} cannot be sent over the network (only data)")
+
+
+# ---------------------------------------------------------------- decoding
+def decode(body: bytes | memoryview, accepted: dict):
+    """The message in one frame's body (the bytes after its length), if its type is in
+    `accepted` (CLIENT_MESSAGES or SERVER_MESSAGES)."""
+    body = memoryview(body)
+    if len(body) < _HEADER.size:
+        raise WireError("a frame shorter than its header's length")
+    (n,) = _HEADER.unpack_from(body)
+    if n > MAX_HEADER or _HEADER.size + n > len(body):
+        raise WireError(f"a header of {n} bytes in a frame of {len(body)}")
+    try:
+        header = json.loads(bytes(body[_HEADER.size: _HEADER.size + n]))
+        kind, fields, specs = header["type"], header["fields"], header["arrays"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise WireError("a frame whose header is not the JSON of a message") from None
+    cls = accepted.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise WireError(f"a message of type {str(kind)[:40]!r}, which this side does not accept")
+    arrays = _arrays(body[_HEADER.size + n:], specs)
+    declared = {f.name: f.type for f in dataclasses.fields(cls)}
+    if not isinstance(fields, dict) or not set(fields) <= set(declared):
+        raise WireError(f"{kind} with fields that are not its own")
+    try:
+        values = {k: _from(v, arrays) for k, v in fields.items()}
+        for name, value in values.items():
+            if not _fits(value, declared[name]):
+                raise WireError(f"{kind}.{name} is a {type(value).__name__}, not {declared[name]}")
+        return cls(**values)
+    except WireError:
+        raise
+    except (TypeError, ValueError) as e:   # a missing field, a Config that does not validate
+        raise WireError(f"{kind}: {e}") from None
+    except RecursionError:
+        raise WireError(f"{kind} nested too deeply") from None
+
+
+def _fits(value, annotation: str) -> bool:
+    """`value` is of the type a message's field declares ("int", "np.ndarray | None",
+    "list[Record]", ...). "Any" and "Callable" fields take None only: what is sent is data."""
+    from ganviz.core.config import Config
+    from ganviz.core.history import Record
+    kinds = {"bool": bool, "int": int, "float": (int, float), "str": str, "dict": dict, "tuple": tuple,
+             "np.ndarray": np.ndarray, "Config": Config, "Record": Record, "RecoveryNote": m.RecoveryNote,
+             "None": type(None)}
+    for part in str(annotation).replace("Any", "None").replace("Callable", "None").split("|"):
+        part = part.strip()
+        if part.startswith("list[") and isinstance(value, list):
+            if all(_fits(x, part[5:-1]) for x in value):
+                return True
+        elif part in kinds and isinstance(value, kinds[part]):
+            return True
+    return False
+
+
+def _arrays(data: memoryview, specs) -> list[np.ndarray]:
+    if not isinstance(specs, list):
+        raise WireError("a frame's array list is not a list")
+    arrays, at = [], 0
+    for spec in specs:
+        try:
+            dtype, shape = spec
+            if dtype not in ARRAY_DTYPES or not all(isinstance(s, int) and s >= 0 for s in shape):
+                raise TypeError
+            count = math.prod(shape)
+        except (TypeError, ValueError):
+            raise WireError(f"an array described as {str(spec)[:60]}") from None
+        size = count * np.dtype(dtype).itemsize
+        if at + size > len(data):
+            raise WireError(f"an array of {size} bytes past the frame's end")
+        arrays.append(np.frombuffer(data[at: at + size], dtype=dtype).reshape(shape).copy())
+        at += size
+    if at != len(data):
+        raise WireError(f"{len(data) - at} bytes after the frame's arrays")
+    return arrays
+
+
+def _from(v, arrays):
+    if isinstance(v, list):
+        return [_from(x, arrays) for x in v]
+    if not isinstance(v, dict):
+        return v
+    if len(v) == 1:
+        (tag, inner), = v.items()
+        if tag == "$a":
+            if not isinstance(inner, int) or not 0 <= inner < len(arrays):
+                raise WireError(f"a reference to array {str(inner)[:20]} of {len(arrays)}")
+            return arrays[inner]
+        if tag == "$t" and isinstance(inner, list):
+            return tuple(_from(x, arrays) for x in inner)
+        if tag in ("$config", "$record", "$note") and isinstance(inner, dict):
+            return _typed(tag, _from(inner, arrays))
+    if any(k.startswith("$") for k in v):
+        raise WireError(f"an unknown tagged value {str(list(v))[:40]}")
+    return {k: _from(x, arrays) for k, x in v.items()}
+
+
+def _typed(tag, d: dict):
+    from ganviz.core.config import Config
+    from ganviz.core.history import Record
+    if tag == "$config":
+        return Config.from_dict(d)   # ConfigError (a ValueError) for a setting out of range
+    cls = Record if tag == "$record" else m.RecoveryNote
+    if set(d) != {f.name for f in dataclasses.fields(cls)}:
+        raise WireError(f"a {cls.__name__} with fields that are not its own")
+    return cls(**d)
+
+
+# ---------------------------------------------------------------- reading from a socket
+def read_frame(sock, limit: int, accepted: dict):
+    """The next message on `sock`: EOFError when the peer closed cleanly between frames,
+    WireError for a frame over `limit` bytes (refused before reading it) or garbled."""
+    head = _read_exactly(sock, _LENGTH.size, at_start=True)
+    (length,) = _LENGTH.unpack(head)
+    if length > limit:
+        raise WireError(f"a frame of {length} bytes (at most {limit} accepted)")
+    return decode(_read_exactly(sock, length), accepted)
+
+
+def _read_exactly(sock, n: int, at_start: bool = False) -> memoryview:
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = sock.recv_into(view[got:], n - got)
+        if k == 0:
+            if at_start and got == 0:
+                raise EOFError("the connection closed")
+            raise WireError(f"the connection closed inside a frame ({got} of {n} bytes)")
+        got += k
+    return view

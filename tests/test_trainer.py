@@ -225,6 +225,34 @@ def test_fetch_false_batches_records(make):
     assert t.fetch_records() == []
 
 
+def test_training_freely_moves_nothing_to_the_host_until_one_fetch(make, monkeypatch):
+    """On a GPU each .item(), .cpu(), .tolist() or .numpy() of a device tensor waits for the
+    device: ganviz's own code calls none while training (fetch=False, probes included), and
+    fetch_records() moves a whole batch of records in one .cpu(). (torch's CPU Adam reads its
+    step count with .item(): a CPU tensor there too, no wait; not counted.)"""
+    import os
+    import sys
+
+    import ganviz
+    package = os.path.dirname(os.path.abspath(ganviz.__file__)) + os.sep
+    calls = []
+    for name in ("item", "cpu", "tolist", "numpy"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            caller = os.path.abspath(sys._getframe(1).f_code.co_filename)
+            if caller.startswith(package):
+                calls.append((_name, os.path.basename(caller)))
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    t = make(probe_every=2)
+    for _ in range(40):
+        t.step(fetch=False)
+    assert calls == []
+    assert len(t.fetch_records()) == 40
+    assert [name for name, _ in calls] == ["cpu", "tolist"]   # one transfer, then a list on the host
+
+
 # ------------------------------------------------------------------ objectives
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_every_objective_trains_with_finite_losses(make, objective):

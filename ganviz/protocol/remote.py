@@ -113,8 +113,12 @@ class SocketTransport(Transport):
             return None
         if isinstance(command, (m.Save, m.Open)):
             return ("Saving and opening checkpoints is done on the server: it keeps this run in its "
-                    "run folder (snapshots, checkpoint.pt when it stops); detach to open files here.")
-        return f"A window attached to a server cannot {type(command).__name__}."
+                    "run folder (snapshots, checkpoint.pt when it stops). Server > Detach to open files here.")
+        if isinstance(command, m.ContinueFrom):
+            return ("Continuing from a recorded moment is done on the server, where the run is kept: "
+                    "ganviz train --from RUN_DIR --at UPDATE there.")
+        return (f"A window attached to a server does not send {type(command).__name__}: it names files "
+                "or code on the server's machine.")
 
     def send(self, command):
         if isinstance(command, m.Stop):   # this window leaves; the server trains on

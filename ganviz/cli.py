@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "past it, old moments thin out, the first and the latest always kept")
     train.add_argument("--serve", action="store_true", help="train as `ganviz serve` does, for --steps "
                        "iterations: windows attach with ganviz --connect (the run folder gets the run "
-                       "store and checkpoint.pt at the end)")
+                       "store and checkpoint.pt at the end); with --distributed, process 0 serves")
     _add_serve_options(train)
 
     serve = sub.add_parser(
@@ -139,7 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--out", metavar="DIR", help="the run folder (default runs/DATA-TIMESTAMP)")
     serve.add_argument("--resume", metavar="DIR", help="continue the run in DIR (its checkpoint.pt), writing back to DIR")
     serve.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
-    serve.add_argument("--paused", action="store_true", help="wait for a window to press Train (default: train at once)")
     serve.set_defaults(steps=None)
     _add_serve_options(serve)
 
@@ -202,9 +201,8 @@ def _train(args) -> int:
     from .cli_train import train_command
     from .core.inputs import reporting
     if args.serve:
-        if args.distributed or args.from_run or args.at is not None:
-            raise UserError("--serve trains a new run or continues one with --resume, in one process")
-        args.paused = False
+        if args.from_run or args.at is not None:
+            raise UserError("--serve trains a new run or continues one with --resume; branch with --from first")
         return _serve(args)
     with reporting(StderrReporter()):  # progress of big files, skipped images, device notes
         return train_command(args, _presets())
@@ -326,6 +324,7 @@ def _add_serve_options(parser) -> None:
     parser.add_argument("--port", type=_port, default=8765, metavar="PORT", help="default 8765; 0: any free port")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow a --host beyond this machine (unencrypted; an SSH tunnel is safer)")
+    parser.add_argument("--paused", action="store_true", help="wait for a window to press Train (default: train at once)")
 
 
 def _port(text: str) -> int:

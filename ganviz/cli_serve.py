@@ -5,17 +5,18 @@ through service/serve.py. Ctrl+C ends it, with checkpoint.pt written into the ru
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from .cli import UserError
-from .cli_train import CONFIG_OPTIONS, _make_folder, _resume, _start, _write_config
+from .cli_train import CONFIG_OPTIONS, _join, _make_folder, _resume, _start, _write_config
 from .core.checkpoint import save_checkpoint
+from .core.config import ConfigError
+from .core.distributed import Lockstep, follow
 
 
 def serve_command(args, presets: dict) -> int:
-    from .protocol.transports import QueueChannel
-    from .service.serve import Hub, Server, is_loopback, new_token, write_token
-    from .service.training import TrainingService
+    from .service.serve import is_loopback
 
     if not is_loopback(args.host) and not args.allow_remote:
         raise UserError(f"--host {args.host} would listen beyond this machine, unencrypted; the safe way is "
@@ -24,9 +25,36 @@ def serve_command(args, presets: dict) -> int:
     if getattr(args, "threads", None):
         import torch
         torch.set_num_threads(args.threads)
-    changes = dict(presets[args.preset].changes) if getattr(args, "preset", None) else {}
-    changes.update({k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None})
-    trainer, out = _resume(args, changes) if args.resume else _start(args, changes)
+    ranks = _join(args) if getattr(args, "distributed", False) else None
+    try:
+        changes = dict(presets[args.preset].changes) if getattr(args, "preset", None) else {}
+        changes.update({k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None})
+        trainer, out = _resume(args, changes) if args.resume else _start(args, changes)
+        if ranks is None:
+            return _serve(args, trainer, out)
+        try:
+            trainer.distribute(ranks)
+        except ConfigError as e:
+            raise UserError(str(e)) from None
+        if not ranks.writer:   # rank 0 serves; the others make the calls it tells them
+            signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl+C: rank 0 ends them all
+            follow(trainer, ranks)
+            return 0
+        try:
+            return _serve(args, Lockstep(trainer, ranks), out,
+                          one_run=f"torchrun trains it in {ranks.world} processes")
+        finally:
+            ranks.tell(None)   # the other processes end too
+    finally:
+        if ranks is not None:
+            ranks.close()
+
+
+def _serve(args, trainer, out, one_run: str = "") -> int:
+    from .protocol.transports import QueueChannel
+    from .service.serve import Hub, Server, is_loopback, new_token, write_token
+    from .service.training import TrainingService
+
     try:
         hub = Hub()
         server = Server(hub, new_token(), args.host, args.port)
@@ -47,6 +75,7 @@ def serve_command(args, presets: dict) -> int:
           f"GANVIZ_TOKEN=<token> ganviz --connect 127.0.0.1:{port}", flush=True)
 
     service = TrainingService(QueueChannel(hub.inbox, hub))
+    service.one_run = one_run
     service.runs_root = os.path.dirname(os.path.abspath(out))   # a window's Reset: a new run beside it
     service.start(trainer, folder=out)
     if args.steps is not None:   # `train --serve`: its --steps, then the run ends as a CLI run does

@@ -126,3 +126,16 @@ class SlowLink:
         for near, far in self.links:
             near.close()
             far.close()
+
+
+def events_until(transport, kind, ack=True, timeout=20.0):
+    """The events received up to and including the first of `kind` (Batches acknowledged)."""
+    seen, end = [], time.monotonic() + timeout
+    while time.monotonic() < end:
+        event = transport.receive()
+        seen.append(event)
+        if isinstance(event, m.Batch) and ack:
+            transport.send(m.Ack())
+        if isinstance(event, kind):
+            return seen
+    raise AssertionError(f"no {kind.__name__} within {timeout} s: {[type(e).__name__ for e in seen]}")

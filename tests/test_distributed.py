@@ -89,3 +89,72 @@ def test_a_batch_the_ranks_cannot_split_is_refused_by_name():
     assert [r.part(96) for r in three] == [slice(0, 32), slice(32, 64), slice(64, 96)]
     with pytest.raises(ConfigError, match="batch size 64 does not split evenly over 3 processes; use a multiple of 3"):
         three[0].part(64)
+
+
+def drive_served(command, cwd, env, reset=False):
+    """Start a served run (`... train --serve --paused`), and as a window would: three Steps,
+    a new learning rate, a fourth Step, (a Reset, which torchrun's refuses), then Train until
+    its --steps end it. Returns the Stepped records, the refusal and the process's stderr."""
+    from ganviz.protocol import messages as m
+    from ganviz.protocol.remote import SocketTransport
+    from serving import events_until
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        while "listening on" not in line:
+            assert line, proc.stderr.read()[-3000:]
+            line = proc.stdout.readline()
+        address = line.split("listening on ")[1].split(";")[0]
+        t = SocketTransport.connect(address, proc.stdout.readline().split()[1])
+        events_until(t, m.RunStarted, timeout=60)
+        stepped = []
+        for changes in (None, None, None, {"lr_d": 5e-4}, None):
+            if changes:
+                t.send(m.ChangeSettings(changes))
+                assert events_until(t, m.SettingsApplied)[-1].applied == changes
+                continue
+            t.send(m.Step())
+            stepped.append(events_until(t, m.Stepped, timeout=60)[-1].record)
+        refusal = ""
+        if reset:
+            t.send(m.Reset(Config(dataset="grid")))
+            refusal = events_until(t, m.Failed)[-1].message
+        t.send(m.Play())
+        with pytest.raises(EOFError):   # the run ends at its --steps, and the server with it
+            while True:
+                event = t.receive()
+                if isinstance(event, m.Batch):
+                    t.send(m.Ack())
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    return stepped, refusal, err
+
+
+@pytest.mark.slow(seconds=30)
+def test_torchrun_serve_process_0_serves_and_every_process_takes_each_step(tmp_path):
+    """`torchrun ... ganviz train --distributed --serve`: a window steps, changes a setting and
+    trains the run process 0 serves; the other process makes every update with it (each update
+    all-reduces: without it, none would finish), and the run is the one process's."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    if sys.platform.startswith("linux"):
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    args = ["train", "--serve", "--paused", "--port", "0", "--dataset", "ring", "--steps", "6", "--batch-size", "64",
+            "--hidden", "32", "--threads", "1"]
+    two = drive_served([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        "-m", "ganviz", *args, "--distributed", "--out", "two"], tmp_path, env, reset=True)
+    one = drive_served([sys.executable, "-m", "ganviz", *args, "--out", "one"], tmp_path, env)
+    assert [r.phase for r in two[0]] == [r.phase for r in one[0]] == ["D", "G", "D", "G"]
+    for a, b in zip(two[0], one[0]):
+        assert a.update == b.update and a.lr == b.lr
+        assert np.allclose([a.loss_d, a.loss_g, a.d_real_after], [b.loss_d, b.loss_g, b.d_real_after],
+                           rtol=1e-4, atol=1e-6, equal_nan=True)
+    assert "one run only" in two[1] and "torchrun trains it in 2 processes" in two[1]
+    a = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=False)
+    assert a["counters"] == b["counters"]
+    torch.testing.assert_close([a["generator"], a["discriminator"]], [b["generator"], b["discriminator"]],
+                               rtol=1e-4, atol=1e-6)

@@ -18,7 +18,7 @@ import pytest
 from ganviz.protocol import messages as m
 from ganviz.protocol import wire
 from ganviz.protocol.remote import ConnectError, SocketTransport
-from serving import TOKEN, Served, wait_for
+from serving import TOKEN, Served, events_until, wait_for
 
 
 @pytest.fixture
@@ -28,26 +28,15 @@ def served(tmp_path):
     s.close()
 
 
-def events_until(transport, kind, ack=True, timeout=20.0):
-    """The events received up to and including the first of `kind` (Batches acknowledged)."""
-    seen, end = [], time.monotonic() + timeout
-    while time.monotonic() < end:
-        event = transport.receive()
-        seen.append(event)
-        if isinstance(event, m.Batch) and ack:
-            transport.send(m.Ack())
-        if isinstance(event, kind):
-            return seen
-    raise AssertionError(f"no {kind.__name__} within {timeout} s: {[type(e).__name__ for e in seen]}")
-
-
 def test_a_wrong_token_gets_a_refusal_and_nothing_else_and_is_logged(served):
-    with pytest.raises(ConnectError, match="refused this window: wrong token"):
+    with pytest.raises(ConnectError, match="refused this window: wrong token") as refused:
         SocketTransport.connect(served.address, "not-the-token")
+    assert refused.value.refused   # the window stops retrying: only a new token helps
     wait_for(lambda: any("refused" in line and "wrong token" in line for line in served.logs), what="the log line")
     assert not served.hub.clients
-    with pytest.raises(ConnectError, match="cannot reach"):   # nobody there
+    with pytest.raises(ConnectError, match="cannot reach") as unreachable:   # nobody there
         SocketTransport.connect("127.0.0.1:1", TOKEN)
+    assert not unreachable.value.refused   # a server restarting: the window retries
 
 
 def test_a_window_attaches_gets_the_run_so_far_and_steps_exactly_once(served):
@@ -158,6 +147,8 @@ def garbage_connections(address):
     yield hello + hello                                # hello twice (out of order)
     yield hello + wire.encode(m.Running(True))         # an event, which no window sends
     yield hello + wire.encode(m.Step()).replace(b"Step", b"Save")   # a refused type
+    yield wire.encode(wire.Hello("x")).replace(b'"x"', b'"\\ud800"')   # a token that is no text
+    yield hello + wire.encode(m.Interpolate(1, 2, 10 ** 30))       # a number too big to use
 
 
 def test_fuzz_garbage_neither_crashes_the_server_nor_stays_with_it(served):
@@ -189,14 +180,41 @@ def test_fuzz_garbage_neither_crashes_the_server_nor_stays_with_it(served):
     assert len(refusals) >= 8, served.logs
 
 
-def test_a_client_that_says_nothing_is_dropped_after_the_hello_timeout(served, monkeypatch):
+def test_a_client_that_says_nothing_or_dribbles_is_dropped_after_the_hello_timeout(served, monkeypatch):
     from ganviz.service import serve
-    monkeypatch.setattr(serve, "HELLO_TIMEOUT", 0.3)
+    monkeypatch.setattr(serve, "HELLO_TIMEOUT", 0.5)
     host, port = served.address.split(":")
     with socket.create_connection((host, int(port))) as sock:
         sock.settimeout(10)
         assert sock.recv(65536) != b""   # the refusal, then the close
     wait_for(lambda: any("no valid hello" in line for line in served.logs))
+    hello = wire.encode(wire.Hello(TOKEN))
+    started = time.monotonic()
+    with socket.create_connection((host, int(port))) as sock:   # a byte every 0.2 s: never done
+        try:
+            for byte in hello:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.2)
+        except OSError:
+            pass
+    assert time.monotonic() - started < 3.0   # cut off at the deadline for the whole hello
+    assert not served.hub.clients
+
+
+def test_a_window_cannot_name_a_file_on_the_server(served, tmp_path):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("1,2\n3,4\n")
+    t = SocketTransport.connect(served.address, TOKEN)
+    try:
+        events_until(t, m.RunStarted)
+        from ganviz.core.config import Config
+        t.send(m.Reset(Config(dataset=f"csv:{secret}")))
+        refused = events_until(t, m.Failed)[-1]
+        assert "cannot name files on the server" in refused.message
+        t.send(m.Reset(Config(dataset="grid", batch_size=64, hidden=32)))   # a built-in one: a new run
+        assert events_until(t, m.RunStarted)[-1].dataset_name == "grid"
+    finally:
+        t.send(m.Stop())
 
 
 @pytest.mark.slow(seconds=12)

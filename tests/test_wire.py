@@ -128,6 +128,10 @@ def json_bytes(d):
     (frame_with({"type": "Reset", "fields": {"config": {"$config": {"lr_d": -1}}}, "arrays": []}), "Reset"),
     (frame_with({"type": "Stepped", "fields": {"record": {"$record": {"update": 1}}}, "arrays": []}), "Record"),
     (struct.pack(">I", 200_000) + b"[" * 100_000 + b"]" * 100_000, "not the JSON"),    # nested past the stack
+    (frame_with({"type": "Running", "fields": {"on": {"$a": 0}}, "arrays": [["uint8", [1] * 65]]}, b"\0"), "described"),
+    (frame_with({"type": "Running", "fields": {"on": {"$a": 0}}, "arrays": [["uint8", [0, 2 ** 64]]]}), "described"),
+    (frame_with({"type": "Running", "fields": {"on": {"$a": 0}}, "arrays": [["uint8", [1.5]]]}), "described"),
+    (frame_with({"type": "Reset", "fields": {"config": {"$config": {"lr_d": 10 ** 400}}}, "arrays": []}), "Reset"),
     (frame_with({"type": "Running", "fields": {"on": "yes"}, "arrays": []}), "Running.on is a str"),
     (frame_with({"type": "Batch", "fields": {"records": [1], "next_phase": "D", "iteration": 0, "updates": 0,
                                              "epoch": 0, "ups": 0, "time": 0}, "arrays": []}), "records"),

@@ -70,9 +70,55 @@ class Ranks:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return int(-t[0]), bool(t[1])
 
+    def tell(self, call) -> None:
+        """Rank 0, serving windows: the trainer call every rank makes next, (name, args,
+        kwargs), or None for the end. Pickled among this run's own processes only."""
+        dist.broadcast_object_list([call], src=0)
+
+    def hear(self):
+        """The other ranks: the call rank 0 told (see tell)."""
+        box = [None]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def close(self):
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+class Lockstep:
+    """Rank 0's trainer while it serves windows (`ganviz train --distributed --serve`): each
+    call that changes the run (an update, a Step's stages, new settings) is told to the other
+    ranks before it is made, and they make it too (follow()); everything else (samples, scores,
+    snapshots) is rank 0's alone, as in `ganviz train --distributed`."""
+    CALLS = ("step", "step_iteration", "update_config")
+
+    def __init__(self, trainer, ranks: Ranks):
+        object.__setattr__(self, "_trainer", trainer)
+        object.__setattr__(self, "_ranks", ranks)
+
+    def __getattr__(self, name):
+        value = getattr(self._trainer, name)
+        if name not in self.CALLS:
+            return value
+
+        def told(*args, **kwargs):
+            self._ranks.tell((name, args, kwargs))
+            return value(*args, **kwargs)
+        return told
+
+    def __setattr__(self, name, value):
+        setattr(self._trainer, name, value)
+
+
+def follow(trainer, ranks: Ranks) -> None:
+    """A rank other than 0 while rank 0 serves: make every call it tells, until it says the end.
+    The records are rank 0's to keep: here they are dropped as they come."""
+    while (call := ranks.hear()) is not None:
+        name, args, kwargs = call
+        getattr(trainer, name)(*args, **kwargs)
+        trainer.fetch_records()
+        trainer.history.truncate(0)
 
 
 def start(device: str | None) -> Ranks:

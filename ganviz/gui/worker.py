@@ -144,6 +144,9 @@ class TrainingWorker(QObject):
         service of this window's own); the old one is left: a server trains on, a local service
         stops. folders: give the new one the recovery and runs folders (a local service)."""
         with self._send_lock:
+            if self._stopping:
+                transport.join(0)
+                return
             old, self.transport = self.transport, transport
             self._dead = False
             self._mirror = None
@@ -157,7 +160,9 @@ class TrainingWorker(QObject):
             old.send(m.Stop())
         except (OSError, ValueError):
             pass
-        old.join(0.5)   # its reader sees the end and goes on with the new one
+        # its end (a local service closing its store) is waited for off the GUI thread; the
+        # reader sees it end and goes on with the new one
+        threading.Thread(target=old.join, args=(10.0,), name="ganviz-left-service", daemon=True).start()
         self._revived.set()
 
     def play(self):
@@ -259,7 +264,7 @@ class TrainingWorker(QObject):
         """A new training process in place of the dead one (under the send lock, so a command
         goes to one or the other, and never after stop())."""
         with self._send_lock:
-            if self._stopping:
+            if self._stopping or self.remote:   # attached to a server meanwhile: nothing to restart
                 return False
             self.transport = transports.start(self.transport.kind)
             if self._recovery_folder:
@@ -313,7 +318,7 @@ class TrainingWorker(QObject):
             try:
                 transport = lost.reconnect()
             except ConnectError as e:
-                refused = "refused" in str(e)
+                refused = e.refused
                 if refused:
                     self.connectionChanged.emit(f"{e}. Connect again with the server's token.")
                 time.sleep(RECONNECT_S)

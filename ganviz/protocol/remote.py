@@ -23,7 +23,12 @@ CONNECT_TIMEOUT = 10.0
 
 
 class ConnectError(OSError):
-    """Cannot attach: no server there, a wrong token, not a ganviz server. Words for a person."""
+    """Cannot attach: no server there, a wrong token, not a ganviz server. Words for a person;
+    refused: the server answered, and said no (trying again with the same token will not help)."""
+
+    def __init__(self, message: str, refused: bool = False):
+        super().__init__(message)
+        self.refused = refused
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -66,8 +71,9 @@ class SocketTransport(Transport):
     kind = "socket"
     remote = True
 
-    def __init__(self, sock, host: str, port: int, token: str, welcome: wire.Welcome):
+    def __init__(self, sock, host: str, port: int, token: str, welcome: wire.Welcome, given: str | None = None):
         self.sock, self.host, self.port, self.token = sock, host, port, token
+        self.given = given    # the token as the person gave it (None: found, and looked for again)
         self.controls = welcome.controls
         self.server = welcome.server
         self._lock = threading.Lock()          # one frame at a time onto the socket
@@ -82,7 +88,7 @@ class SocketTransport(Transport):
     @classmethod
     def connect(cls, address: str, token: str | None = None, timeout: float = CONNECT_TIMEOUT) -> "SocketTransport":
         host, port = parse_address(address)
-        token = find_token(port, token)
+        given, token = token, find_token(port, token)
         if not token:
             raise ConnectError(f"no token for {host}:{port}: `ganviz serve` printed one when it started "
                                "(also in ~/.config/ganviz/tokens/ on the server); give it, or set GANVIZ_TOKEN")
@@ -99,13 +105,15 @@ class SocketTransport(Transport):
             raise ConnectError(f"{host}:{port} did not answer as a ganviz server ({e})") from None
         if isinstance(answer, wire.Refused):
             sock.close()
-            raise ConnectError(f"{host}:{port} refused this window: {answer.reason}")
+            raise ConnectError(f"{host}:{port} refused this window: {answer.reason}", refused=True)
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(sock, host, port, token, answer)
+        return cls(sock, host, port, token, answer, given)
 
     def reconnect(self) -> "SocketTransport":
-        return SocketTransport.connect(self.address, self.token)
+        """The same server again (a server started again on this machine has a new token in
+        its file: it is read again, unless the token was given)."""
+        return SocketTransport.connect(self.address, self.given)
 
     def refuses(self, command: m.Command) -> str | None:
         """Why `command` cannot go to a server (None: it can)."""

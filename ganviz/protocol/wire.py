@@ -27,6 +27,8 @@ import numpy as np
 from . import messages as m
 
 ARRAY_DTYPES = ("float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
+MAX_DIMS = 8           # an array's dimensions, each at most MAX_SIDE
+MAX_SIDE = 1 << 40
 MAX_HEADER = 4 << 20   # the JSON part of any frame
 _LENGTH = struct.Struct(">Q")
 _HEADER = struct.Struct(">I")
@@ -141,10 +143,11 @@ def decode(body: bytes | memoryview, accepted: dict):
         return cls(**values)
     except WireError:
         raise
-    except (TypeError, ValueError) as e:   # a missing field, a Config that does not validate
-        raise WireError(f"{kind}: {e}") from None
     except RecursionError:
         raise WireError(f"{kind} nested too deeply") from None
+    except Exception as e:   # noqa: BLE001 - a missing field, a Config that does not validate (a
+        # number too big for a float): whatever it is, the bytes are not a message this side takes
+        raise WireError(f"{kind}: {type(e).__name__}: {str(e)[:200]}") from None
 
 
 def _fits(value, annotation: str) -> bool:
@@ -172,7 +175,8 @@ def _arrays(data: memoryview, specs) -> list[np.ndarray]:
     for spec in specs:
         try:
             dtype, shape = spec
-            if dtype not in ARRAY_DTYPES or not all(isinstance(s, int) and s >= 0 for s in shape):
+            if dtype not in ARRAY_DTYPES or not isinstance(shape, list) or len(shape) > MAX_DIMS \
+                    or not all(type(s) is int and 0 <= s <= MAX_SIDE for s in shape):
                 raise TypeError
             count = math.prod(shape)
         except (TypeError, ValueError):

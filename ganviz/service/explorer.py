@@ -12,6 +12,9 @@ from ganviz.core.evaluate import real_reference
 from ganviz.core.sample_metrics import MIN_REAL
 from ganviz.protocol import messages as m
 
+MAX_STEPS = 64     # images along one path (the explorer asks for 9): a command never asks for more
+MAX_NEAREST = 16   # nearest training images to one sample (it asks for 4)
+
 
 class Explorer:
     def __init__(self, service):
@@ -37,7 +40,7 @@ class Explorer:
         t = self._trainer()
         if t is None:
             return
-        ts = np.linspace(0.0, 1.0, max(2, int(command.steps)))
+        ts = np.linspace(0.0, 1.0, min(max(2, int(command.steps)), MAX_STEPS))
         noise = self._path(t, command.seed_a, command.seed_b, ts)
         self.service.send(m.Explored("path", explore.generate(t.sampling_generator, noise, _label(t, command)),
                                      {"t": ts, "seeds": (command.seed_a, command.seed_b),
@@ -46,6 +49,9 @@ class Explorer:
     def on_plane_sample(self, command: m.PlaneSample):
         t = self._trainer()
         if t is None:
+            return
+        if len(command.seeds) != 4:
+            self.service.send(m.Failed(f"A plane needs 4 seeds, not {len(command.seeds)}."))
             return
         corners = torch.stack([explore.seed_noise(s, t.config.noise_dim) for s in command.seeds])
         z = explore.plane_noise(corners, float(command.u), float(command.v))
@@ -66,7 +72,7 @@ class Explorer:
             self._nearest = (t.dataset, explore.NearestReal(real_reference(t.dataset), t.dataset.data))
         sample = explore.generate(t.sampling_generator, self._path(t, command.seed_a, command.seed_b, [command.t]),
                                   _label(t, command))
-        found = self._nearest[1](sample[0], k=command.k)
+        found = self._nearest[1](sample[0], k=min(max(1, int(command.k)), MAX_NEAREST))
         self.service.send(m.Explored("nearest", np.concatenate([sample, found["images"]]),
                                      {"t": command.t, "distances": found["distances"], "ratio": found["ratio"],
                                       "typical": self._nearest[1].typical}))

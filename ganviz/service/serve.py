@@ -28,6 +28,7 @@ import secrets
 import socket
 import sys
 import threading
+import time
 
 from ganviz.protocol import messages as m
 from ganviz.protocol import wire
@@ -38,6 +39,8 @@ COMMAND_LIMIT = 1 << 20         # any later frame from a window: a command is sm
 HELLO_TIMEOUT = 10.0            # seconds a connection may take to say its token
 MAX_BEHIND = 50_000             # records a window may lag behind before it is cut off
 MAX_QUEUED = 500                # other events waiting for a window (a Step's few, a run's start)
+STARTING_ALLOWANCE = 4          # ... times MAX_BEHIND while its RunStarted is on its way
+MAX_GREETING = 32               # connections still to say their token (more are closed at once)
 
 
 class Hub:
@@ -50,10 +53,13 @@ class Hub:
         self.lock = threading.Lock()
         self.clients: dict[int, Client] = {}      # in the order they attached
         self.controller: int | None = None
+        self.dataset = ""   # the served run's dataset: a Reset may keep it, not name another file
         self._ids = itertools.count(1)
 
     # ------------------------------------------------ the service's side (QueueChannel's outbox)
     def put(self, event: m.Event):
+        if isinstance(event, m.RunStarted) or (isinstance(event, m.To) and isinstance(event.event, m.RunStarted)):
+            self.dataset = (event.event if isinstance(event, m.To) else event).config.dataset
         if isinstance(event, m.To):
             client = self.clients.get(event.to)
             if client is not None:
@@ -66,13 +72,13 @@ class Hub:
 
     # ------------------------------------------------ windows
     def attach(self, sock, address) -> "Client":
-        with self.lock:
+        with self.lock:   # its Welcome first, before any Control another window's coming may send
             client = Client(self, sock, next(self._ids), address)
             self.clients[client.id] = client
             if self.controller is None:
                 self.controller = client.id
-        client.offer(wire.Welcome(controls=self.controller == client.id, server=socket.gethostname()),
-                     own=True)
+            client.offer(wire.Welcome(controls=self.controller == client.id, server=socket.gethostname()),
+                         own=True)
         self.inbox.put(m.Describe(client.id))   # the run as it stands, to it alone
         self.tell_control()
         self.log(f"window {client.id} attached from {address}"
@@ -110,7 +116,13 @@ class Hub:
             client.close("it closed")
         elif client.id != self.controller:
             client.offer(m.Failed("This window is watching: another window controls the run. "
-                                  "File > Take control makes this one control it."), own=True)
+                                  "Server > Take control makes this one control it."), own=True)
+        elif isinstance(command, m.Reset) and names_a_file(command.config.dataset) \
+                and command.config.dataset != self.dataset:
+            client.offer(m.Failed(f"A window cannot name files on the server ({command.config.dataset}): "
+                                  "a Reset there keeps the run's data or picks a built-in dataset. "
+                                  "Start `ganviz serve --dataset KIND:PATH` on the server for other data."),
+                         own=True)
         else:
             self.inbox.put(command)
 
@@ -125,6 +137,7 @@ class Client:
         self.batch: m.Batch | None = None   # the batches its window has not taken yet, merged
         self.acked = True
         self.described = False   # it has its RunStarted: broadcasts reach it from now on
+        self.starting = False    # its RunStarted (the run's whole history) is being sent
         self.closed = False
         threading.Thread(target=self._write, name=f"ganviz-serve-w{client_id}", daemon=True).start()
         threading.Thread(target=self._read, name=f"ganviz-serve-r{client_id}", daemon=True).start()
@@ -137,11 +150,13 @@ class Client:
                 return
             if isinstance(event, m.RunStarted):
                 self.described, self.batch = True, None   # a new run: the old one's records are moot
+                self.starting = True
                 event = dataclasses.replace(event, folder=None, note=_on_server(event))
             if isinstance(event, m.Batch):
                 self.batch = event if self.batch is None else merged(self.batch, event)
-                if len(self.batch.records) > MAX_BEHIND:
-                    self._close_locked(f"more than {MAX_BEHIND} records behind (a slow link)")
+                # a long run's history takes a while over a thin link: meanwhile, more may wait
+                if len(self.batch.records) > MAX_BEHIND * (STARTING_ALLOWANCE if self.starting else 1):
+                    self._close_locked(f"more than {len(self.batch.records) - 1} records behind (a slow link)")
             else:
                 if self.batch is not None:   # in order: the batch before what followed it
                     self.queue.append(self.batch)
@@ -195,6 +210,9 @@ class Client:
                 self.sock.sendall(wire.encode(event))
             except (OSError, wire.WireError) as e:
                 self.close(f"cannot send to it ({e})")
+            if isinstance(event, m.RunStarted):
+                with self.cond:
+                    self.starting = False
         self.sock.close()
 
     def _read(self):
@@ -207,7 +225,16 @@ class Client:
                 return self.close(f"{e}" if isinstance(e, wire.WireError) else f"the connection broke ({e})")
             if isinstance(command, wire.Hello):
                 return self.close("it said hello twice")
-            self.hub.command(self, command)
+            try:
+                self.hub.command(self, command)
+            except Exception as e:   # noqa: BLE001 - a well-formed command this side cannot take
+                return self.close(f"{type(e).__name__}: {e}")
+
+
+def names_a_file(dataset: str) -> bool:
+    """KIND:PATH data (csv:, npy:, idx:, folder:), as opposed to a built-in dataset's name."""
+    from ganviz.core.data import USER_KINDS
+    return dataset.partition(":")[0] in USER_KINDS
 
 
 def merged(older: m.Batch, newer: m.Batch) -> m.Batch:
@@ -233,6 +260,7 @@ class Server:
         self.sock = socket.create_server((host, port))
         self.address = self.sock.getsockname()[:2]
         self.closed = False
+        self.greeting = threading.BoundedSemaphore(MAX_GREETING)
         self.thread = threading.Thread(target=self._accept, name="ganviz-serve", daemon=True)
         self.thread.start()
 
@@ -241,21 +269,35 @@ class Server:
             try:
                 sock, address = self.sock.accept()
             except OSError:
-                return
+                if self.closed:
+                    return
+                time.sleep(0.1)   # out of file descriptors (or the like): try again, do not stop serving
+                continue
+            if not self.greeting.acquire(blocking=False):
+                sock.close()   # MAX_GREETING connections are still to say their token
+                continue
             threading.Thread(target=self._greet, args=(sock, f"{address[0]}:{address[1]}"),
                              daemon=True).start()
 
     def _greet(self, sock, address: str):
-        """The token first, within HELLO_TIMEOUT and HELLO_LIMIT bytes, or the door stays shut."""
-        sock.settimeout(HELLO_TIMEOUT)
+        """The token first, within HELLO_TIMEOUT seconds in all and HELLO_LIMIT bytes, or the
+        door stays shut."""
+        deadline = threading.Timer(HELLO_TIMEOUT, _shut, args=(sock,))
+        deadline.start()
         try:
+            sock.settimeout(HELLO_TIMEOUT)
             hello = wire.read_frame(sock, HELLO_LIMIT, {"Hello": wire.Hello})
-            if not hmac.compare_digest(str(hello.token).encode(), self.token.encode()):
+            if not hmac.compare_digest(hello.token.encode("utf-8", "replace"), self.token.encode()):
                 return self._refuse(sock, address, "wrong token")
             if hello.version != wire.VERSION:
                 return self._refuse(sock, address, f"wire version {hello.version}, this server speaks {wire.VERSION}")
         except (EOFError, OSError, wire.WireError) as e:
             return self._refuse(sock, address, f"no valid hello ({e})")
+        except Exception as e:   # noqa: BLE001 - whatever it sent, it is not let in
+            return self._refuse(sock, address, f"no valid hello ({type(e).__name__})")
+        finally:
+            deadline.cancel()
+            self.greeting.release()
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.hub.attach(sock, address)
@@ -270,9 +312,17 @@ class Server:
 
     def close(self):
         self.closed = True
+        _shut(self.sock)   # wakes the accept()
         self.sock.close()
         for client in list(self.hub.clients.values()):
             client.close("the server stopped")
+
+
+def _shut(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def is_loopback(host: str) -> bool:

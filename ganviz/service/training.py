@@ -77,6 +77,7 @@ class TrainingService:
         self.runs_root: str | None = None   # RunsFolder: where each run's store goes
         self.store: RunStore | None = None
         self.stop_at: int | None = None   # `ganviz train --serve`: end at this iteration
+        self.one_run = ""   # why this service trains one run only (torchrun: every process has it)
         self.handlers = {
             m.Ack: self.on_ack, m.Play: self.on_play, m.Pause: self.on_pause, m.Step: self.on_step,
             m.StepIteration: self.on_step_iteration, m.ChangeSettings: self.on_change_settings,
@@ -131,6 +132,10 @@ class TrainingService:
 
     # ---------------------------------------------------------------- commands
     def execute(self, command: m.Command):
+        if self.one_run and isinstance(command, (m.Reset, m.Open, m.Restore, m.ContinueFrom, m.Recover)):
+            self.send(m.Failed(f"This server trains one run only: {self.one_run}. Reset, Open and going "
+                               "back need every process; stop it and start it again with new settings."))
+            return
         self.handlers[type(command)](command)
 
     def on_ack(self, command: m.Ack):

@@ -268,3 +268,44 @@ def test_the_window_command_says_in_one_line_when_no_server_answers(capsys):
     assert main(["--connect", "127.0.0.1:1", "--token", "x"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot reach 127.0.0.1:1" in err
+
+
+def fake_server(payloads):
+    """A listener that says Welcome to each connection, then sends it one payload and closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        for payload in payloads:
+            conn, _ = listener.accept()
+            with conn:
+                wire.read_frame(conn, 4096, {"Hello": wire.Hello})
+                conn.sendall(wire.encode(wire.Welcome(True)) + payload)
+                conn.shutdown(socket.SHUT_WR)
+                try:
+                    while conn.recv(65536):
+                        pass
+                except OSError:
+                    pass
+        listener.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return f"127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_fuzz_a_window_takes_no_garbage_from_a_server():
+    """A server (or whatever answers on its port) sending garbage, truncated, oversized or
+    out-of-order frames: the window's transport ends the connection with EOFError (the worker
+    then reconnects), never with another exception and never allocating what a frame announces."""
+    rng = random.Random(5)
+    good = wire.encode(m.Running(True))
+    payloads = [bytes(rng.randrange(256) for _ in range(5000)), good[:-4], struct.pack(">Q", 1 << 62),
+                wire.encode(m.Step()), wire.encode(wire.Hello("x")), good + wire.encode(wire.Welcome(True))[:-1],
+                good.replace(b"Running", b"Running2"), b""]
+    address = fake_server(payloads)
+    for payload in payloads:
+        t = SocketTransport.connect(address, "any")
+        received = []
+        with pytest.raises(EOFError):
+            while True:
+                received.append(t.receive())
+        assert all(isinstance(e, m.Running) for e in received)
+        assert not t.alive()

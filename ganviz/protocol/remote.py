@@ -148,7 +148,10 @@ class SocketTransport(Transport):
 
     def receive(self):
         try:
-            return wire.read_frame(self.sock, EVENT_LIMIT, wire.SERVER_MESSAGES)
+            event = wire.read_frame(self.sock, EVENT_LIMIT, wire.SERVER_MESSAGES)
+            if isinstance(event, (wire.Welcome, wire.Refused)):   # only ever the first frame
+                raise wire.WireError(f"a {type(event).__name__} out of order")
+            return event
         except (EOFError, OSError, wire.WireError) as e:
             self.close(self._reason or (f"the server sent something unreadable ({e})"
                                         if isinstance(e, wire.WireError) else "the connection was lost"))

@@ -77,7 +77,7 @@ class History:
         """Add records; returns their rows (a copy) for whoever draws them."""
         if not records:
             return np.empty((0, len(COLUMNS)))
-        return self.append_rows(np.array([_row(r) for r in records], dtype=np.float64))
+        return self.append_rows(as_rows(records))
 
     def append_rows(self, rows: np.ndarray) -> np.ndarray:
         """Add rows already in COLUMNS order (a run store's columns); returns them."""
@@ -126,12 +126,7 @@ class History:
     def record(self, i: int) -> Record:
         if i < 0:
             i += len(self)
-        row = self.rows(i, i + 1)[0]
-        values = {c: row[j] for j, c in enumerate(COLUMNS)}
-        values["phase"] = "D" if values["phase"] == 0 else "G"
-        for c in ("update", "iteration"):
-            values[c] = int(values[c])
-        return Record(**values)
+        return as_records(self.rows(i, i + 1))[0]
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """A copy of rows [start, stop) (without copying the whole history); rows no longer in
@@ -180,6 +175,22 @@ class History:
 
 
 _PHASE = COLUMNS.index("phase")
+
+
+def as_rows(records) -> np.ndarray:
+    """Records as float64 rows in COLUMNS order (phase 0 for D, 1 for G), as History keeps them."""
+    return np.array([_row(r) for r in records], dtype=np.float64).reshape(-1, len(COLUMNS))
+
+
+def as_records(rows: np.ndarray) -> list[Record]:
+    """The Records of as_rows's rows."""
+    out = []
+    for row in rows.tolist():
+        values = dict(zip(COLUMNS, row))
+        values["phase"] = "D" if values["phase"] == 0 else "G"
+        values["update"], values["iteration"] = int(values["update"]), int(values["iteration"])
+        out.append(Record(**values))
+    return out
 
 
 def _row(r: Record):

@@ -94,11 +94,15 @@ def test_a_watching_window_says_so_and_can_take_control(window, qtbot, served):
     try:
         assert window.connect_to_server(served.address, TOKEN)
         qtbot.waitUntil(lambda: "watching the run on " + served.address + ", 1 other window attached"
-                        in window.windowTitle(), timeout=10000)
+                        in window.windowTitle() and window.run_info is not None, timeout=10000)
         assert window.takeControlAction.isEnabled()
+        # read-only while watching: nothing that would only be answered "this window is watching"
+        assert not window.stepAction.isEnabled() and not window.trainAction.isEnabled()
+        assert not window.controls.isEnabled()
         window.take_control()
         qtbot.waitUntil(lambda: "controlling" in window.windowTitle(), timeout=10000)
         assert not window.takeControlAction.isEnabled()
+        assert window.stepAction.isEnabled() and window.controls.isEnabled()
     finally:
         first.send(m.Stop())
 

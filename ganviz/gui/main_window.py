@@ -223,7 +223,7 @@ class MainWindow(WindowLayout, FileActions, RemoteActions, QMainWindow):
 
     def _set_run_controls_enabled(self, enabled: bool):
         self._set_training_actions(enabled)
-        self.controls.setEnabled(enabled)
+        self.controls.setEnabled(enabled and self.controlling)   # watching a server's run: read-only
 
 
     # ------------------------------------------------------------------ from the worker
@@ -256,8 +256,10 @@ class MainWindow(WindowLayout, FileActions, RemoteActions, QMainWindow):
     def _set_training_actions(self, enabled: bool):
         for a in (self.trainAction, self.stepAction, self.stepIterationAction, self.resetAction,
                   self.saveAction, self.openAction):
-            # a recorded run on screen: nothing to train or save; Reset and Open leave it
-            a.setEnabled(enabled and (self.viewing is None or a in (self.resetAction, self.openAction)))
+            # a recorded run on screen: nothing to train or save; Reset and Open leave it.
+            # Watching a server's run (another window controls it): none (Server > Take control)
+            a.setEnabled(enabled and self.controlling
+                         and (self.viewing is None or a in (self.resetAction, self.openAction)))
 
     def _on_run_started(self, info):
         leave_run(self)   # a recorded run on screen gives way to the new one

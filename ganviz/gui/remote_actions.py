@@ -17,6 +17,7 @@ TITLE = "ganviz: watch a GAN train"
 
 class RemoteActions:
     """Connect…, Take control, Detach, for MainWindow."""
+    controlling = True   # this window's commands are obeyed (its own run, or it controls the server's)
 
     def _build_server_menu(self):
         button = QToolButton(objectName="serverButton", text="Server", popupMode=QToolButton.InstantPopup)
@@ -34,7 +35,6 @@ class RemoteActions:
         bar.insertWidget(self._action_after(bar, export), button)
         self.worker.controlChanged.connect(self._on_control)
         self.worker.connectionChanged.connect(self._on_connection)
-        self.controlling = True
         self._render_attached()
 
     @property
@@ -87,6 +87,8 @@ class RemoteActions:
     def _on_control(self, controls: bool, windows: int):
         self.controlling = controls
         self._render_attached(windows)
+        if self.session.loading is None and self.run_info is not None:
+            self._set_run_controls_enabled(True)   # as far as this window's part allows
 
     def _on_connection(self, text: str):
         if text:

@@ -206,3 +206,31 @@ def test_a_run_reopened_after_the_process_died_says_what_was_lost(client):
                                            "with the same settings.")
     session.on_process_died("killed", restarting=False)
     assert session.recovered_message() is None
+
+
+def test_a_run_without_a_store_here_keeps_its_rows_in_a_file_not_in_memory(monkeypatch):
+    """A window attached to a server (or whose runs folder cannot be written) has no store to
+    read rows back from: its session writes them to a temporary file as they come, lets all but
+    the newest go from memory, and reads them back whole."""
+    from ganviz.core import history as history_module
+    from ganviz.core.history import Record
+    from ganviz.session import run_session
+    monkeypatch.setattr(run_session, "KEEP_ROWS", 50)
+    monkeypatch.setattr(history_module, "KEEP_ROWS", 50)
+    now = [0.0]
+    session = RunSession(clock=lambda: now[0])
+    first = np.arange(30 * len(COLUMNS), dtype=np.float64).reshape(30, len(COLUMNS))
+    first[:, COLUMNS.index("phase")] = 0
+    session.on_run_started(m.RunStarted(SMALL, "cpu", "points", "ring", 10, (2,), np.zeros((4, 8), np.float32),
+                                        first, "D", 15, 30))
+    sent = []
+    for batch in range(40):
+        records = [Record(30 + 10 * batch + i + 1, 0, 0.5, "D", 0.0, *([0.25 * batch] * 13)) for i in range(10)]
+        sent += records
+        now[0] += 6.0   # past the release interval each time
+        session.on_batch(m.Batch(records, "G", 0, 0, 0.0, 0.0, 0.0))
+    history = session.history
+    assert len(history) == 430 and history.in_memory <= 3 * 50
+    np.testing.assert_array_equal(history.rows(0, 30), first)
+    assert [history.record(i).update for i in range(30, 430)] == [r.update for r in sent]
+    session.close()

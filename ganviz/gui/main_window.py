@@ -475,4 +475,5 @@ class MainWindow(WindowLayout, FileActions, RemoteActions, QMainWindow):
             self.thread.quit()
             self.thread.wait()
         shutil.rmtree(self.recoveryFolder, ignore_errors=True)   # the process is gone: nothing writes there
+        self.session.close()
 

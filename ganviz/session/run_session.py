@@ -16,6 +16,8 @@ from ganviz.core.evaluate import format_metrics
 from ganviz.core.history import COLUMNS, KEEP_ROWS, History
 from ganviz.core.objectives import get_objective
 
+from .row_cache import RowCache
+
 PRESS_STEP_TEXT = "Press Step to run one update and see what it did."
 TRAINING_TEXT = "Training: Pause, then Step, to see what one update does."
 PAUSED_TEXT = "Paused: press Step to run one update and see what it did."
@@ -44,7 +46,8 @@ class RunSession:
         self.recovering = None         # while a new service reopens the run: {"reason", "seen"}
         self.last_batch_time = 0.0
         self.states_at = 0.0           # when the named states were last worked out
-        self.rows_source = None        # the run store's rows (core/run_reader.RowSource), if it has one
+        self.rows_source = None        # where the rows let go from memory are: the run's store
+                                       # (core/run_reader.RowSource), else a RowCache
         self.released_at = 0.0
         self._head = None              # the run's first DIAGNOSIS_ROWS rows, once it has them
 
@@ -60,10 +63,13 @@ class RunSession:
         self.use_config(event.config)
         self.history = History.from_array_state(event.history)
         self._head = None
-        self.rows_source = None
+        self.close()
         if getattr(event, "folder", None):   # the run's store: the history's rows live there
             from ganviz.core.run_reader import RowSource
             self.rows_source = RowSource(event.folder)
+        else:   # none this window can read: a file of its own keeps them as they come
+            self.rows_source = RowCache()
+            self.rows_source.add(self.history.array())
         self.elapsed = self.took(self.history.array())
         self.metrics = self.metrics_iteration = None
         self.next_phase = event.next_phase
@@ -80,6 +86,8 @@ class RunSession:
         added (for the plots to append)."""
         changed = {"status", "phase"}
         rows = self.history.append(event.records) if event.records else np.empty((0, len(COLUMNS)))
+        if isinstance(self.rows_source, RowCache):
+            self.rows_source.add(rows)
         if len(rows):
             self.elapsed += self.took(rows)
             changed.add("history")
@@ -109,6 +117,12 @@ class RunSession:
             return
         self.released_at = now
         self.history.release(self.rows_source.committed(), self.rows_source)
+
+    def close(self):
+        """Let go of the current run's rows source (a RowCache's file goes with it)."""
+        if isinstance(self.rows_source, RowCache):
+            self.rows_source.close()
+        self.rows_source = None
 
     def on_stepped(self, event, words: tuple[str, str]) -> set[str]:
         """A Step's record, and the words the readout says of it (gui/readout.py's explain_step:

@@ -73,6 +73,8 @@ def test_one_window_controls_the_others_watch_until_they_take_control(served):
         b.send(m.Step())
         refused = events_until(b, m.Failed)[-1]
         assert "watching" in refused.message and served.updates == updates
+        b.send(m.SendAll())   # what only reads the run, a watcher may ask
+        assert events_until(b, m.Batch)[-1].metrics is not None
         b.send(m.TakeControl())
         control = events_until(b, m.Control)[-1]
         while not control.on:   # the Control sent when b attached may come first

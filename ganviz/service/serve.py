@@ -40,6 +40,7 @@ HELLO_TIMEOUT = 10.0            # seconds a connection may take to say its token
 MAX_BEHIND = 50_000             # records a window may lag behind before it is cut off
 MAX_QUEUED = 500                # other events waiting for a window (a Step's few, a run's start)
 STARTING_ALLOWANCE = 4          # ... times MAX_BEHIND while its RunStarted is on its way
+READ_ONLY = (m.Interpolate, m.PlaneSample, m.NearestReal, m.SendAll, m.SendSamples)   # a watcher asks these too
 MAX_GREETING = 32               # connections still to say their token (more are closed at once)
 
 
@@ -114,7 +115,7 @@ class Hub:
             self.take_control(client)
         elif isinstance(command, m.Stop):   # a window closing: it leaves, training goes on
             client.close("it closed")
-        elif client.id != self.controller:
+        elif client.id != self.controller and not isinstance(command, READ_ONLY):
             client.offer(m.Failed("This window is watching: another window controls the run. "
                                   "Server > Take control makes this one control it."), own=True)
         elif isinstance(command, m.Reset) and names_a_file(command.config.dataset) \

@@ -205,3 +205,37 @@ def test_fuzz_mutated_frames_decode_or_raise_wire_error_only():
         except wire.WireError:
             outcomes["refused"] += 1
     assert outcomes["refused"] > 2500 and sum(outcomes.values()) == 5000
+
+
+def test_a_long_history_crosses_packed_and_comes_out_bit_for_bit():
+    rng = np.random.default_rng(1)
+    history = np.zeros((20_000, 18))
+    history[:, 0] = np.arange(1, 20_001)                         # the update column, and a few
+    history[:, 4] = np.round(rng.random(20_000), 3)              # columns that vary, as a run's do
+    history[::20, 5] = rng.standard_normal(1000)
+    history[1::20, 5] = np.nan
+    started = m.RunStarted(Config(dataset="ring"), "cpu", "points", "ring", 10, (2,), np.zeros((4, 8), np.float32),
+                           history, "D", 0, 20_000)
+    frame = wire.encode(started)
+    assert len(frame) < history.nbytes / 3   # packed
+    assert_same(started, wire.decode(frame[8:], wire.SERVER_MESSAGES))
+
+
+def packed_frame(data: bytes, shape, stored=None):
+    import zlib
+    packed = zlib.compress(data)
+    return frame_with({"type": "Running", "fields": {"on": {"$a": 0}},
+                       "arrays": [["float64", shape, len(packed) if stored is None else stored]]}, packed)
+
+
+@pytest.mark.parametrize("body, limit, says", [
+    (packed_frame(b"\0" * (1 << 24), [16]), 1 << 30, "not the 128 bytes"),       # a zip bomb: 16 MB for 128 bytes
+    (packed_frame(b"\0" * 800, [1 << 20]), 1 << 20, "unpacked"),                 # more than the reader takes
+    (packed_frame(b"\0" * 800, [100], stored=3), 1 << 30, "inflate|not the"),     # cut short
+    (frame_with({"type": "Running", "fields": {"on": {"$a": 0}}, "arrays": [["float64", [4], 5]]}, b"junk!"),
+     1 << 30, "inflate"),
+    (frame_with({"type": "Running", "fields": {"on": {"$a": 0}}, "arrays": [["float64", [4], -1]]}), 1 << 30, "described"),
+])
+def test_a_packed_array_inflates_to_its_shape_and_the_limit_at_most(body, limit, says):
+    with pytest.raises(wire.WireError, match=says):
+        wire.decode(body, wire.SERVER_MESSAGES, limit)

@@ -1,4 +1,4 @@
-"""The door's messages as bytes, for a socket (serve.py, socket_transport.py): data only.
+"""The door's messages as bytes, for a socket (service/serve.py, remote.py): data only.
 
 No pickle crosses the network: unpickling runs whatever the sender chose. A frame is
 
@@ -6,13 +6,15 @@ No pickle crosses the network: unpickling runs whatever the sender chose. A fram
               memory is spent on the body
     4 bytes   the header's length
     header    JSON: {"type": message class name, "fields": {...}, "arrays": [[dtype, shape], ...]}
-    buffers   each array's raw bytes, in order
+    buffers   each array's raw bytes, in order (or, for [dtype, shape, n], n bytes of zlib: big
+              float64 arrays, the history's rows, are sent packed, inflated no further than
+              their shape says and the reader's limit allows)
 
 Field values are JSON (None, bools, numbers, NaN and infinities included, strings, lists and
 dicts with string keys) plus tagged kinds: {"$a": i} the i-th array (a dtype from ARRAY_DTYPES,
 its shape checked against its bytes), {"$t": [...]} a tuple, {"$config": {...}} a Config
 (validated as any Config is), {"$record": {...}} a Record, {"$records": {"$a": i}} a list of
-Records as one array of history rows (a batch's records: 152 bytes each instead of ~600 in JSON),
+Records as one array of history rows (a batch's records: 144 bytes each instead of ~600 in JSON),
 {"$note": {...}} a RecoveryNote. The type must be one of the
 messages the receiver accepts, and the fields exactly that message's fields. Anything else is
 a WireError, which the receiver treats as a broken connection: it never guesses.
@@ -23,6 +25,7 @@ import dataclasses
 import json
 import math
 import struct
+import zlib
 
 import numpy as np
 
@@ -32,6 +35,7 @@ ARRAY_DTYPES = ("float32", "float64", "int64", "int32", "int16", "int8", "uint8"
 MAX_DIMS = 8           # an array's dimensions, each at most MAX_SIDE
 MAX_SIDE = 1 << 40
 MAX_HEADER = 4 << 20   # the JSON part of any frame
+PACK_BYTES = 16 << 10  # float64 arrays this big or bigger are sent zlib-packed when that saves a quarter
 _LENGTH = struct.Struct(">Q")
 _HEADER = struct.Struct(">I")
 
@@ -73,13 +77,20 @@ def encode(message) -> bytes:
     is not data (a function, a Dataset object, a tensor)."""
     arrays: list[np.ndarray] = []
     fields = {f.name: _value(getattr(message, f.name), arrays) for f in dataclasses.fields(message)}
-    header = json.dumps({"type": type(message).__name__, "fields": fields,
-                         "arrays": [[a.dtype.name, list(a.shape)] for a in arrays]},
+    specs, buffers = [], []
+    for a in arrays:
+        data = a.tobytes()
+        packed = zlib.compress(data, 1) if a.dtype == np.float64 and len(data) >= PACK_BYTES else None
+        if packed is not None and len(packed) < 0.75 * len(data):   # history rows: 4-5 times smaller
+            specs.append([a.dtype.name, list(a.shape), len(packed)])
+            buffers.append(packed)
+        else:
+            specs.append([a.dtype.name, list(a.shape)])
+            buffers.append(data)
+    header = json.dumps({"type": type(message).__name__, "fields": fields, "arrays": specs},
                         separators=(",", ":")).encode()
-    body_length = _HEADER.size + len(header) + sum(a.nbytes for a in arrays)
-    parts = [_LENGTH.pack(body_length), _HEADER.pack(len(header)), header]
-    parts += [a.tobytes() for a in arrays]
-    return b"".join(parts)
+    body_length = _HEADER.size + len(header) + sum(len(b) for b in buffers)
+    return b"".join([_LENGTH.pack(body_length), _HEADER.pack(len(header)), header, *buffers])
 
 
 def _value(v, arrays):
@@ -100,7 +111,7 @@ def _value(v, arrays):
         return {"$t": [_value(x, arrays) for x in v]}
     if isinstance(v, list):
         from ganviz.core.history import Record, as_rows
-        if v and all(type(x) is Record for x in v):   # a batch's records: one array, 152 bytes each
+        if v and all(type(x) is Record for x in v):   # a batch's records: one array, 144 bytes each
             return {"$records": _value(as_rows(v), arrays)}
         return [_value(x, arrays) for x in v]
     if isinstance(v, dict):
@@ -119,9 +130,9 @@ def _value(v, arrays):
 
 
 # ---------------------------------------------------------------- decoding
-def decode(body: bytes | memoryview, accepted: dict):
+def decode(body: bytes | memoryview, accepted: dict, limit: int = 1 << 30):
     """The message in one frame's body (the bytes after its length), if its type is in
-    `accepted` (CLIENT_MESSAGES or SERVER_MESSAGES)."""
+    `accepted` (CLIENT_MESSAGES or SERVER_MESSAGES); packed arrays inflate to `limit` bytes at most."""
     body = memoryview(body)
     if len(body) < _HEADER.size:
         raise WireError("a frame shorter than its header's length")
@@ -136,7 +147,7 @@ def decode(body: bytes | memoryview, accepted: dict):
     cls = accepted.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise WireError(f"a message of type {str(kind)[:40]!r}, which this side does not accept")
-    arrays = _arrays(body[_HEADER.size + n:], specs)
+    arrays = _arrays(body[_HEADER.size + n:], specs, limit)
     declared = {f.name: f.type for f in dataclasses.fields(cls)}
     if not isinstance(fields, dict) or not set(fields) <= set(declared):
         raise WireError(f"{kind} with fields that are not its own")
@@ -173,27 +184,49 @@ def _fits(value, annotation: str) -> bool:
     return False
 
 
-def _arrays(data: memoryview, specs) -> list[np.ndarray]:
+def _arrays(data: memoryview, specs, limit: int) -> list[np.ndarray]:
+    """The arrays `specs` describe, from `data`: [dtype, shape] raw, or [dtype, shape, n] n bytes
+    of zlib, inflated no further than the shape says (and `limit` bytes in all allows)."""
     if not isinstance(specs, list):
         raise WireError("a frame's array list is not a list")
-    arrays, at = [], 0
+    arrays, at, inflated = [], 0, 0
     for spec in specs:
         try:
-            dtype, shape = spec
+            dtype, shape, *packed = spec
             if dtype not in ARRAY_DTYPES or not isinstance(shape, list) or len(shape) > MAX_DIMS \
-                    or not all(type(s) is int and 0 <= s <= MAX_SIDE for s in shape):
+                    or not all(type(s) is int and 0 <= s <= MAX_SIDE for s in shape) \
+                    or not (packed == [] or (len(packed) == 1 and type(packed[0]) is int and packed[0] >= 0)):
                 raise TypeError
             count = math.prod(shape)
         except (TypeError, ValueError):
             raise WireError(f"an array described as {str(spec)[:60]}") from None
         size = count * np.dtype(dtype).itemsize
-        if at + size > len(data):
-            raise WireError(f"an array of {size} bytes past the frame's end")
-        arrays.append(np.frombuffer(data[at: at + size], dtype=dtype).reshape(shape).copy())
-        at += size
+        stored = packed[0] if packed else size
+        if at + stored > len(data):
+            raise WireError(f"an array of {stored} bytes past the frame's end")
+        raw = data[at: at + stored]
+        if packed:
+            inflated += size
+            if inflated > limit:
+                raise WireError(f"arrays of {inflated} bytes unpacked (at most {limit} accepted)")
+            raw = _inflate(raw, size)
+        arrays.append(np.frombuffer(raw, dtype=dtype).reshape(shape).copy())
+        at += stored
     if at != len(data):
         raise WireError(f"{len(data) - at} bytes after the frame's arrays")
     return arrays
+
+
+def _inflate(packed, size: int) -> bytes:
+    """zlib data that must inflate to exactly `size` bytes (never more is produced)."""
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(packed, size)
+    except zlib.error as e:
+        raise WireError(f"a packed array that does not inflate ({e})") from None
+    if len(raw) != size or inflater.unconsumed_tail or not inflater.eof:
+        raise WireError(f"a packed array that is not the {size} bytes its shape says")
+    return raw
 
 
 def _from(v, arrays):
@@ -242,7 +275,7 @@ def read_frame(sock, limit: int, accepted: dict):
     (length,) = _LENGTH.unpack(head)
     if length > limit:
         raise WireError(f"a frame of {length} bytes (at most {limit} accepted)")
-    return decode(_read_exactly(sock, length), accepted)
+    return decode(_read_exactly(sock, length), accepted, limit)
 
 
 def _read_exactly(sock, n: int, at_start: bool = False) -> memoryview:

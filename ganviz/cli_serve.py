@@ -40,11 +40,9 @@ def serve_command(args, presets: dict) -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl+C: rank 0 ends them all
             follow(trainer, ranks)
             return 0
-        try:
-            return _serve(args, Lockstep(trainer, ranks), out,
-                          one_run=f"torchrun trains it in {ranks.world} processes")
-        finally:
-            ranks.tell(None)   # the other processes end too
+        code = _serve(args, Lockstep(trainer, ranks), out, one_run=f"torchrun trains it in {ranks.world} processes")
+        ranks.end_together()   # the other processes end too (after an error, torchrun ends them)
+        return code
     finally:
         if ranks is not None:
             ranks.close()
@@ -82,13 +80,18 @@ def _serve(args, trainer, out, one_run: str = "") -> int:
         service.stop_at = trainer.iteration + args.steps
     if not args.paused:
         service.set_running(True)
+
+    def stop(*_):   # between two updates, never inside one (under torchrun the others are in it too)
+        if not service.stopped:
+            print("\nganviz serve: stopping", file=sys.stderr)
+        service.stopped = True
+    previous = signal.signal(signal.SIGINT, stop)
     try:
         service.run()
-    except KeyboardInterrupt:
-        print("\nganviz serve: stopping", file=sys.stderr)
     finally:
+        signal.signal(signal.SIGINT, previous)
         server.close()
-        _finish(service)
+    _finish(service)   # not after an error: its state may be half an update
     return 0
 
 

@@ -108,7 +108,11 @@ def drive_served(command, cwd, env, reset=False):
         t = SocketTransport.connect(address, proc.stdout.readline().split()[1])
         events_until(t, m.RunStarted, timeout=60)
         stepped = []
-        for changes in (None, None, None, {"lr_d": 5e-4}, None):
+        for changes in (None, None, None, {"lr_d": -1.0}, {"lr_d": 5e-4}, None):
+            if changes and changes["lr_d"] < 0:   # refused: by name, and the run goes on in step
+                t.send(m.ChangeSettings(changes))
+                assert "learning rate D must be a positive number" in events_until(t, m.Failed)[-1].message
+                continue
             if changes:
                 t.send(m.ChangeSettings(changes))
                 assert events_until(t, m.SettingsApplied)[-1].applied == changes
@@ -127,9 +131,9 @@ def drive_served(command, cwd, env, reset=False):
                     t.send(m.Ack())
         _, err = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        if proc.poll() is None:   # SIGTERM: torchrun ends its workers too (a kill would orphan them)
+            proc.terminate()
+            proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-3000:]
     return stepped, refusal, err
 

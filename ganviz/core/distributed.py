@@ -75,6 +75,13 @@ class Ranks:
         kwargs), or None for the end. Pickled among this run's own processes only."""
         dist.broadcast_object_list([call], src=0)
 
+    def end_together(self) -> None:
+        """Rank 0 tells the end; every rank then waits for the others before the group closes
+        (a rank still sending while another tears its connections down aborts the process)."""
+        if self.writer:
+            self.tell(None)
+        dist.barrier()
+
     def hear(self):
         """The other ranks: the call rank 0 told (see tell)."""
         box = [None]
@@ -103,6 +110,8 @@ class Lockstep:
             return value
 
         def told(*args, **kwargs):
+            if name == "update_config":   # settings refused here are refused before any rank hears them
+                self._trainer.config.replace(**kwargs)
             self._ranks.tell((name, args, kwargs))
             return value(*args, **kwargs)
         return told
@@ -116,9 +125,13 @@ def follow(trainer, ranks: Ranks) -> None:
     The records are rank 0's to keep: here they are dropped as they come."""
     while (call := ranks.hear()) is not None:
         name, args, kwargs = call
-        getattr(trainer, name)(*args, **kwargs)
+        try:
+            getattr(trainer, name)(*args, **kwargs)
+        except (ValueError, TypeError):   # settings refused (ConfigError): refused on rank 0 too,
+            pass                          # which says so to the window; the run goes on unchanged
         trainer.fetch_records()
         trainer.history.truncate(0)
+    ranks.end_together()
 
 
 def start(device: str | None) -> Ranks:

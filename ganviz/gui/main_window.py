@@ -285,7 +285,7 @@ class MainWindow(WindowLayout, FileActions, RemoteActions, QMainWindow):
         self.lossPlot.setToolTip(f"{objective.formula_d}\n{objective.formula_g}\n"
                                  "Dashed lines: the losses where D cannot tell real from fake.")
         points = info.dataset_kind == "points"
-        self.exploreAction.setEnabled(not points)   # the explorer shows images
+        self.exploreAction.setEnabled(not points and self.controlling)   # the explorer shows images
         if getattr(self, "explorer", None) is not None:
             self.explorer.set_classes(info.classes)
         self.sampleView.reset()

@@ -85,6 +85,8 @@ class RemoteActions:
         self.statusBar().showMessage(f"Detached from {address}: it trains on there", 10000)
 
     def _on_control(self, controls: bool, windows: int):
+        if not self.worker.remote:
+            return   # a server's last words, come after Detach: this window's own run is in control
         self.controlling = controls
         self._render_attached(windows)
         if self.session.loading is None and self.run_info is not None:
@@ -101,6 +103,9 @@ class RemoteActions:
         """The title and the Server menu say where the run trains and whether this window steers it."""
         address = self.attached_to
         self.takeControlAction.setEnabled(bool(address) and not self.controlling)
+        self.freshNoiseCheck.setEnabled(self.controlling)   # it changes every window's samples
+        self.exploreAction.setEnabled(self.controlling and self.run_info is not None
+                                      and self.run_info.dataset_kind != "points")
         self.detachAction.setEnabled(bool(address))
         if not address:
             self.setWindowTitle(TITLE)

@@ -206,6 +206,8 @@ def _arrays(data: memoryview, specs, limit: int) -> list[np.ndarray]:
             raise WireError(f"an array of {stored} bytes past the frame's end")
         raw = data[at: at + stored]
         if packed:
+            if size == 0:   # zlib reads a limit of 0 as none
+                raise WireError("a packed array of no bytes")
             inflated += size
             if inflated > limit:
                 raise WireError(f"arrays of {inflated} bytes unpacked (at most {limit} accepted)")

@@ -40,7 +40,8 @@ HELLO_TIMEOUT = 10.0            # seconds a connection may take to say its token
 MAX_BEHIND = 50_000             # records a window may lag behind before it is cut off
 MAX_QUEUED = 500                # other events waiting for a window (a Step's few, a run's start)
 STARTING_ALLOWANCE = 4          # ... times MAX_BEHIND while its RunStarted is on its way
-READ_ONLY = (m.Interpolate, m.PlaneSample, m.NearestReal, m.SendAll, m.SendSamples)   # a watcher asks these too
+READ_ONLY = (m.SendAll, m.SendSamples)   # a watcher asks these too (its view moved) ...
+READ_ONLY_S = 0.25                        # ... at most once in this many seconds
 MAX_GREETING = 32               # connections still to say their token (more are closed at once)
 
 
@@ -115,7 +116,12 @@ class Hub:
             self.take_control(client)
         elif isinstance(command, m.Stop):   # a window closing: it leaves, training goes on
             client.close("it closed")
-        elif client.id != self.controller and not isinstance(command, READ_ONLY):
+        elif client.id != self.controller and isinstance(command, READ_ONLY):
+            now = time.monotonic()
+            if now - client.asked_at >= READ_ONLY_S:   # each forces a frame and a commit of the store
+                client.asked_at = now
+                self.inbox.put(command)
+        elif client.id != self.controller:
             client.offer(m.Failed("This window is watching: another window controls the run. "
                                   "Server > Take control makes this one control it."), own=True)
         elif isinstance(command, m.Reset) and names_a_file(command.config.dataset) \
@@ -139,6 +145,7 @@ class Client:
         self.acked = True
         self.described = False   # it has its RunStarted: broadcasts reach it from now on
         self.starting = False    # its RunStarted (the run's whole history) is being sent
+        self.asked_at = 0.0      # when it last asked, watching, for samples (READ_ONLY)
         self.closed = False
         threading.Thread(target=self._write, name=f"ganviz-serve-w{client_id}", daemon=True).start()
         threading.Thread(target=self._read, name=f"ganviz-serve-r{client_id}", daemon=True).start()

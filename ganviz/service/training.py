@@ -122,6 +122,8 @@ class TrainingService:
             except (EOFError, BrokenPipeError):
                 raise
             except Exception as e:  # shown in a dialog; the service keeps serving
+                if self.one_run:   # torchrun: the other processes may be inside the update it broke
+                    raise
                 self.set_running(False)
                 self.send(m.Failed(f"Training stopped with an error: {e}",
                                    f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}"))
@@ -173,7 +175,11 @@ class TrainingService:
     def on_change_settings(self, command: m.ChangeSettings):
         if self.trainer is None:
             return
-        needs_reset = self.trainer.update_config(**command.changes)
+        try:
+            needs_reset = self.trainer.update_config(**command.changes)
+        except (ValueError, TypeError) as e:   # a value out of range, a setting there is no such:
+            self.send(m.Failed(f"Settings not applied: {in_words(e)}"))   # the run goes on as it was
+            return
         applied = {k: v for k, v in command.changes.items() if k not in needs_reset}
         self.send(m.SettingsApplied(applied, list(needs_reset)))
 

@@ -136,6 +136,15 @@ def window(qtbot, tmp_path_factory):
 
 
 @pytest.fixture
+def served(tmp_path):
+    """A `ganviz serve` in this process (tests/serving.py): a small ring run, a real socket."""
+    from serving import Served
+    s = Served(str(tmp_path))
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def process_window(qtbot, tmp_path_factory):
     """The window with training in its own process, as users run it: for tests about the
     process (its death, its end, the fault suite)."""

@@ -9,14 +9,7 @@ from PySide6.QtWidgets import QToolButton
 
 from ganviz.protocol import messages as m
 from ganviz.protocol.remote import SocketTransport
-from serving import TOKEN, Served, wait_for
-
-
-@pytest.fixture
-def served(tmp_path):
-    s = Served(str(tmp_path))
-    yield s
-    s.close()
+from serving import TOKEN, wait_for
 
 
 def server_rows(served):

@@ -18,14 +18,7 @@ import pytest
 from ganviz.protocol import messages as m
 from ganviz.protocol import wire
 from ganviz.protocol.remote import ConnectError, SocketTransport
-from serving import TOKEN, Served, events_until, wait_for
-
-
-@pytest.fixture
-def served(tmp_path):
-    s = Served(str(tmp_path))
-    yield s
-    s.close()
+from serving import TOKEN, events_until, wait_for
 
 
 def test_a_wrong_token_gets_a_refusal_and_nothing_else_and_is_logged(served):

@@ -131,7 +131,10 @@ class SocketTransport(Transport):
     def send(self, command):
         if isinstance(command, m.Stop):   # this window leaves; the server trains on
             with self._lock:
-                self._send_quietly(command)
+                try:
+                    self.sock.sendall(wire.encode(command))
+                except OSError:
+                    pass
             self.close("this window detached")
             return
         data = wire.encode(command)   # WireError (a ValueError) for what is not data
@@ -139,12 +142,6 @@ class SocketTransport(Transport):
             if self._closed:
                 raise ValueError("the connection to the server is closed")
             self.sock.sendall(data)
-
-    def _send_quietly(self, command):
-        try:
-            self.sock.sendall(wire.encode(command))
-        except OSError:
-            pass
 
     def receive(self):
         try:

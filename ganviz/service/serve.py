@@ -24,6 +24,7 @@ import dataclasses
 import hmac
 import itertools
 import os
+import queue
 import secrets
 import socket
 import sys
@@ -49,7 +50,6 @@ class Hub:
     """The service's channel outward: one TrainingService, any number of windows."""
 
     def __init__(self, log=None):
-        import queue
         self.inbox: queue.Queue = queue.Queue()   # commands for the service
         self.log = log or (lambda text: print(f"ganviz serve: {text}", file=sys.stderr, flush=True))
         self.lock = threading.Lock()
@@ -60,8 +60,9 @@ class Hub:
 
     # ------------------------------------------------ the service's side (QueueChannel's outbox)
     def put(self, event: m.Event):
-        if isinstance(event, m.RunStarted) or (isinstance(event, m.To) and isinstance(event.event, m.RunStarted)):
-            self.dataset = (event.event if isinstance(event, m.To) else event).config.dataset
+        inner = event.event if isinstance(event, m.To) else event
+        if isinstance(inner, m.RunStarted):
+            self.dataset = inner.config.dataset
         if isinstance(event, m.To):
             client = self.clients.get(event.to)
             if client is not None:
@@ -190,10 +191,7 @@ class Client:
         self.queue.clear()
         self.batch = None
         self.cond.notify()
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)   # wakes its reader
-        except OSError:
-            pass
+        _shut(self.sock)   # wakes its reader
         threading.Thread(target=self.hub.detach, args=(self, why), daemon=True).start()
 
     def _next(self):

@@ -31,6 +31,9 @@ def test_a_window_started_attached_shows_the_servers_run_and_steps_it(qtbot, ser
         qtbot.waitUntil(lambda: w.run_info is not None and len(w.history) == served.updates, timeout=20000)
         np.testing.assert_array_equal(w.history.array(), server_rows(served))
         assert "controlling the run on " + served.address in w.windowTitle()
+        # said as of attaching, so still true while the run goes on
+        assert f"Attached to {served.address} at iteration {served.service.trainer.iteration}: ring" \
+            in w.statusBar().currentMessage()
         assert w.timeline.reader is None and not (tmp_path / "local").exists()   # nothing kept here
         before, phase = served.updates, w.next_phase
         assert w.findChild(QToolButton, "stepButton").text() == f"Step {phase}"

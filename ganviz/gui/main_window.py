@@ -113,8 +113,8 @@ class MainWindow(WindowLayout, FileActions, RemoteActions, QMainWindow):
         self.frameTimer = QTimer(self, interval=FRAME_MS // len(self.plots))
         self.frameTimer.timeout.connect(self._redraw)
         self.frameTimer.start()
-        if self.worker.remote:
-            pass   # the server sends its run as it stands
+        if self.worker.remote:   # the server sends its run as it stands
+            self._start_loading("attach", self.attached_to)
         elif checkpoint:
             self._start_loading("open", checkpoint)
             self.worker.load(checkpoint)
@@ -209,6 +209,8 @@ class MainWindow(WindowLayout, FileActions, RemoteActions, QMainWindow):
             message = "Starting a new run on your drawing…"
         elif what == "continue":
             message = f"Continuing {source} from the recorded moment…"
+        elif what == "attach":
+            message = f"Attached to {source}: the run's history arrives…"
         else:
             message = f"Loading {self.controls.dataset_label(source)} and building the models…"
         self.statusBar().showMessage(message)

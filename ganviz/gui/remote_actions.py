@@ -65,7 +65,7 @@ class RemoteActions:
             return False
         self.controlling = transport.controls
         self._render_attached()
-        self.statusBar().showMessage(f"Attached to {transport.address}; the run arrives…", 5000)
+        self._start_loading("attach", transport.address)
         return True
 
     def take_control(self):
@@ -96,8 +96,8 @@ class RemoteActions:
         if text:
             self._set_training_actions(False)
             self.statusBar().showMessage(text)
-        else:
-            self.statusBar().showMessage(f"Reconnected to {self.attached_to}: the run as the server has it", 10000)
+        else:   # the run comes again, as the server's store has it
+            self._start_loading("attach", self.attached_to)
 
     def _render_attached(self, windows: int = 0):
         """The title and the Server menu say where the run trains and whether this window steers it."""

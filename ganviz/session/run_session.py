@@ -217,6 +217,8 @@ class RunSession:
             text = f"Opened {source} at iteration {iteration}: {data}, {size}"
         elif what == "drawing":
             text = f"New run on your drawing: {size}"
+        elif what == "attach":   # said as of then: it stays true while the run goes on
+            text = f"Attached to {source} at iteration {iteration}: {data}, {size}"
         elif what == "reset" or not len(self.history):
             text = f"New run: {data}, {size}"
         else:

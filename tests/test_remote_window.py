@@ -5,7 +5,7 @@ import socket
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QToolButton
+from PySide6.QtWidgets import QMessageBox, QToolButton
 
 from ganviz.protocol import messages as m
 from ganviz.protocol.remote import SocketTransport
@@ -83,6 +83,34 @@ def test_a_dropped_link_reconnects_and_the_window_has_every_row(window, qtbot, s
     wait_for(lambda: not served.service.running)
     qtbot.waitUntil(lambda: len(window.history) == served.updates, timeout=20000)
     np.testing.assert_array_equal(window.history.array(), server_rows(served))
+
+
+def test_connecting_to_a_server_that_does_not_answer_leaves_the_window_live_then_says_why(
+        window, qtbot, monkeypatch):
+    """Connect… waits for the answer off the GUI thread: the window's own run goes on drawing,
+    and a server that never answers ends in a dialog naming it, with the run here untouched."""
+    from ganviz.protocol import remote
+    monkeypatch.setattr(remote, "CONNECT_TIMEOUT", 1.5)
+    silent = socket.create_server(("127.0.0.1", 0))   # takes the connection, never says a word
+    address = f"127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        qtbot.waitUntil(lambda: window.run_info is not None, timeout=20000)
+        window.toggle_training()
+        qtbot.waitUntil(lambda: len(window.history) > 0, timeout=10000)
+        assert window.connect_to_server(address, TOKEN)
+        assert window.statusBar().currentMessage().startswith(f"Connecting to {address}")
+        assert not window.connectAction.isEnabled()
+        rows = len(window.history)
+        qtbot.wait(700)   # still connecting: the window's own run goes on arriving and drawing
+        assert window.connecting is not None and len(window.history) > rows
+        qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorDialog") is not None
+                        and window.errorDialog.isVisible(), timeout=10000)
+        assert window.errorDialog.text().startswith(f"Cannot connect: {address} did not answer as a ganviz server")
+        assert window.attached_to is None and window.connectAction.isEnabled()
+        assert window.windowTitle() == "ganviz: watch a GAN train"
+        window.errorDialog.close()
+    finally:
+        silent.close()
 
 
 def test_a_watching_window_says_so_and_can_take_control(window, qtbot, served):

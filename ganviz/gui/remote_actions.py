@@ -8,16 +8,40 @@ for it. Detach leaves it training there and starts a run of this window's own ag
 """
 from __future__ import annotations
 
+import threading
+
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMenu, QToolBar, QToolButton
 
-from ganviz.protocol.remote import DEFAULT_PORT, ConnectError, find_token, parse_address
+from ganviz.protocol.remote import DEFAULT_PORT, ConnectError, SocketTransport, find_token, parse_address
 
 TITLE = "ganviz: watch a GAN train"
+
+
+class Connecting(QObject):
+    """SocketTransport.connect off the GUI thread: a server that is slow to answer, or an
+    address that swallows packets, takes up to its 10 s timeout, and the window goes on drawing
+    meanwhile. `done` comes on the GUI thread with (transport, None) or (None, the reason)."""
+    done = Signal(object, object)
+
+    def __init__(self, address: str, token: str | None):
+        super().__init__()
+        self.address = address
+        threading.Thread(target=self._connect, args=(token,), name="ganviz-connect", daemon=True).start()
+
+    def _connect(self, token):
+        try:
+            transport = SocketTransport.connect(self.address, token)
+        except (ConnectError, ValueError) as e:
+            self.done.emit(None, str(e))
+        else:
+            self.done.emit(transport, None)
 
 
 class RemoteActions:
     """Connect…, Take control, Detach, for MainWindow."""
     controlling = True   # this window's commands are obeyed (its own run, or it controls the server's)
+    connecting = None    # a Connecting on its way, until its answer
 
     def _build_server_menu(self):
         button = QToolButton(objectName="serverButton", text="Server", popupMode=QToolButton.InstantPopup)
@@ -43,8 +67,9 @@ class RemoteActions:
         return self.worker.transport.address if self.worker.remote else None
 
     def connect_to_server(self, address: str | None = None, token: str | None = None) -> bool:
-        """Attach to `ganviz serve` at `address` (asked in a dialog when not given); the run
-        trained here until now stops."""
+        """Attach to `ganviz serve` at `address` (asked in a dialog when not given); once it
+        answers, the run trained here until now stops. False: nothing was tried (cancelled, a
+        bad address: said in a dialog)."""
         if address is None:
             address, ok = QInputDialog.getText(self, "Connect to a server", "The server's address "
                                                "(HOST:PORT; through an SSH tunnel, its near end):",
@@ -58,15 +83,27 @@ class RemoteActions:
                                                  QLineEdit.Password)
                 if not ok:
                     return False
-            self.timeline.detach()
-            transport = self.worker.attach(address, token or None)
-        except (ConnectError, ValueError) as e:
+        except ValueError as e:
             self._show_error(f"Cannot connect: {e}")
             return False
+        self.connecting = Connecting(address.strip(), token or None)
+        self.connecting.done.connect(self._on_connected)
+        self.connectAction.setEnabled(False)
+        self.statusBar().showMessage(f"Connecting to {self.connecting.address}… (this run trains on meanwhile)")
+        return True
+
+    def _on_connected(self, transport, error):
+        self.connecting = None
+        self.connectAction.setEnabled(True)
+        if transport is None:
+            self._show_error(f"Cannot connect: {error}")
+            return
+        self.timeline.detach()
+        if not self.worker.switch(transport, folders=False):
+            return   # the window closed while it was connecting
         self.controlling = transport.controls
         self._render_attached()
         self._start_loading("attach", transport.address)
-        return True
 
     def take_control(self):
         if self.worker.remote:

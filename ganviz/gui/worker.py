@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ganviz.core.field import FieldMirror
 from ganviz.protocol import messages as m
 from ganviz.protocol import transports
-from ganviz.protocol.remote import ConnectError, SocketTransport
+from ganviz.protocol.remote import ConnectError
 from ganviz.protocol.transports import Transport
 from ganviz.protocol.wire import WireError
 
@@ -128,25 +128,19 @@ class TrainingWorker(QObject):
         except (OSError, ValueError):
             pass   # the training service is gone; run() has already said so
 
-    def attach(self, address: str, token: str | None = None):
-        """Go on with the run `ganviz serve` trains at `address` (this window's own service
-        stops). Raises remote.ConnectError (or ValueError for a bad address), in words."""
-        transport = SocketTransport.connect(address, token)
-        self.switch(transport, folders=False)
-        return transport
-
     def detach(self, kind: str = "process"):
         """Leave the server's run training there: a service of this window's own again."""
         self.switch(transports.start(kind), folders=True)
 
-    def switch(self, transport: Transport, folders: bool):
+    def switch(self, transport: Transport, folders: bool) -> bool:
         """Go on with another training service (attach to a server, or detach from one to a
         service of this window's own); the old one is left: a server trains on, a local service
-        stops. folders: give the new one the recovery and runs folders (a local service)."""
+        stops. folders: give the new one the recovery and runs folders (a local service).
+        False: the window is closing, and `transport` was closed instead."""
         with self._send_lock:
             if self._stopping:
                 transport.join(0)
-                return
+                return False
             old, self.transport = self.transport, transport
             self._dead = False
             self._mirror = None
@@ -164,6 +158,7 @@ class TrainingWorker(QObject):
         # reader sees it end and goes on with the new one
         threading.Thread(target=old.join, args=(10.0,), name="ganviz-left-service", daemon=True).start()
         self._revived.set()
+        return True
 
     def play(self):
         self.send(m.Play())

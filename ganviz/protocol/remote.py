@@ -86,8 +86,9 @@ class SocketTransport(Transport):
         return f"{self.host}:{self.port}"
 
     @classmethod
-    def connect(cls, address: str, token: str | None = None, timeout: float = CONNECT_TIMEOUT) -> "SocketTransport":
+    def connect(cls, address: str, token: str | None = None, timeout: float | None = None) -> "SocketTransport":
         host, port = parse_address(address)
+        timeout = timeout or CONNECT_TIMEOUT
         given, token = token, find_token(port, token)
         if not token:
             raise ConnectError(f"no token for {host}:{port}: `ganviz serve` printed one when it started "

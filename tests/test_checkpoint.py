@@ -34,13 +34,13 @@ def assert_same_run(a, b):
     assert (a.iteration, a.updates, a.d_done) == (b.iteration, b.updates, b.d_done)
 
 
-@pytest.mark.parametrize("g_ema", [0.0, 0.99])
+@pytest.mark.parametrize("g_ema, clusters", [(0.0, 0), (0.99, 0), (0.0, 16)])
 @pytest.mark.parametrize("name", ["ring", "digits"])
-def test_resume_is_bit_exact(tmp_path, name, g_ema):
+def test_resume_is_bit_exact(tmp_path, name, g_ema, clusters):
     n = 4
-    a = make(name, g_ema=g_ema)
+    a = make(name, g_ema=g_ema, noise_clusters=clusters)
     a.train(2 * n)
-    b = make(name, g_ema=g_ema)
+    b = make(name, g_ema=g_ema, noise_clusters=clusters)
     b.train(n)
     save_checkpoint(b, tmp_path / "run.pt")
     c = load_checkpoint(tmp_path / "run.pt")

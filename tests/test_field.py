@@ -208,6 +208,25 @@ def test_with_more_noise_dims_the_manifold_is_labelled_as_the_slice_it_is():
     assert float(grid[:, :2].min()) == -2.5 and float(grid[:, :2].max()) == 2.5
 
 
+def test_with_noise_clusters_the_manifold_is_one_clusters_slice_and_says_so():
+    t = small_trainer(noise_clusters=12)
+    t.train(20)
+    f = compute_field(t, (-2, 2, -2, 2), resolution=8, manifold_steps=5)
+    plane = manifold_noise(t.config.noise_dim, 5, clusters=12)
+    assert float(plane[:, 0].abs().max()) == 0.0 and float(plane[:, 3:].abs().max()) == 0.0
+    assert set(t.generator.cluster(plane).tolist()) == {6}   # z1 = 0: the middle cluster alone
+    with torch.no_grad():
+        np.testing.assert_array_equal(f.manifold.reshape(-1, 2), t.generator(plane).numpy())
+    rest = t.config.noise_dim - 3
+    assert f.manifold_label == ("G manifold: one of 12 noise clusters (z1 = 0 picks it), a 2-D slice "
+                                f"(z2, z3 from −2.5 to 2.5; other {rest} dims 0)")
+    # the window's own copy of the networks draws the same field
+    mirror = FieldMirror(t.config, t.dataset.sample_shape, t.fixed_noise.numpy())
+    mirror.load(network_weights(t))
+    g = mirror.field((-2, 2, -2, 2), resolution=8)
+    np.testing.assert_allclose(g.fake, f.fake, rtol=0, atol=1e-6)
+
+
 def test_change_in_d_is_zero_without_a_d_update_and_the_update_itself_after_one():
     t = small_trainer()
     m = FieldMirror(t.config, t.dataset.sample_shape, t.fixed_noise.numpy())

@@ -109,6 +109,38 @@ def test_g_update_leaves_d_untouched_but_gradients_flow_through_it(make, name, g
         assert all(p.grad is None and not p.requires_grad for p in t.generator_ema.parameters())
 
 
+# ------------------------------------------------------------------ noise clusters
+def test_each_noise_cluster_is_drawn_equally_often_and_the_noise_itself_is_unchanged(make):
+    t = make(noise_clusters=10)
+    z = torch.randn(200_000, 8, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(t.generator.cluster(z), minlength=10).numpy() / len(z)
+    assert np.abs(counts - 0.1).max() < 0.003, counts
+    # a cluster is a slab of z1: neighbouring noise is in the same cluster, and the noise G
+    # is fed is the noise drawn plus that cluster's learned centre
+    c = t.generator.cluster(z[:5])
+    expected = t.generator.base(z[:5] + t.generator.centres[c])
+    assert torch.equal(t.generator(z[:5]), expected)
+
+
+@pytest.mark.parametrize("name, conditional", [("ring", "none"), ("digits", "concat")])
+def test_with_noise_clusters_a_step_is_still_one_update_of_one_network(make, name, conditional):
+    clustered = lambda name, **changes: make(name, noise_clusters=16, **changes)   # noqa: E731
+    test_d_update_leaves_g_untouched(clustered, name, 0.99, conditional)
+    test_g_update_leaves_d_untouched_but_gradients_flow_through_it(clustered, name, 0.99, conditional)
+    t = clustered(name, conditional=conditional)
+    centres = t.generator.centres.detach().clone()
+    t.step_discriminator()
+    assert torch.equal(t.generator.centres, centres)
+    t.step_generator()
+    assert not torch.equal(t.generator.centres, centres)   # G learns where its clusters sit
+
+
+def test_noise_clusters_need_three_noise_dimensions():
+    with pytest.raises(ConfigError, match="noise_clusters needs noise_dim of at least 3"):
+        Config(noise_clusters=8, noise_dim=2)
+    assert Config(noise_clusters=8, noise_dim=3).noise_clusters == 8
+
+
 # ------------------------------------------------------------------ moving average of G
 @pytest.mark.parametrize("name", ["ring", "digits"])
 def test_g_ema_is_the_moving_average_of_g_after_each_g_update(make, name):

@@ -76,6 +76,11 @@ class Config:
                          choices=MODELS)
     noise_dim: int = setting(64, "noise dimension", help="length of the noise vector z",
                              range="(0, inf)", most=4096, metavar="N", widget="spin", row=8)
+    noise_clusters: int = setting(
+        0, "noise clusters", help="draw z from a mixture of K Gaussians whose centres G learns (z's "
+        "first coordinate picks one), so G can jump between separate modes instead of drawing "
+        "samples in the gaps; 0: one Gaussian", range="[0, inf)", most=65536, metavar="K",
+        widget="spin", row=8, default_text="0: off")
     # the limits are far past any useful setting yet well before one exhausts a machine: a typo
     # such as --noise-dim 100000000 is refused by name instead of allocating
     hidden: int = setting(128, "network width", help="units in each hidden layer of the MLPs",
@@ -124,6 +129,9 @@ class Config:
 
     def __post_init__(self):
         problems = list(problems_of(self, SETTINGS))
+        if self.noise_clusters and isinstance(self.noise_dim, int) and self.noise_dim < 3:
+            problems.append(f"noise_clusters needs noise_dim of at least 3: z1 picks the cluster and G's "
+                            f"manifold is drawn over z2, z3 (noise_dim is {self.noise_dim})")
         if problems:
             raise ConfigError("; ".join(problems))
 

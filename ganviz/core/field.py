@@ -39,23 +39,29 @@ class Field:
 
 
 def manifold_noise(noise_dim: int, steps: int = 21, span: float = MANIFOLD_SPAN,
-                   device=None) -> torch.Tensor:
+                   device=None, clusters: int = 0) -> torch.Tensor:
     """A regular grid in noise space, (steps*steps, noise_dim): the square [-span, span]^2
     for 2-D noise; for more dimensions the slice through z = 0 along z1 and z2 (the other
-    coordinates 0); for 1-D noise a line of `steps` points."""
+    coordinates 0); for 1-D noise a line of `steps` points. With noise clusters
+    (models.ClusteredNoise), z1 picks the cluster, so the slice is along z2 and z3 with z1 = 0:
+    one cluster's noise, which G maps without a jump."""
     a = torch.linspace(-span, span, steps, device=device)
     if noise_dim == 1:
         return a[:, None]
     u, v = torch.meshgrid(a, a, indexing="ij")
     grid = torch.zeros(steps * steps, noise_dim, device=device)
-    grid[:, 0] = u.reshape(-1)
-    grid[:, 1] = v.reshape(-1)
+    first = 1 if clusters else 0
+    grid[:, first] = u.reshape(-1)
+    grid[:, first + 1] = v.reshape(-1)
     return grid
 
 
-def manifold_label(noise_dim: int, span: float = MANIFOLD_SPAN) -> str:
+def manifold_label(noise_dim: int, span: float = MANIFOLD_SPAN, clusters: int = 0) -> str:
     """The manifold grid in words, true to manifold_noise()."""
     s = f"{span:g}"
+    if clusters:
+        return (f"G manifold: one of {clusters} noise clusters (z1 = 0 picks it), a 2-D slice "
+                f"(z2, z3 from −{s} to {s}; other {noise_dim - 3} dims 0)")
     if noise_dim == 1:
         return f"G manifold: G(z) for z from −{s} to {s} (1-D noise)"
     if noise_dim == 2:
@@ -97,7 +103,8 @@ def compute_field(trainer, bounds, resolution: int = 64, manifold_steps: int = 2
         with torch.no_grad():
             noise = torch.randn_like(trainer.fixed_noise) if fresh else trainer.fixed_noise
             fake = g(noise, fixed_labels)
-            plane = manifold_noise(noise_dim, manifold_steps, device=trainer.device)
+            clusters = getattr(g, "clusters", 0)   # models.ClusteredNoise
+            plane = manifold_noise(noise_dim, manifold_steps, device=trainer.device, clusters=clusters)
             grid = g(plane, one_label(label, len(plane), trainer.device))
             rows = manifold_steps if noise_dim >= 2 else 1
             manifold = grid.reshape(rows, -1, 2)
@@ -116,7 +123,7 @@ def compute_field(trainer, bounds, resolution: int = 64, manifold_steps: int = 2
     return Field(bounds=tuple(float(b) for b in bounds), heatmap=heat.cpu().numpy().copy(),
                  fake=fake.cpu().numpy().copy(), push=(-grad).cpu().numpy().copy(),
                  manifold=manifold.cpu().numpy().copy(), probability=obj.probability,
-                 manifold_label=manifold_label(noise_dim), heat_class=label,
+                 manifold_label=manifold_label(noise_dim, clusters=clusters), heat_class=label,
                  fake_labels=None if fixed_labels is None else fixed_labels.cpu().numpy().copy())
 
 

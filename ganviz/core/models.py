@@ -17,6 +17,9 @@ ACTIVATIONS = {
     "elu": nn.ELU,
 }
 
+# The starting spread of ClusteredNoise's centres (in noise units); G learns them from there.
+CLUSTER_SPREAD = 1.0
+
 # Image size -> (start size after G's projection, number of x2 upsamplings).
 DCGAN_LAYOUT = {8: (2, 2), 16: (4, 2), 28: (7, 2), 32: (4, 3), 64: (4, 4)}
 
@@ -152,6 +155,31 @@ class ConditionalGenerator(nn.Module):
         return self.base(torch.cat([z, one_hot(y, self.classes, z)], 1))
 
 
+class ClusteredNoise(nn.Module):
+    """G fed from a mixture of K Gaussians instead of one (config.noise_clusters = K): z's
+    first coordinate picks a cluster (Phi(z0) is uniform on [0, 1), so each of the K is drawn
+    equally often), and that cluster's centre, learned with G's weights, is added to z.
+
+    Why: G is continuous, so from one connected blob of noise it cannot reach two separate
+    modes without drawing samples on the way between them; the better separated the modes,
+    the more of them there are (Tanielian et al. 2020, "Learning disconnected manifolds").
+    The jump from one cluster's centre to the next gives G a place to jump from one mode to
+    another without samples in between. The noise itself is drawn as before, so fixed noise,
+    checkpoints and Explore G work unchanged."""
+
+    def __init__(self, base: nn.Module, clusters: int, noise_dim: int, spread: float = CLUSTER_SPREAD):
+        super().__init__()
+        self.base, self.clusters = base, clusters
+        self.centres = nn.Parameter(torch.randn(clusters, noise_dim) * spread)
+
+    def cluster(self, z):
+        """The cluster each noise vector draws from."""
+        return (torch.special.ndtr(z[:, 0]) * self.clusters).long().clamp_(0, self.clusters - 1)
+
+    def forward(self, z, y=None):
+        return self.base(z + self.centres[self.cluster(z)], y)
+
+
 class ConditionalDiscriminator(nn.Module):
     """D(x, y), one raw value per sample, in one of three ways:
     concat: the one-hot label joined to D's input (for images, as constant planes);
@@ -200,9 +228,11 @@ def build_models(config, sample_shape, classes: int = 0) -> tuple[nn.Module, nn.
 def _build_pair(config, sample_shape, init: bool = True, classes: int = 0) -> tuple[nn.Module, nn.Module]:
     g, d = _build_base(config, sample_shape, init,
                        0 if config.conditional == "none" else classes)
-    if config.conditional == "none":
-        return g, d
-    return ConditionalGenerator(g, classes), ConditionalDiscriminator(d, classes, config.conditional)
+    if config.conditional != "none":
+        g, d = ConditionalGenerator(g, classes), ConditionalDiscriminator(d, classes, config.conditional)
+    if config.noise_clusters:
+        g = ClusteredNoise(g, config.noise_clusters, config.noise_dim)
+    return g, d
 
 
 def _build_base(config, sample_shape, init: bool, classes: int) -> tuple[nn.Module, nn.Module]:

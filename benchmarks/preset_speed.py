@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from _common import Config, machine_info, median, preset_config, print_machine
+from _common import machine_info, median, preset_config, print_machine
 
 from ganviz.core.trainer import Trainer  # noqa: E402
 

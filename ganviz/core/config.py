@@ -77,10 +77,10 @@ class Config:
     noise_dim: int = setting(64, "noise dimension", help="length of the noise vector z",
                              range="(0, inf)", most=4096, metavar="N", widget="spin", row=8)
     noise_clusters: int = setting(
-        0, "noise clusters", help="draw z from a mixture of K Gaussians whose centres G learns (z's "
-        "first coordinate picks one), so G can jump between separate modes instead of drawing "
-        "samples in the gaps; 0: one Gaussian", range="[0, inf)", most=65536, metavar="K",
-        widget="spin", row=8, default_text="0: off")
+        0, "noise clusters", help="draw z from a mixture of K Gaussians (z's first coordinate picks "
+        "one; their centres are drawn from the seed), so G can jump between separate modes "
+        "instead of drawing samples in the gaps", range="[0, inf)", most=65536, metavar="K",
+        widget="spin", row=8, default_text="0: off, one Gaussian")
     # the limits are far past any useful setting yet well before one exhausts a machine: a typo
     # such as --noise-dim 100000000 is refused by name instead of allocating
     hidden: int = setting(128, "network width", help="units in each hidden layer of the MLPs",

@@ -17,8 +17,10 @@ ACTIVATIONS = {
     "elu": nn.ELU,
 }
 
-# The starting spread of ClusteredNoise's centres (in noise units); G learns them from there.
-CLUSTER_SPREAD = 1.0
+# The spread of ClusteredNoise's centres (in noise units). Measured on the grid (Stable + 200
+# clusters, seed 4, 25 000 iterations, centres then learned): spread 1 left 3.4 % of the
+# samples in the gaps between modes (92.6 % high quality), spread 3 none (97.8 %).
+CLUSTER_SPREAD = 3.0
 
 # Image size -> (start size after G's projection, number of x2 upsamplings).
 DCGAN_LAYOUT = {8: (2, 2), 16: (4, 2), 28: (7, 2), 32: (4, 3), 64: (4, 4)}
@@ -158,7 +160,11 @@ class ConditionalGenerator(nn.Module):
 class ClusteredNoise(nn.Module):
     """G fed from a mixture of K Gaussians instead of one (config.noise_clusters = K): z's
     first coordinate picks a cluster (Phi(z0) is uniform on [0, 1), so each of the K is drawn
-    equally often), and that cluster's centre, learned with G's weights, is added to z.
+    equally often), and that cluster's centre is added to z. The centres are drawn once, with
+    the run's seed, and kept (a buffer, not a weight): learned, each centre took Adam steps on
+    the gradients of the two or three samples of its cluster in a batch, a random walk that G
+    kept chasing (grid seed 0: 96.5 % high quality at 20 000 iterations, 70.9 % at 25 000;
+    with fixed centres 97.8 % at 25 000).
 
     Why: G is continuous, so from one connected blob of noise it cannot reach two separate
     modes without drawing samples on the way between them; the better separated the modes,
@@ -167,10 +173,10 @@ class ClusteredNoise(nn.Module):
     another without samples in between. The noise itself is drawn as before, so fixed noise,
     checkpoints and Explore G work unchanged."""
 
-    def __init__(self, base: nn.Module, clusters: int, noise_dim: int, spread: float = CLUSTER_SPREAD):
+    def __init__(self, base: nn.Module, clusters: int, noise_dim: int, spread: float | None = None):
         super().__init__()
         self.base, self.clusters = base, clusters
-        self.centres = nn.Parameter(torch.randn(clusters, noise_dim) * spread)
+        self.register_buffer("centres", torch.randn(clusters, noise_dim) * (spread or CLUSTER_SPREAD))
 
     def cluster(self, z):
         """The cluster each noise vector draws from."""

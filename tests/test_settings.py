@@ -137,7 +137,7 @@ def test_every_panel_setting_has_a_widget_with_its_words_and_a_train_option(qtbo
     options = train_options()
     shown = [s.name for s in PANEL_SETTINGS]
     assert shown == ["objective", "conditional", "optimizer", "lr_d", "lr_g", "beta1", "beta2", "batch_size",
-                     "noise_dim", "d_steps", "label_smoothing", "seed", "device"]
+                     "noise_dim", "noise_clusters", "d_steps", "label_smoothing", "seed", "device"]
     for s in PANEL_SETTINGS:
         w = getattr(panel, widget_name(s.name))
         row, _ = form.getWidgetPosition(w)

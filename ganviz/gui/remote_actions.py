@@ -8,34 +8,13 @@ for it. Detach leaves it training there and starts a run of this window's own ag
 """
 from __future__ import annotations
 
-import threading
-
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMenu, QToolBar, QToolButton
 
-from ganviz.protocol.remote import DEFAULT_PORT, ConnectError, SocketTransport, find_token, parse_address
+from ganviz.protocol.remote import DEFAULT_PORT, find_token, parse_address
+
+from .worker import Connecting
 
 TITLE = "ganviz: watch a GAN train"
-
-
-class Connecting(QObject):
-    """SocketTransport.connect off the GUI thread: a server that is slow to answer, or an
-    address that swallows packets, takes up to its 10 s timeout, and the window goes on drawing
-    meanwhile. `done` comes on the GUI thread with (transport, None) or (None, the reason)."""
-    done = Signal(object, object)
-
-    def __init__(self, address: str, token: str | None):
-        super().__init__()
-        self.address = address
-        threading.Thread(target=self._connect, args=(token,), name="ganviz-connect", daemon=True).start()
-
-    def _connect(self, token):
-        try:
-            transport = SocketTransport.connect(self.address, token)
-        except (ConnectError, ValueError) as e:
-            self.done.emit(None, str(e))
-        else:
-            self.done.emit(transport, None)
 
 
 class RemoteActions:

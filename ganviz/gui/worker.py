@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ganviz.core.field import FieldMirror
 from ganviz.protocol import messages as m
 from ganviz.protocol import transports
-from ganviz.protocol.remote import ConnectError
+from ganviz.protocol.remote import ConnectError, SocketTransport
 from ganviz.protocol.transports import Transport
 from ganviz.protocol.wire import WireError
 
@@ -405,3 +405,23 @@ class TrainingWorker(QObject):
         """After stop(): wait for the training service to end (a process that does not is
         killed; it may still be importing torch). Its end closes the transport, which ends run()."""
         self.transport.join(timeout)
+
+
+class Connecting(QObject):
+    """SocketTransport.connect off the GUI thread: a server that is slow to answer, or an
+    address that swallows packets, takes up to its 10 s timeout, and the window goes on drawing
+    meanwhile. `done` comes on the GUI thread with (transport, None) or (None, the reason)."""
+    done = Signal(object, object)
+
+    def __init__(self, address: str, token: str | None):
+        super().__init__()
+        self.address = address
+        threading.Thread(target=self._connect, args=(token,), name="ganviz-connect", daemon=True).start()
+
+    def _connect(self, token):
+        try:
+            transport = SocketTransport.connect(self.address, token)
+        except (ConnectError, ValueError) as e:
+            self.done.emit(None, str(e))
+        else:
+            self.done.emit(transport, None)

@@ -159,7 +159,7 @@ class ConditionalGenerator(nn.Module):
 
 class ClusteredNoise(nn.Module):
     """G fed from a mixture of K Gaussians instead of one (config.noise_clusters = K): z's
-    first coordinate picks a cluster (Phi(z0) is uniform on [0, 1), so each of the K is drawn
+    first coordinate z1 picks a cluster (Phi(z1) is uniform on [0, 1), so each of the K is drawn
     equally often), and that cluster's centre is added to z. The centres are drawn once, with
     the run's seed, and kept (a buffer, not a weight): learned, each centre took Adam steps on
     the gradients of the two or three samples of its cluster in a batch, a random walk that G

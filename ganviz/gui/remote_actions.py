@@ -68,7 +68,8 @@ class RemoteActions:
         self.connecting = Connecting(address.strip(), token or None)
         self.connecting.done.connect(self._on_connected)
         self.connectAction.setEnabled(False)
-        self.statusBar().showMessage(f"Connecting to {self.connecting.address}… (this run trains on meanwhile)")
+        self.statusBar().showMessage(f"Connecting to {self.connecting.address}… "
+                                     "(up to 10 s; this window stays usable meanwhile)")
         return True
 
     def _on_connected(self, transport, error):

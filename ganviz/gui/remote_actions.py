@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMenu, QToolBar, QToolButton
 
+from ganviz.protocol import remote
 from ganviz.protocol.remote import DEFAULT_PORT, find_token, parse_address
 
 from .worker import Connecting
@@ -69,7 +70,7 @@ class RemoteActions:
         self.connecting.done.connect(self._on_connected)
         self.connectAction.setEnabled(False)
         self.statusBar().showMessage(f"Connecting to {self.connecting.address}… "
-                                     "(up to 10 s; this window stays usable meanwhile)")
+                                     f"(up to {remote.CONNECT_TIMEOUT:g} s; this window stays usable meanwhile)")
         return True
 
     def _on_connected(self, transport, error):

@@ -51,7 +51,7 @@ class RowCache:
                 data += piece
         except OSError as e:   # as a store that cannot be read says it (the callers catch it)
             raise StoreError(f"cannot read this run's rows back from its temporary file ({e})") from None
-        return np.frombuffer(bytes(data), dtype=np.float64).reshape(-1, len(COLUMNS)).copy()
+        return np.frombuffer(data, dtype=np.float64).reshape(-1, len(COLUMNS))   # owns `data`: no copy
 
     def close(self):
         self.file.close()

@@ -147,12 +147,25 @@ def run_all(jobs, workers) -> list[dict]:
             print_row(results[i])
         return results
     ctx = multiprocessing.get_context("spawn")  # no fork after torch has started threads
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_exit_with_parent,
+                                initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
         for f in cf.as_completed(futures):
             results[futures[f]] = f.result()
             print_row(results[futures[f]])
     return results
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In each worker: end when the sweep that started it is gone (killed, or its terminal
+    closed), instead of training on for minutes with no one to report to."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def print_row(r):

@@ -136,3 +136,11 @@ def test_a_barely_trained_digits_run_scores_clearly_below_real_data():
     assert m["coverage"] < m["real"]["coverage"] - 0.3 and m["nn_accuracy"] > 0.9
     assert m["classes_covered"] < 10
     assert format_metrics(m).startswith(f"coverage {m['coverage']:.2f} (real {m['real']['coverage']:.2f})")
+
+
+def test_the_mixture_line_shows_reverse_kl_to_the_third_decimal():
+    """The protocol's goal is reverse KL at most 0.01: at 2 decimals 0.005 and 0.014 would both
+    read "0.01", so the CLI's last line and the window's status bar give 3."""
+    from ganviz.core.evaluate import format_metrics
+    line = format_metrics({"modes_covered": 25, "n_modes": 25, "high_quality": 97.04, "reverse_kl": 0.0054})
+    assert line == "modes 25/25, high quality 97.0 %, reverse KL 0.005"

@@ -92,11 +92,11 @@ def real_reference(dataset) -> RealReference:
 
 
 def format_metrics(d: dict) -> str:
-    """One line for people, e.g. "modes 8/8, high quality 93.1 %, reverse KL 0.01";
+    """One line for people, e.g. "modes 8/8, high quality 93.1 %, reverse KL 0.012";
     "" when there is nothing to say."""
     if "modes_covered" in d:
         line = (f"modes {d['modes_covered']}/{d['n_modes']}, high quality {d['high_quality']:.1f} %, "
-                f"reverse KL {d['reverse_kl']:.2f}")
+                f"reverse KL {d['reverse_kl']:.3f}")
         if "label_accuracy" in d:
             line += f", nearest the asked-for mode {100 * d['label_accuracy']:.1f} % (real {100 * d['real_label_accuracy']:.1f} %)"
         return line

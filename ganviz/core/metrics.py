@@ -60,23 +60,26 @@ def _crowding(samples, distances, nearest, modes, sigma) -> dict:
     """Where the samples crowd, by looser rules than 3 sigma (a collapsed blob is seldom that
     sharp, and it may sit between modes):
     "spread": the samples' RMS distance from their mean, as a percent of the data's own;
-    "modes_nearest": modes that are the nearest mode of at least 5 % of the samples;
-    "near_mode": percent of samples within a quarter of the smallest gap between two modes of
-    their nearest mode; "modes_held": modes holding at least 5 % of those near samples;
-    "held_share": the percent of the near samples that the held modes hold."""
+    "modes_nearest": modes that are the nearest mode of at least half an even share (1/2M) of
+    the samples; "near_mode": percent of samples within a quarter of the smallest gap between
+    two modes of their nearest mode; "modes_held": modes holding at least half an even share
+    of those near samples; "held_share": the percent of the near samples that the held modes
+    hold. (Half an even share, not a fixed percent: on the grid's 25 modes an even share is
+    4 %, so a fixed 5 % would call perfect samples "0 modes held".)"""
+    share = 0.5 / len(modes)
     finite = samples[np.isfinite(samples).all(1)]
     data_rms = np.sqrt(((modes - modes.mean(0)) ** 2).sum(1).mean() + 2 * sigma ** 2)
     rms = np.sqrt(((finite - finite.mean(0)) ** 2).sum(1).mean()) if len(finite) else 0.0
     per_mode = np.bincount(nearest, minlength=len(modes))
     out = {"spread": float(100.0 * rms / data_rms),
-           "modes_nearest": int((per_mode >= 0.05 * len(nearest)).sum())}
+           "modes_nearest": int((per_mode >= share * len(nearest)).sum())}
     gaps = np.linalg.norm(modes[:, None] - modes[None], axis=2)
     gap = gaps[gaps > 0].min() if len(modes) > 1 else np.inf
     close = distances[np.arange(len(nearest)), nearest] <= 0.25 * gap
     if not close.any():
         return {**out, "near_mode": 0.0, "modes_held": 0, "held_share": 0.0}
     counts = np.bincount(nearest[close], minlength=len(modes))
-    held = counts >= 0.05 * close.sum()
+    held = counts >= share * close.sum()
     return {**out, "near_mode": float(100.0 * close.mean()), "modes_held": int(held.sum()),
             "held_share": float(100.0 * counts[held].sum() / close.sum())}
 

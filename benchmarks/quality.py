@@ -189,9 +189,9 @@ def print_row(r):
 def summarise(results) -> list[dict]:
     groups = {}
     for r in results:
-        groups.setdefault((r["kind"], r["preset"], r["dataset"]), []).append(r)
+        groups.setdefault((r["kind"], r["preset"], r["dataset"], r["iterations"]), []).append(r)
     out = []
-    for (kind, preset, dataset), rs in groups.items():
+    for (kind, preset, dataset, _), rs in groups.items():
         held = ("modes_held",) if all(r.get("modes_held") is not None for r in rs) else ()
         keys = (("modes_covered", "high_quality", "reverse_kl") + held if kind == "mixture"
                 else ("classes_covered", "kl", "real_kl", "coverage", "density")
@@ -234,7 +234,7 @@ def summary_lines(summary) -> list[str]:
         lines += ["", HELD, ""]
     for r in mixtures:   # the goal of issue 15 is on every seed, so every seed is shown
         seeds = ", ".join(f"{v['high_quality']:.1f}" for v in r["per_seed"].values())
-        lines.append(f"Per seed ({', '.join(r['per_seed'])}), % high quality, {r['preset']} on {r['dataset']}: "
+        lines.append(f"Per seed ({', '.join(r['per_seed'])}), % high quality, {r['preset']} on {r['dataset']}, {r['iterations']} iterations: "
                      f"{seeds} (lowest {min(v['high_quality'] for v in r['per_seed'].values()):.1f}; "
                      f"modes {min(v['modes_covered'] for v in r['per_seed'].values())}-"
                      f"{max(v['modes_covered'] for v in r['per_seed'].values())} / {r['n_modes']}; "

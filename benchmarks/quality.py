@@ -3,9 +3,10 @@ class coverage on the 8x8 digits (section 3), for ganviz's presets.
 
 Mixtures: for each preset and data set (ring of 8, grid of 25) and each seed, train with batch
 512 (forced: the protocol's batch) for 25 000 iterations (the protocol's budget; a preset's
-`protocol_iterations` attribute may ask for fewer; --iterations sets it for every preset), then score 2500 samples with
-ganviz.core.evaluate.evaluate (high quality = within 3 sigma of the nearest mode). Prints
-per-seed rows, mean +- std over seeds and the published rows beside them.
+`protocol_iterations` attribute may ask for fewer; --iterations sets it for every preset),
+then score 2500 samples with ganviz.core.evaluate.evaluate (high quality = within 3 sigma of
+the nearest mode). Prints per-seed rows, mean +- std over seeds and the published rows beside
+them.
 Digits (--digits): the digits preset (else Config(dataset="digits", batch_size=64)) on 3 seeds;
 classes covered out of 10 and the class-histogram KL of 1000 samples beside real data's own KL.
 --digit-runs picks what runs on the digits, each NAME[@ITERATIONS]: "preset" (the above),
@@ -45,11 +46,11 @@ from _common import (Config, changed_fields, digits_config, machine_info, mean_s
 PROTOCOL_BATCH = 512
 PROTOCOL_ITERATIONS = 25_000
 CHUNK = 250  # iterations per train() call
-# ANCHORS.md section 2 (VEEGAN Table 1, GDPP Table 1): Metz setup, averages over 5 seeds.
 HELD = ("Modes counts the modes with at least one sample within 3 sigma, so a thin scatter "
         "touches many; modes held (the window's collapse count, metrics._crowding) counts the modes "
         "that hold at least half an even share (1/2M) of the samples lying within a quarter of a gap "
         "of a mode; a collapsed run holds few.")
+# ANCHORS.md section 2 (VEEGAN Table 1, GDPP Table 1): Metz setup, averages over 5 seeds.
 PUBLISHED = [("GDPP-GAN", 8.0, 71.7, 24.8, 68.5), ("WGAN-GP", 6.8, 59.6, 24.2, 28.7),
              ("GAN", 1.0, 99.3, 3.3, 0.5)]
 

@@ -173,10 +173,10 @@ class ClusteredNoise(nn.Module):
     another without samples in between. The noise itself is drawn as before, so fixed noise,
     checkpoints and Explore G work unchanged."""
 
-    def __init__(self, base: nn.Module, clusters: int, noise_dim: int, spread: float | None = None):
+    def __init__(self, base: nn.Module, clusters: int, noise_dim: int):
         super().__init__()
         self.base, self.clusters = base, clusters
-        self.register_buffer("centres", torch.randn(clusters, noise_dim) * (spread or CLUSTER_SPREAD))
+        self.register_buffer("centres", torch.randn(clusters, noise_dim) * CLUSTER_SPREAD)
 
     def cluster(self, z):
         """The cluster each noise vector draws from."""

@@ -409,7 +409,7 @@ class TrainingWorker(QObject):
 
 class Connecting(QObject):
     """SocketTransport.connect off the GUI thread: a server that is slow to answer, or an
-    address that swallows packets, takes up to its 10 s timeout, and the window goes on drawing
+    address that swallows packets, takes up to remote.CONNECT_TIMEOUT, and the window goes on drawing
     meanwhile. `done` comes on the GUI thread with (transport, None) or (None, the reason)."""
     done = Signal(object, object)
 

@@ -261,6 +261,17 @@ def test_long_history_is_drawn_as_a_bounded_envelope_that_keeps_every_extreme():
     assert not s.set_weight(0.5)   # cannot be smoothed again without the stored history
 
 
+def test_the_quality_panel_says_when_its_scores_are_of_g_moving_average(qtbot):
+    from ganviz.gui.quality_panel import QualityPanel
+    panel = QualityPanel()
+    qtbot.addWidget(panel)
+    scores = {"modes_covered": 25, "n_modes": 25, "high_quality": 98.04, "reverse_kl": 0.0061}
+    panel.show_metrics(scores, 1000)
+    assert panel.detailLabel.text() == "high quality 98.0 %   reverse KL 0.006"
+    panel.show_metrics(dict(scores, averaged=True), 2000)
+    assert panel.detailLabel.text() == "high quality 98.0 %   reverse KL 0.006   (scored on G's moving average)"
+
+
 def test_the_quality_panel_shows_image_measures_beside_real_data(qtbot):
     from ganviz.gui.quality_panel import QualityPanel
     panel = QualityPanel()

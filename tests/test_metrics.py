@@ -144,3 +144,22 @@ def test_the_mixture_line_shows_reverse_kl_to_the_third_decimal():
     from ganviz.core.evaluate import format_metrics
     line = format_metrics({"modes_covered": 25, "n_modes": 25, "high_quality": 97.04, "reverse_kl": 0.0054})
     assert line == "modes 25/25, high quality 97.0 %, reverse KL 0.005"
+
+
+@pytest.mark.parametrize("g_ema", [0.0, 0.99])
+def test_scores_of_g_moving_average_say_so(tmp_path, g_ema):
+    """With g_ema the scores are of G's moving average while the 2D field draws G itself, so the
+    line beside them names the average; a saved run's scores are of the same network."""
+    from ganviz.core.checkpoint import save_checkpoint
+    from ganviz.core.config import Config
+    from ganviz.core.evaluate import evaluate, format_metrics
+    from ganviz.core.saved_generator import open_generator
+    from ganviz.core.trainer import Trainer
+    trainer = Trainer(Config(dataset="ring", batch_size=32, probe_size=8, g_ema=g_ema, device="cpu"))
+    trainer.train(30)
+    save_checkpoint(trainer, tmp_path / "run.pt", fsync=False)
+    saved = open_generator(tmp_path / "run.pt")
+    for m in (evaluate(trainer), evaluate(saved)):
+        assert format_metrics(m).startswith("modes ")
+        assert format_metrics(m).endswith("(G's moving average)") == (g_ema > 0)
+    assert evaluate(saved)["high_quality"] == evaluate(trainer)["high_quality"]

@@ -24,7 +24,16 @@ def evaluate(trainer, n: int | None = None) -> dict:
     real_classes_covered, the same score on real digits: the ceiling to compare with.
     `trainer` is a Trainer or a saved_generator.SavedGenerator (whose dataset is None for
     the user's own data: nothing to score against).
+    With g_ema the samples are G's moving average's: "averaged" is then True, so the words
+    beside the scores can say so (the 2D field draws G itself).
     """
+    out = _evaluate(trainer, n)
+    if out and trainer.averaged:
+        out["averaged"] = True
+    return out
+
+
+def _evaluate(trainer, n: int | None) -> dict:
     dataset = trainer.dataset
     if dataset is None:
         return {}
@@ -93,7 +102,12 @@ def real_reference(dataset) -> RealReference:
 
 def format_metrics(d: dict) -> str:
     """One line for people, e.g. "modes 8/8, high quality 93.1 %, reverse KL 0.012";
-    "" when there is nothing to say."""
+    "" when there is nothing to say. Scores of G's moving average end by saying so."""
+    line = _format_metrics(d)
+    return line + " (G's moving average)" if line and d.get("averaged") else line
+
+
+def _format_metrics(d: dict) -> str:
     if "modes_covered" in d:
         line = (f"modes {d['modes_covered']}/{d['n_modes']}, high quality {d['high_quality']:.1f} %, "
                 f"reverse KL {d['reverse_kl']:.3f}")

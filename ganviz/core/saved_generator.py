@@ -20,8 +20,9 @@ class SavedGenerator:
     the built-in dataset it was trained on (for its modes and name), or None for user data."""
 
     def __init__(self, config, generator, device, iteration: int, dataset: Dataset | None,
-                 note: str = "", classes: tuple | None = None):
+                 note: str = "", classes: tuple | None = None, averaged: bool = False):
         self.config, self.generator, self.device = config, generator.eval(), device
+        self.averaged = averaged   # `generator` is the checkpoint's moving average of G
         self.iteration, self.dataset, self.load_note = iteration, dataset, note
         self.classes = classes   # a conditional run's class names, else None
 
@@ -58,7 +59,7 @@ def open_generator(path, device=None) -> SavedGenerator:
     if note:
         report_note(f"{path}: {note}")
     iteration = int(state.get("counters", {}).get("iteration", 0))
-    return SavedGenerator(config, generator.to(device), device, iteration, dataset, note, classes)
+    return SavedGenerator(config, generator.to(device), device, iteration, dataset, note, classes, use_ema)
 
 
 def sample_shape_from(weights: dict) -> tuple:

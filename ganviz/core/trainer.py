@@ -351,6 +351,11 @@ class Trainer:
         """The network samples and scores come from: G's moving average where there is one."""
         return self.generator if self.generator_ema is None else self.generator_ema
 
+    @property
+    def averaged(self) -> bool:
+        """True when samples and scores come from G's moving average, not from G itself."""
+        return self.generator_ema is not None
+
     def samples(self, fresh: bool = False, n: int | None = None) -> np.ndarray:
         """G's output (its moving average's with g_ema) on the fixed noise (or on fresh noise)
         as a CPU numpy copy."""

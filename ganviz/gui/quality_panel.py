@@ -113,6 +113,8 @@ class QualityPanel(QWidget):
             self.hqCurve.setData([], [])
             self._set_title(NO_SCORE_TITLE)
             return
+        if metrics.get("averaged"):   # the field draws G itself; these scores are not of it
+            self.detailLabel.setText(self.detailLabel.text() + "   (scored on G's moving average)")
         self._set_title(title)
         if not self.history or self.history[-1][0] != iteration:
             self.history.append((iteration, covered, hq * n / 100.0))

@@ -92,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     presets = _presets()
     if presets:
         train.add_argument("--preset", choices=sorted(presets), metavar="NAME",
-                           help="start from a named setting: " + "; ".join(
-                               f"{k}: {getattr(v, 'description', '')}" for k, v in sorted(presets.items())))
+                           help="start from a named setting: " + "; ".join(   # argparse formats help with %
+                               f"{k}: {getattr(v, 'description', '')}" for k, v in sorted(presets.items())).replace("%", "%%"))
     _add_setting_options(train)
     train.add_argument("--threads", type=int, metavar="N",
                        help="CPU threads for torch (default: torch's choice; 1 is often faster "

@@ -248,6 +248,22 @@ def test_same_seed_gives_identical_records(make):
     assert not np.array_equal(history(a), history(c), equal_nan=True)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
+def test_updates_are_plain_pytorch_optimizer_steps_bit_for_bit(make, optimizer):
+    """The optimizers update all of a network's tensors in one op (foreach), only to be faster:
+    the weights are those of PyTorch's loop over one tensor at a time, so runs from before
+    the change (and the published results) reproduce exactly."""
+    fast, loop = make(optimizer=optimizer, momentum=0.5, seed=2), make(optimizer=optimizer, momentum=0.5, seed=2)
+    for opt in (loop.opt_g, loop.opt_d):
+        assert all(group["foreach"] for group in opt.param_groups)
+        for group in opt.param_groups:
+            group["foreach"] = False
+    fast.train(8), loop.train(8)
+    for a, b in ((fast.generator, loop.generator), (fast.discriminator, loop.discriminator)):
+        assert_same(a.state_dict(), b.state_dict())
+    assert params_changed(fast.generator, make(optimizer=optimizer, seed=2).generator.state_dict())
+
+
 def test_fetch_false_batches_records(make):
     t = make()
     assert all(t.step(fetch=False) is None for _ in range(5))

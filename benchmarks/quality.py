@@ -25,6 +25,7 @@ accuracy on real digits (goal: at least 95 % of it).
     python benchmarks/quality.py --iterations 200 --seeds 1 --datasets ring   # smoke test
     python benchmarks/quality.py --presets Stable --seeds 2 \
         --variants ";noise_clusters=0;noise_clusters=1000"       # a sweep: three settings, in parallel
+    python benchmarks/quality.py --presets Stable --also-ema 0.99,0.995   # and G's average at two more decays
 
 A preset named "default" means Config() itself. Wall times are per seed, in its own process
 when --workers > 1 (parallel seeds share the CPUs, so their times are not speeds).
@@ -55,24 +56,47 @@ PUBLISHED = [("GDPP-GAN", 8.0, 71.7, 24.8, 68.5), ("WGAN-GP", 6.8, 59.6, 24.2, 2
              ("GAN", 1.0, 99.3, 3.3, 0.5)]
 
 
-def run_job(job: dict) -> dict:
-    """Train one seed and score it; runs in a worker process when --workers > 1."""
+def run_job(job: dict) -> list[dict]:
+    """Train one seed and score it; runs in a worker process when --workers > 1. With
+    job["also_ema"], moving averages of G at those decays shadow the run, each updated after
+    every G update as the trainer's own g_ema, and each is scored too (a row of its own):
+    an average never feeds back into training, so each row is what the run with g_ema at
+    that decay scores, bit for bit."""
+    import copy
+
     from ganviz.core.evaluate import evaluate
-    from ganviz.core.trainer import Trainer
+    from ganviz.core.trainer import Trainer, average_pairs, update_average
 
     torch.set_num_threads(job["threads"])
     config = Config.from_dict(job["config"])
     trainer = Trainer(config)
+    shadows = {}
+    for decay in job.get("also_ema", ()):
+        net = copy.deepcopy(trainer.generator).requires_grad_(False).eval()
+        shadows[decay] = (net, average_pairs(net, trainer.generator))
     t0 = time.perf_counter()
     while trainer.iteration < job["iterations"]:
-        trainer.train(min(CHUNK, job["iterations"] - trainer.iteration))
+        if not shadows:
+            trainer.train(min(CHUNK, job["iterations"] - trainer.iteration))
+            continue
+        trainer.step_iteration(fetch=False)
+        for decay, (_, pairs) in shadows.items():
+            update_average(pairs, decay, trainer.iteration)
+        if trainer.iteration % CHUNK == 0:
+            trainer.fetch_records()
     train_s = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    scores = evaluate(trainer)
-    scores.pop("histogram", None)
-    return {**{k: job[k] for k in ("kind", "preset", "dataset", "seed", "iterations")},
-            **scores, "train_s": train_s, "eval_s": time.perf_counter() - t1,
-            "it_per_s": job["iterations"] / train_s if train_s else float("nan")}
+    rows = []
+    for decay, net in [(None, trainer.generator_ema)] + [(d, net) for d, (net, _) in shadows.items()]:
+        trainer.generator_ema = net   # the network generate() samples from
+        t1 = time.perf_counter()
+        scores = evaluate(trainer)
+        scores.pop("histogram", None)
+        rows.append({**{k: job[k] for k in ("kind", "preset", "dataset", "seed", "iterations")},
+                     **scores, "train_s": train_s, "eval_s": time.perf_counter() - t1,
+                     "it_per_s": job["iterations"] / train_s if train_s else float("nan")})
+        if decay is not None:
+            rows[-1]["preset"] += f" [g_ema={decay:g}]"
+    return rows
 
 
 def parse_variants(text: str) -> list[tuple[str, dict]]:
@@ -109,7 +133,7 @@ def mixture_jobs(args) -> list[dict]:
                 config = base.replace(**changes).replace(dataset=dataset, batch_size=PROTOCOL_BATCH, device=args.device)
                 print(f"{label} on {dataset}: {iterations} iterations; {changed_fields(config)}")
                 jobs += [{"kind": "mixture", "preset": label, "dataset": dataset, "seed": seed,
-                          "iterations": iterations, "threads": args.threads,
+                          "iterations": iterations, "threads": args.threads, "also_ema": args.also_ema,
                           "config": config.replace(seed=seed).to_dict()} for seed in args.seed_list]
     return jobs
 
@@ -148,16 +172,18 @@ def run_all(jobs, workers) -> list[dict]:
     if workers <= 1:
         for i, job in enumerate(jobs):
             results[i] = run_job(job)
-            print_row(results[i])
-        return results
+            for row in results[i]:
+                print_row(row)
+        return [row for rows in results for row in rows]
     ctx = multiprocessing.get_context("spawn")  # no fork after torch has started threads
     with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_exit_with_parent,
                                 initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
         for f in cf.as_completed(futures):
             results[futures[f]] = f.result()
-            print_row(results[futures[f]])
-    return results
+            for row in results[futures[f]]:
+                print_row(row)
+    return [row for rows in results for row in rows]
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -277,6 +303,10 @@ def main():
     p.add_argument("--variants", default="", help='a sweep: settings changed on top of each preset, '
                    'variants separated by ";", e.g. "noise_clusters=200;noise_clusters=1000,lr_g=1e-3" '
                    '(an empty variant: the preset as it is)')
+    p.add_argument("--also-ema", default="", metavar="DECAYS",
+                   help='mixtures: also score moving averages of G at these decays (comma-separated, '
+                        'e.g. "0.99,0.995"), each a row of its own: what the run with g_ema at that decay '
+                        'scores, from the same training')
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                    help="runs trained in parallel processes (default: every usable core)")
     p.add_argument("--device", default="cpu")
@@ -285,6 +315,12 @@ def main():
     args = p.parse_args()
     args.presets = [s.strip() for s in args.presets.split(",") if s.strip()]
     args.variants = parse_variants(args.variants)
+    try:
+        args.also_ema = [float(s) for s in args.also_ema.split(",") if s.strip()]
+    except ValueError:
+        p.error(f"--also-ema: {args.also_ema!r} is not a list of numbers")
+    if any(not 0 < d < 1 for d in args.also_ema):
+        p.error("--also-ema: each decay must be between 0 and 1")
     args.datasets = [s.strip() for s in args.datasets.split(",") if s.strip()]
     args.digit_runs = [s.strip() for s in args.digit_runs.split(",") if s.strip()]
     args.seed_list = list(range(args.seeds))

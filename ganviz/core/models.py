@@ -173,7 +173,7 @@ class ClusteredNoise(nn.Module):
     another without samples in between. The noise itself is drawn as before, so fixed noise,
     checkpoints and Explore G work unchanged."""
 
-    buffers_constant = True   # forward only reads the centres (trainer._frozen_buffers skips them)
+    buffers_constant = True   # forward only reads the centres: nothing to save or average (trainer.written_buffers)
 
     def __init__(self, base: nn.Module, clusters: int, noise_dim: int):
         super().__init__()

@@ -523,10 +523,17 @@ class Trainer:
         self._probe_cache = None
 
 
+def written_buffers(net: torch.nn.Module) -> list[torch.Tensor]:
+    """The buffers a forward pass may write: all but those of a module that says it only reads
+    its own (buffers_constant, as models.ClusteredNoise's centres)."""
+    return [b for m in net.modules() if not getattr(m, "buffers_constant", False)
+            for b in m.buffers(recurse=False)]
+
+
 def average_pairs(average: torch.nn.Module, net: torch.nn.Module) -> tuple:
     """What update_average needs: the average's and the network's parameters and buffers."""
     return (list(average.parameters()), list(net.parameters()),
-            list(average.buffers()), list(net.buffers()))
+            written_buffers(average), written_buffers(net))
 
 
 @torch.no_grad()
@@ -551,15 +558,13 @@ class _frozen_buffers:
     """Keep a network's buffers (BatchNorm running statistics) exactly as they are during a
     forward pass in training mode. BatchNorm layers stop tracking for the pass: they still
     normalise with the batch's statistics, as in training, but write nothing (no kernel, so
-    no cost). Any other buffer is copied and put back on exit, except those of a module that
-    says it only reads them (buffers_constant, as models.ClusteredNoise)."""
+    no cost). Any other buffer a forward pass may write is copied and put back on exit."""
 
     def __init__(self, net):
-        modules = list(net.modules())
-        self.norms = [m for m in modules
+        self.norms = [m for m in net.modules()
                       if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-        self.others = [b for m in modules if m not in self.norms and not getattr(m, "buffers_constant", False)
-                       for b in m.buffers(recurse=False)]
+        tracked = {id(b) for m in self.norms for b in m.buffers(recurse=False)}
+        self.others = [b for b in written_buffers(net) if id(b) not in tracked]
 
     def __enter__(self):
         for m in self.norms:

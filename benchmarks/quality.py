@@ -290,7 +290,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--presets", default="Stable,Vanilla GAN", help='comma-separated; "default" = Config()')
     p.add_argument("--datasets", default="ring,grid")
-    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (from --first-seed)")
+    p.add_argument("--first-seed", type=int, default=0, help="the first seed (e.g. 5: seeds a setting was not chosen on)")
     p.add_argument("--iterations", type=int, help=f"iterations per run (default: the protocol's "
                    f"{PROTOCOL_ITERATIONS}, or a preset's protocol_iterations where it names fewer)")
     p.add_argument("--digits", action="store_true", help="also run the digits check")
@@ -323,7 +324,7 @@ def main():
         p.error("--also-ema: each decay must be between 0 and 1")
     args.datasets = [s.strip() for s in args.datasets.split(",") if s.strip()]
     args.digit_runs = [s.strip() for s in args.digit_runs.split(",") if s.strip()]
-    args.seed_list = list(range(args.seeds))
+    args.seed_list = list(range(args.first_seed, args.first_seed + args.seeds))
     torch.set_num_threads(args.threads)
     machine = machine_info(args.device)
     print_machine(machine)

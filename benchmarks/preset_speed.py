@@ -88,7 +88,10 @@ class Child:
 
 def export(rev: str, folder: str) -> str:
     """The files of revision `rev` of this repository, unpacked in `folder`."""
-    tar = subprocess.run(["git", "-C", HERE, "archive", rev], capture_output=True, check=True).stdout
+    got = subprocess.run(["git", "-C", HERE, "archive", rev], capture_output=True)
+    if got.returncode:
+        raise SystemExit(f"preset_speed.py: cannot read revision {rev!r}: {got.stderr.decode().strip()}")
+    tar = got.stdout
     with tarfile.open(fileobj=io.BytesIO(tar)) as t:
         t.extractall(folder, filter="data")
     return folder

@@ -62,18 +62,13 @@ def run_job(job: dict) -> list[dict]:
     every G update as the trainer's own g_ema, and each is scored too (a row of its own):
     an average never feeds back into training, so each row is what the run with g_ema at
     that decay scores, bit for bit."""
-    import copy
-
     from ganviz.core.evaluate import evaluate
-    from ganviz.core.trainer import Trainer, average_pairs, update_average
+    from ganviz.core.trainer import Trainer, new_average, update_average
 
     torch.set_num_threads(job["threads"])
     config = Config.from_dict(job["config"])
     trainer = Trainer(config)
-    shadows = {}
-    for decay in job.get("also_ema", ()):
-        net = copy.deepcopy(trainer.generator).requires_grad_(False).eval()
-        shadows[decay] = (net, average_pairs(net, trainer.generator))
+    shadows = {decay: new_average(trainer.generator) for decay in job.get("also_ema", ())}
     t0 = time.perf_counter()
     while trainer.iteration < job["iterations"]:
         if not shadows:

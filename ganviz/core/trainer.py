@@ -136,11 +136,10 @@ class Trainer:
         self.opt_d = self._make_optimizer(self.discriminator, config.lr_d)
         # An exponential moving average of G's weights (config.g_ema > 0) makes the samples
         # and the scores: it smooths out G's last oscillations around the modes (Yazici et
-        # al. 2019). It never trains, so it stays in eval mode without gradients.
+        # al. 2019).
         self.generator_ema = None
         if config.g_ema > 0:
-            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
-            self._ema_pairs = average_pairs(self.generator_ema, self.generator)
+            self.generator_ema, self._ema_pairs = new_average(self.generator)
 
         self.sampler = BatchSampler(self.data, config.seed)
         self.noise_gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
@@ -530,10 +529,13 @@ def written_buffers(net: torch.nn.Module) -> list[torch.Tensor]:
             for b in m.buffers(recurse=False)]
 
 
-def average_pairs(average: torch.nn.Module, net: torch.nn.Module) -> tuple:
-    """What update_average needs: the average's and the network's parameters and buffers."""
-    return (list(average.parameters()), list(net.parameters()),
-            written_buffers(average), written_buffers(net))
+def new_average(net: torch.nn.Module) -> tuple[torch.nn.Module, tuple]:
+    """(a moving average of `net`, starting as a copy of it; what update_average needs: the
+    average's and the network's parameters and buffers). It never trains, so it stays in eval
+    mode without gradients."""
+    average = copy.deepcopy(net).requires_grad_(False).eval()
+    return average, (list(average.parameters()), list(net.parameters()),
+                     written_buffers(average), written_buffers(net))
 
 
 @torch.no_grad()

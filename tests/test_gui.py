@@ -270,6 +270,9 @@ def test_the_quality_panel_says_when_its_scores_are_of_g_moving_average(qtbot):
     assert panel.detailLabel.text() == "high quality 98.0 %   reverse KL 0.006"
     panel.show_metrics(dict(scores, averaged=True), 2000)
     assert panel.detailLabel.text() == "high quality 98.0 %   reverse KL 0.006   (scored on G's moving average)"
+    panel.show_metrics(dict(scores, high_quality=99.6, width=81.6), 3000)   # past real data's 98.9 %: narrow modes
+    assert panel.detailLabel.text() == "high quality 99.6 %   reverse KL 0.006   mode width 82 % of real"
+    assert "narrower than the data" in panel.detailLabel.toolTip()
 
 
 def test_the_quality_panel_shows_image_measures_beside_real_data(qtbot):

@@ -23,6 +23,16 @@ def test_perfect_samples_cover_all_modes_at_the_ceiling(ring):
     assert score["reverse_kl"] < 0.01
 
 
+def test_width_says_when_samples_are_narrower_than_the_data(ring):
+    # High quality past real data's 98.9 % means narrow modes; the width says how narrow.
+    data = ring.data.numpy()
+    assert mode_quality(data, ring.modes, ring.sigma)["width"] == pytest.approx(100, abs=3)
+    mode = ring.modes[np.linalg.norm(data[:, None] - ring.modes[None], axis=2).argmin(1)]
+    narrow = mode_quality(mode + 0.5 * (data - mode), ring.modes, ring.sigma)
+    assert narrow["high_quality"] > 99.9 and narrow["width"] == pytest.approx(50, abs=3)
+    assert math.isnan(mode_quality(np.full((10, 2), 5.0), ring.modes, ring.sigma)["width"])
+
+
 def test_accepts_a_torch_tensor(ring):
     assert mode_quality(ring.data, ring.modes, ring.sigma)["modes_covered"] == 8
 
@@ -144,6 +154,8 @@ def test_the_mixture_line_shows_reverse_kl_to_the_third_decimal():
     from ganviz.core.evaluate import format_metrics
     line = format_metrics({"modes_covered": 25, "n_modes": 25, "high_quality": 97.04, "reverse_kl": 0.0054})
     assert line == "modes 25/25, high quality 97.0 %, reverse KL 0.005"
+    line = format_metrics({"modes_covered": 25, "n_modes": 25, "high_quality": 99.64, "reverse_kl": 0.0054, "width": 81.6})
+    assert line == "modes 25/25, high quality 99.6 %, reverse KL 0.005, mode width 82 % of real"
 
 
 @pytest.mark.parametrize("g_ema", [0.0, 0.99])

@@ -111,6 +111,8 @@ def _format_metrics(d: dict) -> str:
     if "modes_covered" in d:
         line = (f"modes {d['modes_covered']}/{d['n_modes']}, high quality {d['high_quality']:.1f} %, "
                 f"reverse KL {d['reverse_kl']:.3f}")
+        if np.isfinite(d.get("width", np.nan)):   # under 100: modes drawn narrower than the data's
+            line += f", mode width {d['width']:.0f} % of real"
         if "label_accuracy" in d:
             line += f", nearest the asked-for mode {100 * d['label_accuracy']:.1f} % (real {100 * d['real_label_accuracy']:.1f} %)"
         return line

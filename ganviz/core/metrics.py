@@ -52,7 +52,8 @@ def mode_quality(samples: np.ndarray, modes: np.ndarray, sigma: float) -> dict:
     distances = np.linalg.norm(samples[:, None, :] - modes[None, :, :], axis=2)  # (N, M)
     distances = np.nan_to_num(distances, nan=np.inf)  # NaN samples: far from every mode
     nearest = distances.argmin(axis=1)
-    high_quality = distances[np.arange(len(samples)), nearest] <= 3 * sigma
+    nearest_distance = distances[np.arange(len(samples)), nearest]
+    high_quality = nearest_distance <= 3 * sigma
     counts = np.bincount(nearest[high_quality], minlength=n_modes)
     if counts.sum() == 0:
         reverse_kl = float(np.log(n_modes))
@@ -60,7 +61,7 @@ def mode_quality(samples: np.ndarray, modes: np.ndarray, sigma: float) -> dict:
         p_gen = counts / counts.sum()
         p = p_gen[p_gen > 0]
         reverse_kl = float(np.sum(p * np.log(p * n_modes)))  # log(p / (1/M))
-    near = distances[np.arange(len(samples)), nearest][high_quality]
+    near = nearest_distance[high_quality]
     width = 100.0 * np.sqrt(np.mean(near ** 2)) / (REAL_WIDTH * sigma) if len(near) else float("nan")
     return {"modes_covered": int((counts > 0).sum()), "n_modes": n_modes,
             "high_quality": float(100.0 * high_quality.mean()), "reverse_kl": reverse_kl,

@@ -314,6 +314,25 @@ def test_regularisers_train_with_finite_losses(make, changes):
     assert all(r.is_finite for r in make(**changes).train(3))
 
 
+def test_r1_weight_decays_geometrically_to_its_final_fraction(make):
+    """r1_final < 1: the R1 weight falls from r1_gamma to r1_gamma * r1_final over decay_steps,
+    by the same factor every iteration, then stays; D pays that weight's penalty, and Step's
+    story writes it in the formula."""
+    from ganviz.gui.stage_story import _penalties
+    t = make(r1_gamma=0.3, r1_final=0.1, decay_steps=10)
+    for i in range(12):
+        assert t.r1_weight() == pytest.approx(0.3 * 0.1 ** min(i / 10, 1))
+        t.step_iteration()
+    constant = copy.deepcopy(t)
+    constant.update_config(r1_final=1.0)
+    decayed, same_batch = {}, {}
+    t.step(stages=decayed), constant.step(stages=same_batch)
+    assert (decayed["r1_weight"], same_batch["r1_weight"]) == (pytest.approx(0.03), 0.3)
+    assert decayed["penalty_r1"] == pytest.approx(0.1 * same_batch["penalty_r1"], rel=1e-5)
+    assert _penalties(decayed, t.config)[0][0] == "0.015·E[‖∇D(x)‖²]"
+    assert make(r1_gamma=0.3, decay_steps=10).r1_weight() == 0.3   # r1_final 1: constant
+
+
 def test_wgan_gp_trains_the_dcgan_without_batchnorm(make):
     t = make("digits", objective="wgan_gp")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in t.discriminator.modules())

@@ -70,7 +70,11 @@ class Config:
                               "linearly to this fraction of their set value", live=True,
                               range="[0, 1]", metavar="F")
     decay_steps: int = setting(6000, "decay length", help="iterations the learning rates take to "
-                               "decay; 0: no decay", live=True, range="[0, inf)", metavar="N")
+                               "decay (the R1 weight too, with a final R1 fraction under 1); 0: no "
+                               "decay", live=True, range="[0, inf)", metavar="N")
+    r1_final: float = setting(1.0, "final R1 fraction", help="the R1 weight decays geometrically "
+                              "over the decay length to this fraction of its set value; 1: constant",
+                              live=True, range="(0, 1]", metavar="F")
     # models
     model: str = setting("auto", "network type", help="auto: MLP for 2D data, DCGAN for images",
                          choices=MODELS)

@@ -255,7 +255,7 @@ class Trainer:
             gp = cfg.gp_weight * gradient_penalty(lambda x: d(x, y), real.detach(), fake, alpha=alpha)
             loss = loss + gp
         if cfg.r1_gamma > 0:
-            r1 = 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
+            r1 = 0.5 * self.r1_weight() * r1_penalty(real_out, real)
             loss = loss + r1
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
@@ -275,7 +275,8 @@ class Trainer:
                           real_score=mean_score(self.objective, real_out),
                           fake_score=mean_score(self.objective, fake_out),
                           loss_real=value(loss_real), loss_fake=value(loss_fake),
-                          penalty_gp=value(gp), penalty_r1=value(r1), class_loss=value(class_loss),
+                          penalty_gp=value(gp), penalty_r1=value(r1), r1_weight=self.r1_weight(),
+                          class_loss=value(class_loss),
                           loss_total=value(loss),
                           grad_norm=grad_norm_value(d, grad_norm))
         return record
@@ -426,6 +427,15 @@ class Trainer:
             return 1.0
         t = min(self.iteration / cfg.decay_steps, 1.0)
         return 1.0 - (1.0 - cfg.lr_final) * t
+
+    def r1_weight(self) -> float:
+        """The R1 weight of this iteration's D update: r1_gamma, decaying geometrically to
+        r1_gamma * r1_final over decay_steps (a sharper D late in a run, once the modes are
+        shared out)."""
+        cfg = self.config
+        if cfg.decay_steps <= 0 or cfg.r1_final == 1.0:
+            return cfg.r1_gamma
+        return cfg.r1_gamma * cfg.r1_final ** min(self.iteration / cfg.decay_steps, 1.0)
 
     def _schedule_lr(self, phase: str):
         """Decay the learning rate of the network about to update, and only that one: the

@@ -66,7 +66,8 @@ def _penalties(stages, config):
     if not math.isnan(stages.get("penalty_gp", math.nan)):
         out.append((f"{config.gp_weight:g}·E[(‖∇D(x̂)‖ {MINUS} 1)²]", stages["penalty_gp"], "gradient penalty"))
     if not math.isnan(stages.get("penalty_r1", math.nan)):
-        out.append((f"{config.r1_gamma / 2:g}·E[‖∇D(x)‖²]", stages["penalty_r1"], "R1 penalty"))
+        weight = stages.get("r1_weight", config.r1_gamma)   # this update's (r1_final decays it)
+        out.append((f"{weight / 2:.3g}·E[‖∇D(x)‖²]", stages["penalty_r1"], "R1 penalty"))
     return out
 
 

@@ -25,8 +25,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Stable's settings when issue 15 asked for a new one "no slower per iteration": no noise
-# clusters, no moving average of G, Adam betas (0.5, 0.999), R1 weight 1, decay to 1 %.
-ISSUE_15_STABLE = "noise_clusters=0,g_ema=0.0,beta1=0.5,beta2=0.999,r1_gamma=1.0,lr_final=0.01"
+# clusters, no moving average of G, Adam betas (0.5, 0.999), R1 weight 1 (constant), decay to 1 %.
+ISSUE_15_STABLE = "noise_clusters=0,g_ema=0.0,beta1=0.5,beta2=0.999,r1_gamma=1.0,r1_final=1.0,lr_final=0.01"
 # The last commit before issue 15 was filed (2026-11-23): its code and its Stable preset.
 ISSUE_15_REV = "eab33c4"
 

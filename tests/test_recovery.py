@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Slot
 from ganviz.core.checkpoint import load_checkpoint
 from ganviz.core.config import Config
 from ganviz.core.recovery import RecoveryStore, load_recovered
+from ganviz.core.store import RunReader, StoreError
 from ganviz.core.trainer import Trainer
 
 MESSAGE = re.compile(r"^The training process stopped \(killed by signal 9, SIGKILL\); reopened the run at "
@@ -130,6 +131,29 @@ def test_kill_9_mid_run_reopens_the_run_and_every_button_works(window, qtbot, tm
     window.shutdown()
     assert not os.path.exists(folder)                      # a clean close leaves nothing behind
 
+
+def stored_rows(folder) -> int:
+    try:
+        with RunReader(folder) as reader:
+            return len(reader)
+    except StoreError:   # not written yet
+        return 0
+
+
+def test_a_death_in_the_first_seconds_reopens_the_run_in_its_own_folder(window, qtbot):
+    """Killed before the state on disk got past the run's start, while its store already held
+    rows: the run reopens from its start and goes on in its own folder (it was once taken for
+    another run there, and its timeline stopped)."""
+    window.toggle_training()
+    folder = window.run_info.folder
+    qtbot.waitUntil(lambda: stored_rows(folder) > 0, timeout=20000)
+    os.kill(window.worker.process.pid, signal.SIGKILL)
+    wait_message(window, qtbot)
+    assert window.run_info.folder == folder                # not None: the store is open
+    window.errorDialog.close()
+    window.step()
+    qtbot.waitUntil(lambda: not window.running and "update:" in window.stepReadout.text(), timeout=20000)
+    qtbot.waitUntil(lambda: stored_rows(folder) == len(window.history), timeout=20000)
 
 def test_unreadable_recovery_state_starts_a_new_run_with_the_same_settings(window, qtbot):
     window.step_iteration()

@@ -249,6 +249,23 @@ def test_another_run_in_the_folder_is_refused(tmp_path):
         RunStore(tmp_path / "other", make())
 
 
+def test_a_recovered_run_with_no_rows_goes_on_from_its_start(tmp_path):
+    """A training process that died before it kept any state past the start: the run reopened
+    from that state has no history, and its own folder takes it back from the start."""
+    first = make()
+    store = RunStore(tmp_path / "run", first)
+    store.add_records(first.train(3))
+    store.close()
+    again = make()
+    store = RunStore(tmp_path / "run", again, recovered=True)
+    reader = RunReader(tmp_path / "run")
+    assert len(reader) == 0
+    store.add_records(again.train(2))
+    store.close()
+    assert reader.refresh() == 4
+    np.testing.assert_array_equal(reader._rows(0, 4), again.history.rows(0, 4))
+    reader.close()
+
 def test_one_writer_at_a_time(tmp_path):
     store = RunStore(tmp_path / "run", make())
     with pytest.raises(StoreError, match="another ganviz is writing this run"):

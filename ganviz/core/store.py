@@ -65,7 +65,7 @@ class RunStore:
     Write failures raise atomic.WriteError (a full disk, ...): what was committed stays."""
 
     def __init__(self, folder, trainer, *, parent: str | None = None, parent_update: int | None = None,
-                 budget_mb: float = 500):
+                 budget_mb: float = 500, recovered: bool = False):
         self.folder = os.fspath(folder)
         if not (isinstance(budget_mb, (int, float)) and budget_mb > 0):
             raise StoreError(f"{self.folder}: the disk budget must be more than 0 MB (got {budget_mb})")
@@ -92,7 +92,7 @@ class RunStore:
             existed = os.path.exists(self.path)
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             if existed:
-                self._reopen(trainer)
+                self._reopen(trainer, recovered)
             else:
                 self._create(trainer, parent, parent_update)
             self._recount()
@@ -151,10 +151,13 @@ class RunStore:
         self.rows = 0
         self._append_history(trainer)
 
-    def _reopen(self, trainer):
+    def _reopen(self, trainer, recovered=False):
         """Go on writing a run already in the folder: only the same run (same data and model)
         whose history agrees with the trainer's. Rows past the trainer's update count (written
-        after the checkpoint it was loaded from) are dropped: the run goes on from there."""
+        after the checkpoint it was loaded from) are dropped: the run goes on from there.
+        `recovered`: the trainer is this folder's own run, reopened from the state a dead
+        training process kept (recovery.py), which may predate every row here: then a trainer
+        with no history yet goes on from the start instead of being taken for another run."""
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         reader = RunReader(self.folder)
@@ -167,7 +170,7 @@ class RunStore:
                 why = f"its {', '.join(theirs.needs_reset(stored))} differ"
             else:
                 n, mine = len(reader), len(trainer.history)
-                if mine == 0 and n > 0:
+                if mine == 0 and n > 0 and not recovered:
                     why = f"it holds {n} updates and this run none"
                 elif min(n, mine) > 0:
                     k = min(n, mine)

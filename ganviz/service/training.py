@@ -340,7 +340,7 @@ class TrainingService:
         self.running = False
         self.trainer = trainer
         if not same_run:
-            self.open_store(trainer, folder)
+            self.open_store(trainer, folder, recovered=recovery is not None and recovery.ok)
         self.diverged = False
         self.outbox.clear()
         self.rate.clear()
@@ -435,12 +435,13 @@ class TrainingService:
         self.send(batch)
 
     # ---------------------------------------------------------------- the run store
-    def open_store(self, trainer, folder=None):
-        """The new run's store: `folder`, or a new folder under the runs folder."""
+    def open_store(self, trainer, folder=None, recovered=False):
+        """The new run's store: `folder`, or a new folder under the runs folder. `recovered`:
+        the trainer is `folder`'s run reopened after a death (RunStore drops the rows past it)."""
         self.close_store()
         if self.runs_root is None:
             return
-        self.keep(lambda _: None, opening=(trainer, folder or self.new_run_folder(trainer.dataset.name)))
+        self.keep(lambda _: None, opening=(trainer, folder or self.new_run_folder(trainer.dataset.name), recovered))
 
     @staticmethod
     def _iteration_at(folder, update) -> int:
@@ -463,11 +464,12 @@ class TrainingService:
         return folder
 
     def keep(self, write, opening=None):
-        """write(store), or open the store (opening: (trainer, folder)); a failure is said
+        """write(store), or open the store (opening: (trainer, folder, recovered)); a failure is said
         once and training goes on without a store (what was written stays readable)."""
         try:
             if opening is not None:
-                self.store = RunStore(opening[1], opening[0])   # a snapshot every 10 s: a moment to branch from
+                trainer, folder, recovered = opening   # a snapshot every 10 s: a moment to branch from
+                self.store = RunStore(folder, trainer, recovered=recovered)
             elif self.store is not None:
                 write(self.store)
         except (WriteError, StoreError, OSError) as e:

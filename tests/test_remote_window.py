@@ -1,6 +1,7 @@
 """The window attached to `ganviz serve` over a real socket: it shows the server's run, its
 controls steer it, Detach leaves it training there, a dropped link comes back with nothing lost."""
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -143,13 +144,15 @@ def test_over_a_slow_far_link_batches_are_throttled_and_nothing_is_lost(window, 
         qtbot.waitUntil(lambda: window.attached_to == link.address and window.run_info is not None, timeout=20000)
         batches = []
         window.worker.batchReady.connect(lambda b: batches.append(len(b.records)))
+        started = time.monotonic()
         served.hub.inbox.put(m.Play())
         qtbot.wait(4000)
         served.hub.inbox.put(m.Pause())
         wait_for(lambda: not served.service.running)
         qtbot.waitUntil(lambda: len(window.history) == served.updates, timeout=20000)
+        took = time.monotonic() - started   # more than 4 s on a loaded machine: batches came all along
         np.testing.assert_array_equal(window.history.array(), server_rows(served))
-        assert len(batches) <= 4 * 2.5 + 3, batches        # throttled by the round trip
+        assert len(batches) <= took * 2.5 + 3, (batches, took)   # throttled by the round trip
         assert max(batches) > 10                              # each batch carries many records
     finally:
         link.close()

@@ -3,8 +3,10 @@ changed back, or against the preset as an earlier revision of ganviz had it (iss
 Stable must be no slower per iteration than the one of the day the issue was filed).
 
 Both run A/B interleaved, one timed slice of each per round, at the protocol's batch of 512 on
-the ring; the speeds are medians over rounds, and the ratio is new / before. With --before-rev
-each side trains in its own process, the before side on that revision's code (git archive).
+the ring; the speeds are medians over rounds, and the ratio is new / before (also the median of
+each round's own ratio, which the machine's drift from round to round does not move). With
+--before-rev each side trains in its own process, the before side on that revision's code
+(git archive).
 
     python benchmarks/preset_speed.py       # Stable against Stable's settings when issue 15 was filed
     python benchmarks/preset_speed.py --before-rev eab33c4    # ... against that day's code too
@@ -138,9 +140,10 @@ def main(argv=None):
             for child in sides.values():
                 child.close()
     m = {n: median(v) for n, v in speeds.items()}
+    paired = median([a / b for a, b in zip(speeds["new"], speeds["before"])])   # drift cancels within a round
     print(f"{args.preset} on {args.dataset}, batch 512, {args.threads} thread(s), median of {args.rounds} "
           f"rounds of {args.seconds:g} s: new {m['new']:.1f} it/s, before ({label}) {m['before']:.1f} "
-          f"it/s, new / before {m['new'] / m['before']:.3f}")
+          f"it/s, new / before {m['new'] / m['before']:.3f}; median of the rounds' own ratios {paired:.3f}")
 
 
 if __name__ == "__main__":

@@ -132,6 +132,9 @@ class Trainer:
             torch.manual_seed(config.seed)
             g, d = build_models(config, self.dataset.sample_shape, len(self.classes or ()))
         self.generator, self.discriminator = g.to(self.device), d.to(self.device)
+        # found once, not at every update (walking the modules cost about 1 % of an iteration)
+        self._g_frozen, self._d_frozen = _frozen_buffers(g), _frozen_buffers(d)
+        self._d_params = list(d.parameters())
         self.opt_g = self._make_optimizer(self.generator, config.lr_g)
         self.opt_d = self._make_optimizer(self.discriminator, config.lr_d)
         # An exponential moving average of G's weights (config.g_ema > 0) makes the samples
@@ -238,7 +241,7 @@ class Trainer:
         y = None if self.labels is None else self.labels[idx]   # fakes are asked for the reals' classes
         noise = torch.randn(cfg.batch_size, cfg.noise_dim, device=self.device, generator=self.noise_gen)[part]
         watch = UpdateWatch(g) if stages is not None else None
-        with torch.no_grad(), _frozen_buffers(g):
+        with torch.no_grad(), self._g_frozen:
             fake = g(noise, y)
         if cfg.r1_gamma > 0:
             real = real.detach().requires_grad_(True)
@@ -295,9 +298,10 @@ class Trainer:
         y = None if y is None else y[part]
         watch = UpdateWatch(d) if stages is not None else None
         class_loss = self._nan
-        d.requires_grad_(False)
+        for p in self._d_params:   # as d.requires_grad_(False), without walking its modules
+            p.requires_grad_(False)
         try:
-            with _frozen_buffers(d):
+            with self._d_frozen:
                 fake = g(noise, y)
                 if watch is not None:
                     fake.retain_grad()   # only stores the gradient arriving at the fakes
@@ -309,7 +313,8 @@ class Trainer:
                 self.opt_g.zero_grad(set_to_none=True)
                 loss.backward()
         finally:
-            d.requires_grad_(True)
+            for p in self._d_params:
+                p.requires_grad_(True)
         if self.ranks is not None:
             (loss,) = self.ranks.average(g, [loss])
         grad_norm = _grad_norm(g) if probe else self._nan
@@ -570,7 +575,8 @@ class _frozen_buffers:
     """Keep a network's buffers (BatchNorm running statistics) exactly as they are during a
     forward pass in training mode. BatchNorm layers stop tracking for the pass: they still
     normalise with the batch's statistics, as in training, but write nothing (no kernel, so
-    no cost). Any other buffer a forward pass may write is copied and put back on exit."""
+    no cost). Any other buffer a forward pass may write is copied and put back on exit.
+    Made once per network and entered at each update (not nested)."""
 
     def __init__(self, net):
         self.norms = [m for m in net.modules()

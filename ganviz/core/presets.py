@@ -53,9 +53,10 @@ DEFAULT = Preset(
 # those seeds but lets the grid's mode masses drift apart (reverse KL up to 0.021); strong
 # early and weak late does both (benchmarks/results.md, 2026-12-07 fourth session).
 # Measured (25 000 iterations): every mode on every seed; high quality on seeds 0-4 grid
-# 97.2-99.2 %, ring 99.2-100.0 %, reverse KL at most 0.006 (true data 98.9 %; GDPP, the best
-# published: 8.0/71.7 %, 24.8/68.5 %), from modes narrower than the data's (74-81 % of its
-# width on the grid, 57-80 % on the ring); seeds 5-9 not yet run with it.
+# 97.2-99.2 %, ring 99.2-100.0 %, on held-out seeds 5-9 grid 97.9-98.9 %, ring 98.9-100.0 %,
+# reverse KL at most 0.006 (true data 98.9 %; GDPP, the best published: 8.0/71.7 %,
+# 24.8/68.5 %), from modes narrower than the data's (72-82 % of its width on the grid, 52-80 %
+# on the ring).
 STABLE = Preset(
     name="Stable",
     description="R1 penalty falling from 0.3 to 0.03 + learning-rate decay, 4-layer leaky-ReLU "

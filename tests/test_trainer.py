@@ -333,6 +333,30 @@ def test_r1_weight_decays_geometrically_to_its_final_fraction(make):
     assert make(r1_gamma=0.3, decay_steps=10).r1_weight() == 0.3   # r1_final 1: constant
 
 
+def test_lazy_r1_pays_the_penalty_once_in_n_d_updates_at_n_times_the_weight(make):
+    """r1_every = N: D updates 1, N+1, 2N+1, ... add N times the R1 penalty and the others
+    none (their loss is the objective's alone); Step's story names it."""
+    from ganviz.gui.stage_story import _penalties
+    t = make(r1_gamma=0.5, r1_every=3)
+    paid = []
+    for _ in range(7):
+        lazy, same_batch = {}, {}
+        every = copy.deepcopy(t)   # the same D update, with R1 on every update
+        every.update_config(r1_every=1)
+        every.step(stages=same_batch)
+        t.step(stages=lazy)
+        if not math.isnan(lazy["penalty_r1"]):
+            assert lazy["penalty_r1"] == pytest.approx(3 * same_batch["penalty_r1"], rel=1e-5)
+            assert lazy["loss_total"] == pytest.approx(lazy["loss_real"] + lazy["loss_fake"] + lazy["penalty_r1"], rel=1e-5)
+            assert _penalties(lazy, t.config)[0] == ("0.75·E[‖∇D(x)‖²]", lazy["penalty_r1"],
+                                                      "R1 penalty, once in 3 D updates at 3× weight")
+        else:
+            assert lazy["loss_total"] == pytest.approx(lazy["loss_real"] + lazy["loss_fake"], rel=1e-6)
+            assert _penalties(lazy, t.config) == []
+        paid.append(not math.isnan(lazy["penalty_r1"]))
+        t.step(stages={})   # the G update
+    assert paid == [True, False, False, True, False, False, True]
+
 def test_wgan_gp_trains_the_dcgan_without_batchnorm(make):
     t = make("digits", objective="wgan_gp")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in t.discriminator.modules())

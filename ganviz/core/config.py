@@ -75,6 +75,10 @@ class Config:
     r1_final: float = setting(1.0, "final R1 fraction", help="the R1 weight decays geometrically "
                               "over the decay length to this fraction of its set value; 1: constant",
                               live=True, range="(0, 1]", metavar="F")
+    r1_every: int = setting(1, "R1 every", help="lazy R1 (as StyleGAN2): the penalty on every Nth D "
+                            "update only, at N times the weight: about the same pull for a fraction of its "
+                            "cost; 1: every update",
+                            live=True, range="(0, inf)", most=1000, metavar="N")
     # models
     model: str = setting("auto", "network type", help="auto: MLP for 2D data, DCGAN for images",
                          choices=MODELS)

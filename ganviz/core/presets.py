@@ -20,7 +20,7 @@ class Preset:
 # What every preset sets, so a preset never inherits a user's earlier tweak of these.
 PLAIN = {"label_smoothing": 0.0, "optimizer": "adam", "beta1": 0.5, "beta2": 0.999, "d_steps": 1,
          "noise_dim": 64, "g_ema": 0.0, "conditional": "none", "noise_clusters": 0,
-         "r1_final": 1.0}
+         "r1_final": 1.0, "r1_every": 1}
 
 # Settings of the run itself rather than of the GAN: no preset touches them, so choosing
 # one keeps the user's data, seed, device and measuring choices.

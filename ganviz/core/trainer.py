@@ -243,7 +243,8 @@ class Trainer:
         watch = UpdateWatch(g) if stages is not None else None
         with torch.no_grad(), self._g_frozen:
             fake = g(noise, y)
-        if cfg.r1_gamma > 0:
+        lazy_r1 = cfg.r1_gamma > 0 and self.r1_due()
+        if lazy_r1:
             real = real.detach().requires_grad_(True)
         (real_out, real_logits), (fake_out, fake_logits) = self._d(real, y), self._d(fake, y)
         loss_real, loss_fake = self.objective.d_losses(real_out, fake_out, cfg.label_smoothing)
@@ -257,8 +258,8 @@ class Trainer:
                                generator=self.noise_gen)[part]
             gp = cfg.gp_weight * gradient_penalty(lambda x: d(x, y), real.detach(), fake, alpha=alpha)
             loss = loss + gp
-        if cfg.r1_gamma > 0:
-            r1 = 0.5 * self.r1_weight() * r1_penalty(real_out, real)
+        if lazy_r1:
+            r1 = 0.5 * cfg.r1_every * self.r1_weight() * r1_penalty(real_out, real)
             loss = loss + r1
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
@@ -278,7 +279,7 @@ class Trainer:
                           real_score=mean_score(self.objective, real_out),
                           fake_score=mean_score(self.objective, fake_out),
                           loss_real=value(loss_real), loss_fake=value(loss_fake),
-                          penalty_gp=value(gp), penalty_r1=value(r1), r1_weight=self.r1_weight(),
+                          penalty_gp=value(gp), penalty_r1=value(r1), r1_weight=cfg.r1_every * self.r1_weight(),
                           class_loss=value(class_loss),
                           loss_total=value(loss),
                           grad_norm=grad_norm_value(d, grad_norm))
@@ -441,6 +442,11 @@ class Trainer:
         if cfg.decay_steps <= 0 or cfg.r1_final == 1.0:
             return cfg.r1_gamma
         return cfg.r1_gamma * cfg.r1_final ** min(self.iteration / cfg.decay_steps, 1.0)
+
+    def r1_due(self) -> bool:
+        """Whether this D update pays the R1 penalty: every r1_every-th one, counted over the
+        run (the first one pays it)."""
+        return (self.updates - self.iteration) % self.config.r1_every == 0   # D updates done so far
 
     def _schedule_lr(self, phase: str):
         """Decay the learning rate of the network about to update, and only that one: the

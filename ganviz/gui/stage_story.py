@@ -67,7 +67,9 @@ def _penalties(stages, config):
         out.append((f"{config.gp_weight:g}·E[(‖∇D(x̂)‖ {MINUS} 1)²]", stages["penalty_gp"], "gradient penalty"))
     if not math.isnan(stages.get("penalty_r1", math.nan)):
         weight = stages.get("r1_weight", config.r1_gamma)   # this update's (r1_final decays it)
-        out.append((f"{weight / 2:.3g}·E[‖∇D(x)‖²]", stages["penalty_r1"], "R1 penalty"))
+        name = "R1 penalty" if config.r1_every == 1 else \
+            f"R1 penalty, once in {config.r1_every} D updates at {config.r1_every}× weight"
+        out.append((f"{weight / 2:.3g}·E[‖∇D(x)‖²]", stages["penalty_r1"], name))
     return out
 
 

@@ -76,8 +76,8 @@ class Config:
                               "over the decay length to this fraction of its set value; 1: constant",
                               live=True, range="(0, 1]", metavar="F")
     r1_every: int = setting(1, "R1 every", help="lazy R1 (as StyleGAN2): the penalty on every Nth D "
-                            "update only, at N times the weight: about the same pull for a fraction of its "
-                            "cost; 1: every update",
+                            "update only, at N times the weight, for a fraction of its cost (it trains "
+                            "differently: see benchmarks/results.md); 1: every update",
                             live=True, range="(0, inf)", most=1000, metavar="N")
     # models
     model: str = setting("auto", "network type", help="auto: MLP for 2D data, DCGAN for images",

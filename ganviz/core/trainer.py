@@ -243,8 +243,8 @@ class Trainer:
         watch = UpdateWatch(g) if stages is not None else None
         with torch.no_grad(), self._g_frozen:
             fake = g(noise, y)
-        lazy_r1 = cfg.r1_gamma > 0 and self.r1_due()
-        if lazy_r1:
+        pay_r1 = cfg.r1_gamma > 0 and self.r1_due()   # every D update, or every r1_every-th (lazy R1)
+        if pay_r1:
             real = real.detach().requires_grad_(True)
         (real_out, real_logits), (fake_out, fake_logits) = self._d(real, y), self._d(fake, y)
         loss_real, loss_fake = self.objective.d_losses(real_out, fake_out, cfg.label_smoothing)
@@ -258,7 +258,7 @@ class Trainer:
                                generator=self.noise_gen)[part]
             gp = cfg.gp_weight * gradient_penalty(lambda x: d(x, y), real.detach(), fake, alpha=alpha)
             loss = loss + gp
-        if lazy_r1:
+        if pay_r1:
             r1 = 0.5 * cfg.r1_every * self.r1_weight() * r1_penalty(real_out, real)
             loss = loss + r1
         self.opt_d.zero_grad(set_to_none=True)

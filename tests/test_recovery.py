@@ -155,6 +155,7 @@ def test_a_death_in_the_first_seconds_reopens_the_run_in_its_own_folder(window, 
     qtbot.waitUntil(lambda: not window.running and "update:" in window.stepReadout.text(), timeout=20000)
     qtbot.waitUntil(lambda: stored_rows(folder) == len(window.history), timeout=20000)
 
+
 def test_unreadable_recovery_state_starts_a_new_run_with_the_same_settings(window, qtbot):
     window.step_iteration()
     qtbot.waitUntil(lambda: len(window.history) == 2, timeout=10000)

@@ -266,6 +266,7 @@ def test_a_recovered_run_with_no_rows_goes_on_from_its_start(tmp_path):
     np.testing.assert_array_equal(reader._rows(0, 4), again.history.rows(0, 4))
     reader.close()
 
+
 def test_one_writer_at_a_time(tmp_path):
     store = RunStore(tmp_path / "run", make())
     with pytest.raises(StoreError, match="another ganviz is writing this run"):

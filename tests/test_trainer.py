@@ -357,6 +357,7 @@ def test_lazy_r1_pays_the_penalty_once_in_n_d_updates_at_n_times_the_weight(make
         t.step(stages={})   # the G update
     assert paid == [True, False, False, True, False, False, True]
 
+
 def test_wgan_gp_trains_the_dcgan_without_batchnorm(make):
     t = make("digits", objective="wgan_gp")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in t.discriminator.modules())

@@ -277,7 +277,8 @@ def test_training_freely_moves_nothing_to_the_host_until_one_fetch(make, monkeyp
     """On a GPU each .item(), .cpu(), .tolist() or .numpy() of a device tensor waits for the
     device: ganviz's own code calls none while training (fetch=False, probes included), and
     fetch_records() moves a whole batch of records in one .cpu(). (torch's CPU Adam reads its
-    step count with .item(): a CPU tensor there too, no wait; not counted.)"""
+    step count with .item(): a CPU tensor there too, no wait; not counted, nor are the same
+    reads in adam_step.py, its faster copy of that step.)"""
     import os
     import sys
 
@@ -289,7 +290,8 @@ def test_training_freely_moves_nothing_to_the_host_until_one_fetch(make, monkeyp
 
         def counted(self, *args, _name=name, _original=original, **kwargs):
             caller = os.path.abspath(sys._getframe(1).f_code.co_filename)
-            if caller.startswith(package):
+            step_count = self.is_cpu and os.path.basename(caller) == "adam_step.py"
+            if caller.startswith(package) and not step_count:
                 calls.append((_name, os.path.basename(caller)))
             return _original(self, *args, **kwargs)
         monkeypatch.setattr(torch.Tensor, name, counted)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .adam_step import clear_grads, optimizer_step
 from .config import Config, ConfigError
 from .data import Dataset, load_dataset
 from .history import History, Record
@@ -134,7 +135,7 @@ class Trainer:
         self.generator, self.discriminator = g.to(self.device), d.to(self.device)
         # found once, not at every update (walking the modules cost 0.75 % of a Stable iteration)
         self._g_frozen, self._d_frozen = _frozen_buffers(g), _frozen_buffers(d)
-        self._d_params = list(d.parameters())
+        self._g_params, self._d_params = list(g.parameters()), list(d.parameters())
         self.opt_g = self._make_optimizer(self.generator, config.lr_g)
         self.opt_d = self._make_optimizer(self.discriminator, config.lr_d)
         # An exponential moving average of G's weights (config.g_ema > 0) makes the samples
@@ -261,14 +262,14 @@ class Trainer:
         if pay_r1:
             r1 = 0.5 * cfg.r1_every * self.r1_weight() * r1_penalty(real_out, real)
             loss = loss + r1
-        self.opt_d.zero_grad(set_to_none=True)
+        clear_grads(self._d_params)
         loss.backward()
         if self.ranks is not None:   # the whole batch's gradient and losses, on every rank
             loss, loss_real, loss_fake = self.ranks.average(d, [loss, loss_real, loss_fake])
         grad_norm = _grad_norm(d) if probe else self._nan
         if watch is not None:
             watch.before_step(d)
-        self.opt_d.step()
+        optimizer_step(self.opt_d)
         self.d_done += 1
         self.updates += 1
         record = self._finish("D", before, [loss, loss_real, loss_fake, self._nan],
@@ -311,7 +312,7 @@ class Trainer:
                 if fake_logits is not None:   # AC-GAN: G also wants D to name the asked-for class
                     class_loss = F.cross_entropy(fake_logits, y)
                     loss = loss + class_loss
-                self.opt_g.zero_grad(set_to_none=True)
+                clear_grads(self._g_params)
                 loss.backward()
         finally:
             for p in self._d_params:
@@ -321,7 +322,7 @@ class Trainer:
         grad_norm = _grad_norm(g) if probe else self._nan
         if watch is not None:
             watch.before_step(g)
-        self.opt_g.step()
+        optimizer_step(self.opt_g)
         self.d_done = 0
         self.iteration += 1
         if self.generator_ema is not None:

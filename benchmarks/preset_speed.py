@@ -10,6 +10,8 @@ each round's own ratio, which the machine's drift from round to round does not m
 
     python benchmarks/preset_speed.py       # Stable against Stable's settings when issue 15 was filed
     python benchmarks/preset_speed.py --before-rev eab33c4    # ... against that day's code too
+    python benchmarks/preset_speed.py --before-rev eab33c4 --pairs 6 --rounds 11 --seconds 2
+                                                  # six fresh pairs of processes, rounds pooled
     python benchmarks/preset_speed.py --before g_ema=0.0 --rounds 9 --seconds 3
 """
 from __future__ import annotations
@@ -109,6 +111,8 @@ def main(argv=None):
     p.add_argument("--dataset", default="ring")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--pairs", type=int, default=1,
+                   help="pairs of trainers, each made afresh (with --before-rev, in fresh processes), rounds pooled")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--serve", help=argparse.SUPPRESS)
     p.add_argument("--changes", default="", help=argparse.SUPPRESS)
@@ -122,28 +126,42 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     print_machine(machine_info())
     with tempfile.TemporaryDirectory() as old:
-        if args.before_rev:
-            label = f"{args.preset} at {args.before_rev}"
-            sides = {"new": Child(root, args), "before": Child(export(args.before_rev, old), args)}
-            timed = {name: child.rate for name, child in sides.items()}
-        else:
-            label = args.before
-            new = make_trainer(root, args.preset, args.dataset, {}, args.threads)
-            before = make_trainer(root, args.preset, args.dataset, parse_changes(args.before), args.threads)
-            timed = {"new": lambda s: rate(new, s), "before": lambda s: rate(before, s)}
-        speeds = {name: [] for name in timed}
-        for r in range(args.rounds):
-            for name in (list(timed) if r % 2 == 0 else list(timed)[::-1]):
-                speeds[name].append(timed[name](args.seconds))
-            print(f"round {r + 1}: " + ", ".join(f"{n} {speeds[n][-1]:.1f} it/s" for n in timed), flush=True)
-        if args.before_rev:
-            for child in sides.values():
-                child.close()
+        before_root = export(args.before_rev, old) if args.before_rev else None
+        label = f"{args.preset} at {args.before_rev}" if args.before_rev else args.before
+        pairs = [one_pair(args, root, before_root, p) for p in range(args.pairs)]
+    speeds = {name: [v for pair in pairs for v in pair[name]] for name in ("new", "before")}
     m = {n: median(v) for n, v in speeds.items()}
     paired = median([a / b for a, b in zip(speeds["new"], speeds["before"])])   # drift cancels within a round
-    print(f"{args.preset} on {args.dataset}, batch 512, {args.threads} thread(s), median of {args.rounds} "
-          f"rounds of {args.seconds:g} s: new {m['new']:.1f} it/s, before ({label}) {m['before']:.1f} "
-          f"it/s, new / before {m['new'] / m['before']:.3f}; median of the rounds' own ratios {paired:.3f}")
+    if args.pairs > 1:
+        print("each pair of trainers, median of its rounds' own ratios: " + ", ".join(
+            f"{median([a / b for a, b in zip(pair['new'], pair['before'])]):.3f}" for pair in pairs))
+    print(f"{args.preset} on {args.dataset}, batch 512, {args.threads} thread(s), median of {len(speeds['new'])} "
+          f"rounds of {args.seconds:g} s ({args.pairs} pair(s) of trainers): new {m['new']:.1f} it/s, before "
+          f"({label}) {m['before']:.1f} it/s, new / before {m['new'] / m['before']:.3f}; median of the rounds' "
+          f"own ratios {paired:.3f}")
+
+
+def one_pair(args, root: str, before_root: str | None, index: int) -> dict:
+    """Speeds of `rounds` interleaved slices of a new trainer and a before one, made for this
+    pair (with --before-rev each in a fresh process: a process's memory layout alone moves its
+    speed by a few percent, so several pairs show that spread and pool it)."""
+    if before_root:
+        sides = {"new": Child(root, args), "before": Child(before_root, args)}
+        timed = {name: child.rate for name, child in sides.items()}
+    else:
+        new = make_trainer(root, args.preset, args.dataset, {}, args.threads)
+        before = make_trainer(root, args.preset, args.dataset, parse_changes(args.before), args.threads)
+        timed = {"new": lambda s: rate(new, s), "before": lambda s: rate(before, s)}
+    speeds = {name: [] for name in timed}
+    for r in range(args.rounds):
+        for name in (list(timed) if r % 2 == 0 else list(timed)[::-1]):
+            speeds[name].append(timed[name](args.seconds))
+        print(f"pair {index + 1} round {r + 1}: " + ", ".join(f"{n} {speeds[n][-1]:.1f} it/s" for n in timed),
+              flush=True)
+    if before_root:
+        for child in sides.values():
+            child.close()
+    return speeds
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ def test_preset_sets_config_and_options_override_it(tmp_path, capsys):
     code, _, _ = run(capsys, "train", "--dataset", "ring", "--preset", "Vanilla GAN", "--d-steps", 3,
                      "--steps", 2, "--out", out, *SMALL)
     config = json.loads((out / "config.json").read_text())
-    assert code == 0 and config["objective"] == "minimax" and config["d_steps"] == 3
+    assert code == 0 and config["lr_d"] == 5e-5 and config["activation"] == "relu" and config["d_steps"] == 3
     assert config["dataset"] == "ring"
     assert len(csv_rows(out / "metrics.csv")) == 2 * 4
 

@@ -162,7 +162,7 @@ def test_the_vanilla_preset_collapse_is_named_on_a_real_run():
     trainer.train(500)
     metrics = evaluate(trainer)
     rows_ = trainer.history.array()
-    states = diagnose(rows_[-4000:], rows_[:4000], metrics, MINIMAX)
+    states = diagnose(rows_[-4000:], rows_[:4000], metrics, NS)
     assert metrics["modes_nearest"] <= 2 and metrics["spread"] < 40
     collapse = next(s for s in states if s.key == "collapse")
     assert f"nearest to only {metrics['modes_nearest']} of the 8 modes" in collapse.what

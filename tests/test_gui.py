@@ -180,11 +180,12 @@ def test_preset_shows_its_settings_and_applies_on_reset(window, qtbot):
     c = window.controls
     c.presetCombo.setCurrentText("Vanilla GAN")
     assert "collapse" in c.presetDescription.text()
-    assert c.objectiveCombo.currentData() == "minimax"
-    assert "objective" in c.pendingLabel.text()
-    assert window.run_info.config.objective == "nonsaturating"
+    assert c.lrDSpin.value() == 5e-5 and c.lrGSpin.value() == 1e-3
+    assert "activation" in c.pendingLabel.text()   # a new model: ReLU instead of the fixture's leaky ReLU
+    assert window.run_info.config.activation == "leaky_relu"
     window.reset()
-    qtbot.waitUntil(lambda: window.run_info.config.objective == "minimax", timeout=20000)
+    qtbot.waitUntil(lambda: window.run_info.config.activation == "relu", timeout=20000)
+    assert window.run_info.config.lr_d == 5e-5
     assert window.run_info.config.dataset == "ring"
 
 

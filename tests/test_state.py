@@ -32,13 +32,13 @@ def test_preset_name_and_description_stay_after_reset(window, qtbot):
     assert c.presetCombo.currentText() == "Custom"   # the fixture's small config is no preset
     c.presetCombo.setCurrentText("Vanilla GAN")
     window.reset()
-    started(window, qtbot, lambda info: info.config.objective == "minimax")
+    started(window, qtbot, lambda info: info.config.lr_d == 5e-5 and info.config.activation == "relu")
     assert c.presetCombo.currentText() == "Vanilla GAN"
     assert "collapse" in c.presetDescription.text()
 
     c.presetCombo.setCurrentText("Default")   # back to the defaults
     window.reset()
-    started(window, qtbot, lambda info: info.config.objective == "nonsaturating")
+    started(window, qtbot, lambda info: info.config.activation == "leaky_relu")
     assert window.run_info.config == Config(dataset="ring", probe_size=64)
     assert c.presetCombo.currentText() == "Default" and c.presetDescription.text()
 
@@ -233,7 +233,7 @@ def test_needs_reset_names_settings_in_words(qtbot):
     panel.presetCombo.setCurrentText("Vanilla GAN")
     text = panel.pendingLabel.text()
     assert text.startswith("Needs Reset")
-    for words in ("R1 penalty weight", "final learning-rate fraction", "decay length", "objective"):
+    for words in ("R1 penalty weight", "final learning-rate fraction", "decay length", "activation"):
         assert words in text
     assert "_" not in text
 

@@ -78,6 +78,7 @@ class Child:
              "--dataset", args.dataset, "--threads", str(args.threads), "--changes", changes],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if self.proc.stdout.readline().strip() != "ready":
+            self.proc.kill()
             raise SystemExit(f"the trainer on {root} did not start")
 
     def rate(self, seconds: float) -> float:
@@ -86,8 +87,12 @@ class Child:
         return float(self.proc.stdout.readline())
 
     def close(self):
-        self.proc.stdin.close()
-        self.proc.wait()
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):   # it died, or hangs
+            self.proc.kill()
+            self.proc.wait()
 
 
 def export(rev: str, folder: str) -> str:
@@ -117,6 +122,8 @@ def main(argv=None):
     p.add_argument("--serve", help=argparse.SUPPRESS)
     p.add_argument("--changes", default="", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.pairs < 1 or args.rounds < 1:
+        p.error("--pairs and --rounds must be at least 1")
     if args.serve:
         return serve(args)
     root = os.path.dirname(HERE)
@@ -145,23 +152,26 @@ def one_pair(args, root: str, before_root: str | None, index: int) -> dict:
     """Speeds of `rounds` interleaved slices of a new trainer and a before one, made for this
     pair (with --before-rev each in a fresh process: a process's memory layout alone moves its
     speed by a few percent, so several pairs show that spread and pool it)."""
-    if before_root:
-        sides = {"new": Child(root, args), "before": Child(before_root, args)}
-        timed = {name: child.rate for name, child in sides.items()}
-    else:
-        new = make_trainer(root, args.preset, args.dataset, {}, args.threads)
-        before = make_trainer(root, args.preset, args.dataset, parse_changes(args.before), args.threads)
-        timed = {"new": lambda s: rate(new, s), "before": lambda s: rate(before, s)}
-    speeds = {name: [] for name in timed}
-    for r in range(args.rounds):
-        for name in (list(timed) if r % 2 == 0 else list(timed)[::-1]):
-            speeds[name].append(timed[name](args.seconds))
-        print(f"pair {index + 1} round {r + 1}: " + ", ".join(f"{n} {speeds[n][-1]:.1f} it/s" for n in timed),
-              flush=True)
-    if before_root:
+    sides = {}
+    try:
+        if before_root:
+            sides["new"] = Child(root, args)
+            sides["before"] = Child(before_root, args)
+            timed = {name: child.rate for name, child in sides.items()}
+        else:
+            new = make_trainer(root, args.preset, args.dataset, {}, args.threads)
+            before = make_trainer(root, args.preset, args.dataset, parse_changes(args.before), args.threads)
+            timed = {"new": lambda s: rate(new, s), "before": lambda s: rate(before, s)}
+        speeds = {name: [] for name in timed}
+        for r in range(args.rounds):
+            for name in (list(timed) if r % 2 == 0 else list(timed)[::-1]):
+                speeds[name].append(timed[name](args.seconds))
+            print(f"pair {index + 1} round {r + 1}: " + ", ".join(f"{n} {speeds[n][-1]:.1f} it/s" for n in timed),
+                  flush=True)
+        return speeds
+    finally:   # a child that failed or died leaves no other one behind
         for child in sides.values():
             child.close()
-    return speeds
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ import copy
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from ganviz.core.adam_step import _plain_adam_groups, clear_grads, optimizer_step
 
@@ -75,3 +76,50 @@ def test_other_optimizers_go_to_their_own_step():
     optimizer_step(opt)
     assert _plain_adam_groups(opt) is None
     assert any(not torch.equal(p, b) for p, b in zip(net.parameters(), before))
+
+
+def test_several_groups_and_parameters_without_a_gradient_end_identical():
+    """Two groups at their own rates, and a layer that gets no gradient on some steps (its
+    state must not move then, as in torch's step)."""
+    def build():
+        net = mlp()
+        groups = [{"params": net[0].parameters(), "lr": 3e-3},
+                  {"params": list(net[2].parameters()) + list(net[4].parameters())}]
+        return net, torch.optim.Adam(groups, lr=1e-3, foreach=True)
+    (theirs, opt_theirs), (ours, opt_ours) = build(), build()
+    gen = torch.Generator().manual_seed(3)
+    for i in range(20):
+        x = torch.randn(16, 2, generator=gen)
+        for net, opt, step in ((theirs, opt_theirs, opt_theirs.step), (ours, opt_ours, lambda: optimizer_step(opt_ours))):
+            clear_grads(net.parameters())
+            net(x).sum().backward()
+            if i % 3 == 2:   # the first layer sits this step out
+                clear_grads(net[0].parameters())
+            step()
+    assert _plain_adam_groups(opt_ours) is not None
+    assert_identical((theirs, opt_theirs), (ours, opt_ours))
+
+
+def test_a_registered_hook_sends_the_step_to_torch_so_the_hook_runs():
+    theirs, ours = train_both(steps=3)
+    calls = []
+    local = ours[1].register_step_post_hook(lambda *_: calls.append("local"))
+    assert _plain_adam_groups(ours[1]) is None
+    local.remove()
+    handle = register_optimizer_step_pre_hook(lambda *_: calls.append("global"))
+    try:
+        assert _plain_adam_groups(ours[1]) is None
+        ours[0](torch.ones(1, 2)).sum().backward()
+        optimizer_step(ours[1])
+    finally:
+        handle.remove()
+    assert calls == ["global"] and _plain_adam_groups(ours[1]) is not None
+
+
+def test_the_trainer_takes_the_short_path():
+    from ganviz.core.config import Config
+    from ganviz.core.trainer import Trainer
+    trainer = Trainer(Config(dataset="ring", batch_size=32, hidden=16, noise_dim=8, probe_size=32,
+                             grid_size=16, device="cpu"))
+    trainer.train(2)
+    assert _plain_adam_groups(trainer.opt_d) is not None and _plain_adam_groups(trainer.opt_g) is not None

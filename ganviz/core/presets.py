@@ -89,11 +89,12 @@ STABLE = Preset(
 # the Config's 2x128 ReLU MLPs, z in R^64, batch 512. Measured at 5000 iterations
 # (benchmarks/results.md, seeds 0-9), modes held (the window's count) / modes with a sample
 # within 3 sigma: on the ring 1-2 / 0-2 of 8, on the grid 1-4 / 1-4 of 25 (the published GAN
-# row: 3.3). Traced to 25 000: ring seeds 0 and 1 held 1-2 modes throughout, grid seed 0 1-6.
-# With D at a tenth of G's rate the ring escaped its collapse by 10 000 and 17 500 iterations
-# (seeds 0 and 1). The minimax loss log(1 - D(G(z))) it had before collapsed on the ring too,
-# but on the grid it scattered over the square and then crowded onto its edge (12-15 modes held
-# at 25 000), so the grid showed no collapse.
+# row: 3.3). Traced to 25 000: grid seeds 0-2 held 1-6 modes throughout, ring seeds 0, 1 and 3
+# held 1-2, and ring seed 2 held 1-2 until 17 500, then all 8 by 25 000. With D at a tenth of
+# G's rate the ring escaped its collapse by 10 000 and 17 500 iterations (seeds 0 and 1). The
+# minimax loss log(1 - D(G(z))) it had before collapsed on the ring too, but on the grid it
+# scattered over the square and then crowded onto its edge (12-15 modes held at 25 000), so the
+# grid showed no collapse.
 VANILLA = Preset(
     name="Vanilla GAN",
     description="The original GAN with plain settings (non-saturating loss, Adam defaults, D at a "

@@ -6,6 +6,8 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from ganviz.core.adam_step import _plain_adam_groups, clear_grads, optimizer_step
+from ganviz.core.config import Config
+from ganviz.core.trainer import Trainer
 
 
 def mlp():
@@ -117,8 +119,6 @@ def test_a_registered_hook_sends_the_step_to_torch_so_the_hook_runs():
 
 
 def test_the_trainer_takes_the_short_path():
-    from ganviz.core.config import Config
-    from ganviz.core.trainer import Trainer
     trainer = Trainer(Config(dataset="ring", batch_size=32, hidden=16, noise_dim=8, probe_size=32,
                              grid_size=16, device="cpu"))
     trainer.train(2)

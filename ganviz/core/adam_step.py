@@ -41,8 +41,7 @@ def _plain_adam_groups(opt):
     """[(group, its parameters that have a gradient)] when every group is a plain foreach Adam
     whose state exists, on one device in float32; else None."""
     hooks = (opt._optimizer_step_pre_hooks, opt._optimizer_step_post_hooks,
-             getattr(torch_optimizer, "_global_optimizer_pre_hooks", None),
-             getattr(torch_optimizer, "_global_optimizer_post_hooks", None))
+             torch_optimizer._global_optimizer_pre_hooks, torch_optimizer._global_optimizer_post_hooks)
     if type(opt) is not torch.optim.Adam or any(hooks) or "step" in vars(opt):
         return None
     groups, devices = [], set()
